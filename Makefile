@@ -1,0 +1,70 @@
+# cflab: Cloud Foundry's routing and app-identity tier in Docker Compose.
+# `make up` starts the demo foundation; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CFLAB := $(BIN)/cflab
+
+.PHONY: help up down clean test unit integration e2e bench lint images venv host-tools
+
+help:
+	@echo "make up          start the demo foundation (builds images on first run)"
+	@echo "make down        remove the foundation's containers, networks, volumes"
+	@echo "make clean       make down, and remove cflab's images"
+	@echo "make test        unit, loopback-integration and Docker end-to-end tests"
+	@echo "make bench       benchmarks, with peers measured in the same run"
+	@echo "make lint        ruff"
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "cflab needs python3 (3.11+) on the host"; exit 1; }
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install python3-venv"; exit 1; }
+	@echo " • virtual environment $(VENV) ..."
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# Host tools the build and tests need; installed with apt when missing and we are root.
+host-tools:
+	@for pair in debootstrap:debootstrap nats-server:nats-server jq:jq openssl:openssl; do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  if ! command -v $$cmd >/dev/null && [ ! -x /usr/sbin/$$cmd ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      echo " • installing $$pkg on the host"; \
+	      apt-get install -y -q $$pkg >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q $$pkg >/dev/null; } \
+	        || { echo "could not install $$pkg with apt-get"; exit 1; }; \
+	    else echo "$$cmd is missing: install the Debian package $$pkg (needs root/apt)"; exit 1; fi; \
+	  fi; \
+	done
+
+up: venv host-tools
+	@$(CFLAB) up $(ARGS)
+
+down: venv
+	@$(CFLAB) down
+
+clean: venv
+	@$(CFLAB) down
+	@$(CFLAB) images --remove
+
+images: venv host-tools
+	@$(CFLAB) images
+
+test: venv host-tools
+	@$(BIN)/pytest -q tests/unit tests/integration tests/e2e
+
+unit: venv
+	@$(BIN)/pytest -q tests/unit
+
+integration: venv host-tools
+	@$(BIN)/pytest -q tests/integration
+
+e2e: venv host-tools
+	@$(BIN)/pytest -q tests/e2e
+
+bench: venv host-tools
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: venv
+	@$(BIN)/ruff check .

@@ -1,0 +1,89 @@
+"""Cold start of a foundation with images built, and its memory.
+
+Peer, measured in the same run: one bare `docker run` of the NATS image until
+it answers (the floor any Compose foundation pays). Published figure for
+context: `kind create cluster` 12.5 s (kind issue #2893).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestrator import config, images  # noqa: E402
+from orchestrator.foundation import Foundation  # noqa: E402
+
+TARGET_S = 15.0
+KIND_S = 12.5
+
+
+def _mib(text: str) -> float:
+    value = text.strip().split("/")[0].strip()
+    for unit, factor in (("GiB", 1024), ("MiB", 1), ("KiB", 1 / 1024), ("B", 1 / 2**20)):
+        if value.endswith(unit):
+            return float(value[: -len(unit)]) * factor
+    return 0.0
+
+
+def bare_nats_start() -> float:
+    name = "cflab-bench-bare-nats"
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    start = time.monotonic()
+    subprocess.run(["docker", "run", "-d", "--init", "--name", name, "--label",
+                    "cflab.foundation=cflab-bench", "-p", "127.0.0.1:18999:8222",
+                    images.ref("nats")], check=True, capture_output=True)
+    try:
+        while True:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:18999/healthz", timeout=1).read()
+                return time.monotonic() - start
+            except OSError:
+                if time.monotonic() - start > 30:
+                    raise
+                time.sleep(0.05)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def main() -> int:
+    cfg = config.load(overrides={
+        "project": "cflab-bench",
+        "subnets": {"foundation": "10.238.0.0/24", "cell_containers": "10.237.0.0/16"},
+        "ports": {"http": 28080, "nats_monitor": 28222},
+    })
+    foundation = Foundation(cfg)
+    foundation.down()
+    images.build()
+    print("bench: foundation cold start (images built, fresh PKI, `cflab up`)")
+    start = time.monotonic()
+    try:
+        foundation.up()
+        cold = time.monotonic() - start
+        stats = subprocess.run(
+            ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}",
+             *[s["container"] for s in foundation.job_states().values()]],
+            capture_output=True, text=True, check=True).stdout.splitlines()
+    finally:
+        foundation.down()
+    total = sum(_mib(line.split(" ", 1)[1]) for line in stats)
+    bare = bare_nats_start()
+    print()
+    print(f"{'figure':<44} {'value':>10}")
+    print(f"{'cflab up, first healthy foundation':<44} {cold:>9.1f}s  (target < {TARGET_S:.0f}s:"
+          f" {'met' if cold < TARGET_S else 'MISSED'})")
+    print(f"{'peer: bare docker run of nats to healthy':<44} {bare:>9.2f}s  ratio {cold / bare:.1f}x")
+    print(f"{'published: kind create cluster':<44} {KIND_S:>9.1f}s  ratio {cold / KIND_S:.2f}x")
+    print(f"{'foundation memory (docker stats, all jobs)':<44} {total:>8.1f}MiB  ({len(stats)} containers)")
+    for line in stats:
+        print(f"    {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""cflab's platform jobs, one subpackage per Cloud Foundry job."""

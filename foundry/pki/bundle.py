@@ -1,0 +1,167 @@
+"""The foundation's secrets, generated once and split per job.
+
+Plays CredHub generating cf-deployment's variables: every CA and job
+certificate is made on the first run and kept under `pki/`; each job then gets
+a directory with only what it needs (`JOB_FILES`). The root CA keys never leave
+`pki/`; the instance-identity intermediate key goes only to the cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from foundry.pki.ca import Credential, issue_leaf, new_ca
+
+GOROUTER_SAN = "gorouter.service.cf.internal"
+CREDHUB_HOST = "credhub.service.cf.internal"
+CLOUD_CONTROLLER_HOST = "api.service.cf.internal"
+
+KEY_MODE = 0o600
+CERT_MODE = 0o644
+DIR_MODE = 0o750
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Every credential of a foundation, by cf-deployment variable name."""
+
+    application_ca: Credential  # root of instance identity (appRootCA)
+    diego_instance_identity_ca: Credential  # intermediate the cells sign with
+    gorouter_backend_tls_ca: Credential
+    gorouter_backend_tls: Credential  # the router's client certificate
+    service_cf_internal_ca: Credential
+    credhub_tls: Credential
+    cloud_controller_tls: Credential
+
+    def named(self) -> dict[str, Credential]:
+        return dict(self.__dict__)
+
+
+def generate(key_size: int = 2048, now: dt.datetime | None = None) -> Secrets:
+    app_root = new_ca("appRootCA", key_size=key_size, now=now)
+    identity = new_ca("instanceIdentityCA", issuer=app_root, key_size=key_size, now=now)
+    backend_ca = new_ca("gorouterBackendTlsCA", key_size=key_size, now=now)
+    service_ca = new_ca("serviceCfInternalCA", key_size=key_size, now=now)
+    return Secrets(
+        application_ca=app_root,
+        diego_instance_identity_ca=identity,
+        gorouter_backend_tls_ca=backend_ca,
+        gorouter_backend_tls=issue_leaf(
+            backend_ca, GOROUTER_SAN, dns_names=[GOROUTER_SAN],
+            server_auth=False, client_auth=True, key_size=key_size, now=now,
+        ),
+        service_cf_internal_ca=service_ca,
+        credhub_tls=issue_leaf(
+            service_ca, CREDHUB_HOST, dns_names=[CREDHUB_HOST, "credhub", "localhost"],
+            ip_addresses=["127.0.0.1"], key_size=key_size, now=now,
+        ),
+        cloud_controller_tls=issue_leaf(
+            service_ca, CLOUD_CONTROLLER_HOST,
+            dns_names=[CLOUD_CONTROLLER_HOST, "cloud_controller", "cloud-controller", "localhost"],
+            ip_addresses=["127.0.0.1"], key_size=key_size, now=now,
+        ),
+    )
+
+
+def _cert(name: str) -> Callable[[Secrets], bytes]:
+    return lambda s: s.named()[name].cert_pem
+
+
+def _chain(name: str) -> Callable[[Secrets], bytes]:
+    return lambda s: s.named()[name].chain_pem
+
+
+def _key(name: str) -> Callable[[Secrets], bytes]:
+    return lambda s: s.named()[name].key_pem
+
+
+# job -> file name -> content. Keys end in `.key` and get mode 0600.
+JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
+    "gorouter": {
+        "ca_certs.crt": _cert("application_ca"),
+        "backends.crt": _chain("gorouter_backend_tls"),
+        "backends.key": _key("gorouter_backend_tls"),
+    },
+    "rep": {
+        "instance_identity.crt": _cert("diego_instance_identity_ca"),
+        "instance_identity.key": _key("diego_instance_identity_ca"),
+        "application_ca.crt": _cert("application_ca"),
+        "trusted_ca_certificates.crt": _cert("gorouter_backend_tls_ca"),
+        "system_ca.crt": _cert("service_cf_internal_ca"),
+    },
+    "credhub": {
+        "credhub.crt": _chain("credhub_tls"),
+        "credhub.key": _key("credhub_tls"),
+        "mtls_trusted_cas.crt": _cert("application_ca"),
+    },
+    "cloud_controller": {
+        "cloud_controller.crt": _chain("cloud_controller_tls"),
+        "cloud_controller.key": _key("cloud_controller_tls"),
+        "system_ca.crt": _cert("service_cf_internal_ca"),
+    },
+}
+
+
+def write_file(path: Path, data: bytes, mode: int) -> None:
+    """Write as `<name>.tmp` then rename, created with its final mode (no window)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def file_mode(name: str) -> int:
+    return KEY_MODE if name.endswith(".key") else CERT_MODE
+
+
+def save(secrets: Secrets, pki_dir: Path) -> None:
+    pki_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(pki_dir, 0o700)
+    for name, cred in secrets.named().items():
+        write_file(pki_dir / f"{name}.crt", cred.chain_pem, CERT_MODE)
+        write_file(pki_dir / f"{name}.key", cred.key_pem, KEY_MODE)
+
+
+def load(pki_dir: Path) -> Secrets | None:
+    """The saved secrets, or None when the PKI step has not run yet."""
+    fields = Secrets.__dataclass_fields__
+    paths = {n: (pki_dir / f"{n}.crt", pki_dir / f"{n}.key") for n in fields}
+    if not all(c.exists() and k.exists() for c, k in paths.values()):
+        return None
+    return Secrets(
+        **{n: Credential.from_pem(c.read_bytes(), k.read_bytes()) for n, (c, k) in paths.items()}
+    )
+
+
+def distribute(secrets: Secrets, root: Path, jobs: list[str] | None = None) -> list[Path]:
+    """Write each job's files under `root/<job>/`; returns the paths written."""
+    written = []
+    for job in jobs or list(JOB_FILES):
+        job_dir = root / job
+        job_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(job_dir, DIR_MODE)
+        for name, content in JOB_FILES[job].items():
+            path = job_dir / name
+            write_file(path, content(secrets), file_mode(name))
+            written.append(path)
+    return written
+
+
+def init(root: Path, key_size: int = 2048) -> tuple[Secrets, bool]:
+    """Create the PKI under `root/pki` once, then (re)write every job's directory."""
+    pki_dir = root / "pki"
+    secrets = load(pki_dir)
+    created = secrets is None
+    if secrets is None:
+        secrets = generate(key_size=key_size)
+        save(secrets, pki_dir)
+    distribute(secrets, root)
+    return secrets, created

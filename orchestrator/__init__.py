@@ -1,0 +1,1 @@
+"""Builds images, renders job configs, drives Compose: the `cflab` command."""

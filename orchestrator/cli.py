@@ -1,0 +1,145 @@
+"""The `cflab` command: start, stop and look at a foundation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator import config, images
+from orchestrator.docker_cli import require_engine
+from orchestrator.foundation import Foundation, saved_config_path
+from orchestrator.progress import PhaseError
+
+
+def _config(args: argparse.Namespace, overrides: dict | None = None) -> config.FoundationConfig:
+    """The config a command acts on: --config, else the one `up` saved, else defaults."""
+    overrides = dict(overrides or {})
+    if getattr(args, "project", None):
+        overrides["project"] = args.project
+    path = args.config
+    if path is None:
+        saved = saved_config_path(overrides.get("project", config.defaults()["project"]))
+        path = saved
+    return config.load(path, overrides)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    overrides: dict = {}
+    if args.mode:
+        overrides["mode"] = args.mode
+    if args.cells is not None:
+        overrides["cells"] = args.cells
+    cfg = _config(args, overrides)
+    require_engine()
+    Foundation(cfg).up(wait=args.wait)
+    print(f"\n  router:        http://127.0.0.1:{cfg.ports['http']}/")
+    print(f"  nats monitor:  http://127.0.0.1:{cfg.ports['nats_monitor']}/varz")
+    print("  status:        cflab status      logs: cflab logs JOB      stop: make down")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    require_engine()
+    removed = Foundation(cfg).down()
+    print(f"removed foundation {cfg.project!r}: {removed['containers']} containers,"
+          f" {removed['networks']} networks, {removed['volumes']} volumes")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    require_engine()
+    status = Foundation(cfg).status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    if not status["jobs"]:
+        print(f"foundation {cfg.project!r} is not running (start it with `make up`)")
+        return 3
+    print(f"foundation {cfg.project!r}   mode: {status['mode'] or cfg.mode}")
+    print(f"{'job':<20} {'state':<10} {'health':<10} container")
+    for job, st in sorted(status["jobs"].items()):
+        print(f"{job:<20} {st['state']:<10} {st['health']:<10} {st['container']}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    require_engine()
+    foundation = Foundation(cfg)
+    jobs = foundation.job_states()
+    if args.job not in jobs:
+        known = ", ".join(sorted(jobs)) or "none running"
+        print(f"cflab logs: no job {args.job!r} in foundation {cfg.project!r} (jobs: {known})",
+              file=sys.stderr)
+        return 2
+    cmd = ["docker", "logs", "--tail", str(args.tail), jobs[args.job]["container"]]
+    if args.follow:
+        cmd.insert(2, "-f")
+    return subprocess.call(cmd)
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    require_engine()
+    if args.remove:
+        removed = images.remove_all()
+        print(f"removed {len(removed)} images: {', '.join(removed) or 'none'}")
+        return 0
+    built = images.build(force=args.force)
+    print(f"images: built {', '.join(built) or 'nothing (all present)'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cflab", description=__doc__)
+    p.add_argument("--config", type=Path, help="foundation config YAML (default: CF's defaults)")
+    p.add_argument("--project", help="Compose project name (default: cflab)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="build images, run the PKI step, start the foundation")
+    up.add_argument("--mode", choices=config.MODES, help="route-integrity mode")
+    up.add_argument("--cells", type=int, help="number of Diego cells")
+    up.add_argument("--wait", type=float, default=180.0, metavar="SECONDS",
+                    help="how long to wait for every job to be healthy (default 180)")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="remove the foundation's containers, networks, volumes")
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="jobs, their health, and the mode")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    logs = sub.add_parser("logs", help="a job's log")
+    logs.add_argument("job")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--tail", type=int, default=200)
+    logs.set_defaults(func=cmd_logs)
+
+    img = sub.add_parser("images", help="build cflab's images (or --remove them)")
+    img.add_argument("--force", action="store_true", help="rebuild even what exists")
+    img.add_argument("--remove", action="store_true", help="remove every cflab image")
+    img.set_defaults(func=cmd_images)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except config.ConfigError as exc:
+        print(f"cflab: bad foundation config: {exc}", file=sys.stderr)
+        return 2
+    except PhaseError as exc:
+        print(f"cflab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

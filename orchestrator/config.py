@@ -1,0 +1,183 @@
+"""The foundation config: load, merge over CF's defaults, validate.
+
+Every error names the field (``timings.register_interval: ...``) because a
+user editing YAML needs to know which line to fix, not a stack trace.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MODES = ("before-envoy", "after-envoy", "strict")
+PORT_ALLOCATORS = ("first-fit", "fifo")
+PROXY_LAYOUTS = ("seed", "sds")
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
+
+
+class ConfigError(ValueError):
+    """A foundation config value is wrong; the message starts with the field."""
+
+
+def parse_duration(value: Any, field_name: str) -> float:
+    """Seconds from `120s`, `250ms`, `16m`, `24h` or a bare number of seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{field_name}: expected a duration such as '30s', got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        raise ConfigError(
+            f"{field_name}: expected a duration such as '30s', '250ms', '24h', got {value!r}"
+        )
+    if seconds <= 0:
+        raise ConfigError(f"{field_name}: must be greater than zero, got {value!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class FoundationConfig:
+    project: str
+    mode: str
+    cells: int
+    foundation_subnet: ipaddress.IPv4Network
+    cell_containers_subnet: ipaddress.IPv4Network
+    ports: dict[str, int]
+    port_allocator: str
+    proxy_config_layout: str
+    key_sizes: dict[str, int]
+    timings: dict[str, float]
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def cell_subnet(self, index: int) -> ipaddress.IPv4Network:
+        """Cell N's /24: the N-th in `subnets.cell_containers` (10.255.1.0/24 for cell-1)."""
+        subnets = self.cell_containers_subnet.subnets(new_prefix=24)
+        for i, net in enumerate(subnets):
+            if i == index:
+                return net
+        raise ConfigError(f"cells: no /24 left in subnets.cell_containers for cell {index}")
+
+    @property
+    def cell_names(self) -> list[str]:
+        return [f"cell-{i}" for i in range(1, self.cells + 1)]
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        name = f"{prefix}{key}"
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise ConfigError(f"{name}: unknown setting (known here: {known})")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{name}: expected a mapping, got {value!r}")
+            out[key] = _merge(base[key], value, prefix=f"{name}.")
+        else:
+            out[key] = value
+    return out
+
+
+def _choice(raw: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = raw[key]
+    if value not in choices:
+        raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _network(value: Any, name: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(str(value), strict=True)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: not an IPv4 subnet such as 10.244.0.0/24 ({exc})") from None
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{name}: expected a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def validate(raw: dict[str, Any]) -> FoundationConfig:
+    """Check a merged config and build the typed view of it."""
+    project = raw["project"]
+    if not isinstance(project, str) or not _PROJECT.match(project):
+        raise ConfigError(
+            f"project: lower-case letters, digits, '-' and '_' only, got {project!r}"
+        )
+    mode = _choice(raw, "mode", MODES)
+    cells = _int(raw["cells"], "cells", 1, 16)
+    foundation = _network(raw["subnets"]["foundation"], "subnets.foundation")
+    containers = _network(raw["subnets"]["cell_containers"], "subnets.cell_containers")
+    if foundation.prefixlen > 28:
+        raise ConfigError("subnets.foundation: too small, use a /28 or larger")
+    if containers.prefixlen > 24:
+        raise ConfigError("subnets.cell_containers: must be a /24 or larger (one /24 per cell)")
+    if foundation.overlaps(containers):
+        raise ConfigError(
+            f"subnets.cell_containers: {containers} overlaps subnets.foundation {foundation}"
+        )
+    if 2 ** (24 - containers.prefixlen) - 1 < cells:
+        raise ConfigError(f"subnets.cell_containers: {containers} has no room for {cells} cells")
+    ports = {k: _int(v, f"ports.{k}", 1024, 65535) for k, v in raw["ports"].items()}
+    if len(set(ports.values())) != len(ports):
+        raise ConfigError(f"ports: two services share a host port: {ports}")
+    key_sizes = {}
+    for k, v in raw["key_sizes"].items():
+        if v not in (2048, 3072, 4096):
+            raise ConfigError(f"key_sizes.{k}: must be 2048, 3072 or 4096, got {v!r}")
+        key_sizes[k] = v
+    timings = {k: parse_duration(v, f"timings.{k}") for k, v in raw["timings"].items()}
+    if timings["instance_identity_validity_period"] < 60:
+        raise ConfigError("timings.instance_identity_validity_period: must be at least 60s")
+    if timings["prune_stale_droplets_interval"] > timings["droplet_stale_threshold"]:
+        raise ConfigError(
+            "timings.prune_stale_droplets_interval: longer than droplet_stale_threshold"
+        )
+    return FoundationConfig(
+        project=project,
+        mode=mode,
+        cells=cells,
+        foundation_subnet=foundation,
+        cell_containers_subnet=containers,
+        ports=ports,
+        port_allocator=_choice(raw, "port_allocator", PORT_ALLOCATORS),
+        proxy_config_layout=_choice(raw, "proxy_config_layout", PROXY_LAYOUTS),
+        key_sizes=key_sizes,
+        timings=timings,
+        raw=raw,
+    )
+
+
+def defaults() -> dict[str, Any]:
+    return yaml.safe_load(DEFAULTS_FILE.read_text())
+
+
+def load(path: Path | None = None, overrides: dict[str, Any] | None = None) -> FoundationConfig:
+    """Defaults, then the file at `path` (if any), then `overrides` (CLI flags)."""
+    raw = defaults()
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the foundation config ({exc.strerror})") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the foundation config must be a mapping")
+        raw = _merge(raw, data)
+    if overrides:
+        raw = _merge(raw, overrides)
+    return validate(raw)

@@ -1,0 +1,166 @@
+"""Start, stop and inspect a foundation: the phases behind `cflab up/down/status`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from orchestrator import images, render
+from orchestrator.config import FoundationConfig
+from orchestrator.docker_cli import LABEL, compose_command, ids, inspect, networks, run
+from orchestrator.progress import PhaseError, info, phase
+
+
+@dataclass
+class Foundation:
+    cfg: FoundationConfig
+
+    @property
+    def project(self) -> str:
+        return self.cfg.project
+
+    def compose(self, *args: str, check: bool = True, capture: bool = True,
+                timeout: float | None = None) -> subprocess.CompletedProcess:
+        files: list[str] = []
+        for f in render.compose_files(self.project):
+            files += ["-f", str(f)]
+        cmd = [*compose_command(), "-p", self.project, "--project-directory",
+               str(render.ROOT), *files, *args]
+        env = dict(os.environ, **render.compose_env(self.cfg))
+        return run(cmd, check=check, capture=capture, env=env, timeout=timeout)
+
+    # -- preflight -------------------------------------------------------------
+
+    def running_containers(self) -> list[str]:
+        return ids("container", f"com.docker.compose.project={self.project}")
+
+    def check_ports(self) -> None:
+        """A published port already taken on 127.0.0.1 by something that is not us."""
+        if self.running_containers():
+            return  # ours hold them; `up` is idempotent
+        for name, port in self.cfg.ports.items():
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    raise PhaseError(
+                        f"ports.{name}: 127.0.0.1:{port} is already in use; free it or set"
+                        f" ports.{name} in the foundation config"
+                    ) from None
+
+    def check_subnets(self) -> None:
+        """Another Docker network (not this foundation's) overlapping ours."""
+        ours = [("subnets.foundation", self.cfg.foundation_subnet)] + [
+            (f"subnets.cell_containers ({name})", self.cfg.cell_subnet(i))
+            for i, name in enumerate(self.cfg.cell_names, start=1)
+        ]
+        for net_name, labels, subnets in networks():
+            if labels.get("com.docker.compose.project") == self.project:
+                continue
+            for subnet in subnets:
+                for field, mine in ours:
+                    if mine.overlaps(IPv4Network(subnet, strict=False)):
+                        raise PhaseError(
+                            f"{field}: {mine} clashes with Docker network {net_name!r}"
+                            f" ({subnet}); choose another subnet in the foundation config"
+                        )
+
+    # -- up --------------------------------------------------------------------
+
+    def up(self, wait: float = 180.0) -> None:
+        started = time.monotonic()
+        with phase("preflight") as notes:
+            self.check_ports()
+            self.check_subnets()
+            notes.append(f"mode {self.cfg.mode}, {self.cfg.cells} cells, project {self.project}")
+        with phase("images") as notes:
+            built = images.build()
+            notes.append(f"built {', '.join(built)}" if built else "all present")
+        with phase("configs") as notes:
+            paths = render.render_all(self.cfg)
+            notes.append(f"{len(paths)} files in {render.state_dir(self.project)}")
+        with phase("pki") as notes:
+            out = self.compose("run", "--rm", "pki").stdout.decode().strip().splitlines()
+            notes.append(out[-1] if out else "done")
+        with phase("jobs") as notes:
+            self.compose("up", "-d", "--remove-orphans")
+            healthy = self.wait_healthy(wait)
+            notes.append(f"{len(healthy)} healthy: {', '.join(sorted(healthy))}")
+        info(f"foundation {self.project!r} is up in {time.monotonic() - started:.1f}s")
+
+    def job_states(self) -> dict[str, dict]:
+        """Service name -> {state, health, ports} for this project's compose containers."""
+        states = {}
+        for c in inspect("container", self.running_containers()):
+            labels = c["Config"]["Labels"] or {}
+            service = labels.get("com.docker.compose.service", c["Name"].lstrip("/"))
+            state = c["State"]
+            states[service] = {
+                "container": c["Name"].lstrip("/"),
+                "state": state["Status"],
+                "health": (state.get("Health") or {}).get("Status", "none"),
+                "exit_code": state.get("ExitCode"),
+            }
+        return states
+
+    def wait_healthy(self, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.job_states()
+            broken = {s: v for s, v in states.items() if v["state"] in ("exited", "dead")
+                      or v["health"] == "unhealthy"}
+            if broken:
+                name = next(iter(broken))
+                logs = run(["docker", "logs", "--tail", "20", broken[name]["container"]],
+                           check=False)
+                tail = (logs.stdout + logs.stderr).decode(errors="replace")
+                raise PhaseError(f"job {name} is {broken[name]['state']}/"
+                                 f"{broken[name]['health']}; last log lines:\n{tail}")
+            if states and all(v["health"] in ("healthy", "none") for v in states.values()):
+                return list(states)
+            if time.monotonic() > deadline:
+                waiting = [s for s, v in states.items() if v["health"] != "healthy"]
+                raise PhaseError(f"not healthy after {timeout:.0f}s: {', '.join(waiting)}"
+                                 f" (see `cflab logs JOB`)")
+            time.sleep(0.25)
+
+    # -- down ------------------------------------------------------------------
+
+    def down(self) -> dict[str, int]:
+        """Remove this project's containers (also cell-made ones), networks, volumes."""
+        label = f"{LABEL}={self.project}"
+        project_label = f"com.docker.compose.project={self.project}"
+        containers = set(ids("container", label)) | set(ids("container", project_label))
+        if containers:
+            run(["docker", "rm", "-f", "-v", *containers], check=False)
+        nets = set(ids("network", label)) | set(ids("network", project_label))
+        for net in nets:
+            run(["docker", "network", "rm", net], check=False)
+        vols = set(ids("volume", label)) | set(ids("volume", project_label))
+        if vols:
+            run(["docker", "volume", "rm", "-f", *vols], check=False)
+        state = render.state_dir(self.project)
+        if state.exists():
+            for p in sorted(state.rglob("*"), reverse=True):
+                p.unlink() if p.is_file() or p.is_symlink() else p.rmdir()
+            state.rmdir()
+        return {"containers": len(containers), "networks": len(nets), "volumes": len(vols)}
+
+    # -- status ----------------------------------------------------------------
+
+    def status(self) -> dict:
+        saved = render.state_dir(self.project) / "foundation.json"
+        mode = json.loads(saved.read_text())["mode"] if saved.exists() else None
+        return {"project": self.project, "mode": mode, "jobs": self.job_states()}
+
+
+def saved_config_path(project: str) -> Path | None:
+    path = render.state_dir(project) / "foundation.json"
+    return path if path.exists() else None

@@ -1,0 +1,166 @@
+"""Build cflab's images with no registry: debootstrap + `docker import` for the base.
+
+Everything a container needs comes from Debian's packages (debootstrap, or
+.debs fetched on the host with `apt-get download`) or from wheels fetched on
+the host with `pip download`; nothing inside a build reaches a network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from orchestrator.docker_cli import image_exists, run
+from orchestrator.progress import PhaseError, info
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT / "images"
+PREFIX = "cflab"
+BUILD_ORDER = ("base", "nats", "platform", "stack")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+SUITE = "bookworm"
+
+
+def ref(name: str) -> str:
+    return f"{PREFIX}/{name}:latest"
+
+
+def _packages() -> list[str]:
+    lines = (IMAGES / "base" / "packages.txt").read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def host_mirror() -> str:
+    """The bookworm mirror the host's apt uses, so the build works where the host's apt does."""
+    try:
+        out = subprocess.run(["apt-cache", "policy"], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return DEFAULT_MIRROR
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2].startswith(f"{SUITE}/main") and parts[1].startswith("http"):
+            return parts[1]
+    return DEFAULT_MIRROR
+
+
+def ensure_host_tool(command: str, package: str) -> None:
+    """Install a Debian package on the host when its command is missing."""
+    if shutil.which(command) or Path(f"/usr/sbin/{command}").exists():
+        return
+    if os.geteuid() != 0:
+        raise PhaseError(f"{command} is missing and installing it needs root: "
+                         f"run `sudo apt-get install -y {package}` and retry")
+    if shutil.which("apt-get") is None:
+        raise PhaseError(f"{command} is missing and there is no apt-get to install {package}")
+    info(f"installing {package} on the host (needed for the build)")
+    run(["apt-get", "install", "-y", "-q", package], capture=True)
+
+
+def build_base() -> None:
+    ensure_host_tool("debootstrap", "debootstrap")
+    if os.geteuid() != 0:
+        raise PhaseError("building cflab/base runs debootstrap, which needs root")
+    debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
+    mirror = host_mirror()
+    cache = Path(os.environ.get("CFLAB_CACHE", Path.home() / ".cache" / "cflab")) / "debootstrap"
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cflab-rootfs-", dir="/var/tmp") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        info(f"debootstrap {SUITE} from {mirror} ({len(_packages())} packages, about a minute)")
+        args = [debootstrap, "--variant=minbase", f"--include={','.join(_packages())}",
+                f"--cache-dir={cache}", SUITE, str(rootfs), mirror]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
+            raise PhaseError(f"debootstrap failed (exit {proc.returncode}):\n{tail}")
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc",
+                     "usr/share/man", "usr/share/locale"):
+            path = rootfs / junk
+            if path.exists():
+                shutil.rmtree(path)
+                path.mkdir()
+        info("docker import (a tar of the folder)")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        imp = subprocess.run(
+            ["docker", "import",
+             "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "--change", "ENV LANG=C.UTF-8",
+             "--change", f"LABEL {PREFIX}.image=base",
+             "--change", 'CMD ["/bin/bash"]',
+             "-", ref("base")],
+            stdin=tar.stdout, capture_output=True)
+        tar.wait()
+        if imp.returncode != 0 or tar.returncode != 0:
+            raise PhaseError(f"docker import failed: {imp.stderr.decode(errors='replace')[-500:]}")
+
+
+def fetch_debs(target: Path, packages: list[str]) -> None:
+    if target.is_dir() and any(target.glob("*.deb")):
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["apt-get", "download", "-q", *packages], cwd=target,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PhaseError(f"apt-get download {' '.join(packages)} failed: {proc.stderr[-500:]}")
+
+
+def fetch_wheels(target: Path, requirements: Path) -> None:
+    if target.is_dir() and any(target.glob("*.whl")):
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+         "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
+         "--platform", "manylinux_2_28_x86_64", "-d", str(target), "-r", str(requirements)],
+        capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PhaseError(f"pip download for the images failed: {proc.stderr[-800:]}")
+
+
+def docker_build(name: str, context: Path) -> None:
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    proc = subprocess.run(
+        ["docker", "build", "-q", "-t", ref(name), "-f", str(IMAGES / name / "Dockerfile"),
+         "--label", f"{PREFIX}.image={name}", str(context)],
+        capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise PhaseError(f"docker build of {ref(name)} failed:\n{proc.stderr[-1500:]}")
+
+
+def build(names: tuple[str, ...] = BUILD_ORDER, force: bool = False) -> list[str]:
+    """Build what is missing; platform and stack always rebuild (cached layers, seconds)."""
+    done = []
+    for name in names:
+        if name not in BUILD_ORDER:
+            raise PhaseError(f"unknown image {name!r}; images: {', '.join(BUILD_ORDER)}")
+        always = name in ("platform", "stack")
+        if not force and not always and image_exists(ref(name)):
+            continue
+        if name != "base" and not (IMAGES / name / "Dockerfile").exists():
+            continue
+        if name == "base":
+            build_base()
+        elif name == "nats":
+            fetch_debs(IMAGES / "nats" / "debs", ["nats-server"])
+            docker_build(name, IMAGES / "nats")
+        else:
+            req = IMAGES / name / "requirements.txt"
+            if req.exists():
+                fetch_wheels(IMAGES / name / "wheels", req)
+            docker_build(name, ROOT)
+        done.append(name)
+    return done
+
+
+def remove_all() -> list[str]:
+    """`make clean`: remove every cflab image (newest first, so children go before parents)."""
+    removed = []
+    for name in reversed(BUILD_ORDER):
+        if image_exists(ref(name)):
+            run(["docker", "image", "rm", "-f", ref(name)], check=False)
+            removed.append(ref(name))
+    return removed

@@ -1,0 +1,104 @@
+"""The skeleton on a real engine: NATS answers, networks and labels, secrets and their modes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import testinfra
+
+from foundry.pki import bundle
+from tests.e2e.helpers import cflab, docker_json
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_job_is_healthy(jobs):
+    assert "nats" in jobs
+    for job, state in jobs.items():
+        assert state["state"] == "running", (job, state)
+        assert state["health"] in ("healthy", "none"), (job, state)
+
+
+def test_nats_server_answers_inside_and_on_loopback(foundation, jobs, cfg):
+    host = testinfra.get_host(f"docker://{jobs['nats']['container']}")
+    assert host.process.filter(comm="nats-server")
+    varz = json.loads(host.check_output("curl -fsS http://127.0.0.1:8222/varz"))
+    assert varz["port"] == 4222
+    assert varz["version"].startswith("2.")
+    with urllib.request.urlopen(f"http://127.0.0.1:{cfg.ports['nats_monitor']}/healthz", timeout=5) as r:
+        assert json.load(r) == {"status": "ok"}
+
+
+def test_published_ports_bind_loopback_only(jobs):
+    for state in jobs.values():
+        info = docker_json("inspect", state["container"])[0]
+        for bindings in (info["HostConfig"]["PortBindings"] or {}).values():
+            assert all(b["HostIp"] == "127.0.0.1" for b in bindings), bindings
+
+
+def test_foundation_network_has_the_configured_subnet_and_label(foundation, cfg):
+    net = docker_json("network", "inspect", f"{cfg.project}_foundation")[0]
+    assert [c["Subnet"] for c in net["IPAM"]["Config"]] == [str(cfg.foundation_subnet)]
+    assert net["Labels"]["cflab.foundation"] == cfg.project
+
+
+def test_every_container_and_volume_carries_the_foundation_label(foundation, cfg, jobs):
+    for state in jobs.values():
+        labels = docker_json("inspect", state["container"])[0]["Config"]["Labels"]
+        assert labels["cflab.foundation"] == cfg.project
+    vols = subprocess.run(["docker", "volume", "ls", "-q", "--filter",
+                           f"label=cflab.foundation={cfg.project}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(vols) == sorted(f"{cfg.project}_secrets-{j.replace('_', '-')}"
+                                  for j in ["pki", *bundle.JOB_FILES])
+
+
+@pytest.mark.parametrize("job", sorted(bundle.JOB_FILES))
+def test_secrets_volume_holds_each_jobs_files_with_modes(foundation, cfg, job):
+    volume = f"{cfg.project}_secrets-{job.replace('_', '-')}"
+    out = subprocess.run(
+        ["docker", "run", "--rm", "--label", f"cflab.foundation={cfg.project}",
+         "-v", f"{volume}:/s:ro", "cflab/base:latest", "stat", "-c", "%a %n", "/s/", "--",
+         *[f"/s/{name}" for name in bundle.JOB_FILES[job]]],
+        capture_output=True, text=True, check=True).stdout.split("\n")
+    modes = dict(reversed(line.split(" ", 1)) for line in out if line)
+    assert modes.pop("/s/") == "750"
+    for name in bundle.JOB_FILES[job]:
+        assert modes[f"/s/{name}"] == ("600" if name.endswith(".key") else "644")
+
+
+def test_status_shows_jobs_and_mode(foundation, cfg):
+    out = cflab("status").stdout
+    assert f"mode: {cfg.mode}" in out
+    assert "nats" in out and "healthy" in out
+
+
+def test_logs_of_an_unknown_job_is_a_clear_error(foundation):
+    proc = cflab("logs", "no-such-job", check=False)
+    assert proc.returncode == 2
+    assert "no job 'no-such-job'" in proc.stderr
+
+
+def test_up_refuses_a_clashing_subnet(foundation, cfg, tmp_path):
+    clash = tmp_path / "clash.yml"
+    clash.write_text(f"project: cflab-clash\nsubnets:\n  foundation: {cfg.foundation_subnet}\n"
+                     "  cell_containers: 10.241.0.0/16\nports: {http: 18081, nats_monitor: 18223}\n")
+    proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "--config", str(clash), "up"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "subnets.foundation" in proc.stderr and "clashes" in proc.stderr
+
+
+def test_up_refuses_a_taken_port(foundation, cfg, tmp_path):
+    taken = tmp_path / "taken.yml"
+    taken.write_text("project: cflab-taken\nsubnets:\n  foundation: 10.240.0.0/24\n"
+                     "  cell_containers: 10.239.0.0/16\n"
+                     f"ports: {{http: 18082, nats_monitor: {cfg.ports['nats_monitor']}}}\n")
+    proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "--config", str(taken), "up"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "ports.nats_monitor" in proc.stderr and "already in use" in proc.stderr
