@@ -1,0 +1,356 @@
+"""Benchmark cflab's envoy against HAProxy doing the same TLS-terminating TCP proxying.
+
+Run: ``python bench/bench_envoy.py`` (needs ``haproxy`` and ``wrk``; as root it
+apt-installs them when missing). Both proxies run pinned to CPU 0 with one
+thread; load generators and the HTTP backend (a second HAProxy answering
+``200 ok`` itself) run on the other CPUs. Figures:
+
+- keep-alive requests/s through one-way TLS (``wrk`` cannot present a client
+  certificate; client verification only costs at handshake time);
+- full TLS handshakes/s with client-certificate verification (RSA 2048 server
+  key, ECDSA client key so the client side stays cheap, no session tickets),
+  each followed by one request;
+- idle RSS, and RSS per open mTLS connection (N connections, one request each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing as mp
+import os
+import pathlib
+import re
+import resource
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from foundry.pki import ca  # noqa: E402
+
+ROUTER_SAN = "gorouter.service.cf.internal"
+CIPHERS = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(re.search(r"VmRSS:\s+(\d+)", fh.read()).group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime+stime of a process: work per CPU-second is robust on a shared machine."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def other_cpus() -> str:
+    n = os.cpu_count() or 1
+    return f"1-{n - 1}" if n > 1 else "0"
+
+
+def wait_port(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def ensure_tools() -> None:
+    missing = [t for t in ("haproxy", "wrk") if not shutil.which(t)]
+    if missing and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", *missing], check=False,
+                       stdout=subprocess.DEVNULL)
+    missing = [t for t in ("haproxy", "wrk") if not shutil.which(t)]
+    if missing:
+        sys.exit(f"missing tools: {missing} (apt-get install -y {' '.join(missing)})")
+
+
+def ecdsa_client(issuer: ca.Credential) -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)  # noqa: UP017 - py3.11 on older ruff targets
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ROUTER_SAN)]))
+            .issuer_name(issuer.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(ROUTER_SAN)]), False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+            .sign(issuer.key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+class Setup:
+    def __init__(self, tmp: pathlib.Path) -> None:
+        self.tmp = tmp
+        root = ca.new_ca("bench root")
+        inter = ca.new_ca("bench intermediate", issuer=root)
+        self.guid = ca.new_instance_guid()
+        self.inst = ca.issue_instance_identity(inter, self.guid, ["app:bench"], "127.0.0.1")
+        self.root = root
+        self.router_ca = ca.new_ca("bench router ca")
+        cert, key = ecdsa_client(self.router_ca)
+        self.client_pem = tmp / "client.pem"
+        self.client_pem.write_bytes(cert + key)
+        (tmp / "root.pem").write_bytes(root.cert_pem)
+        (tmp / "router-ca.pem").write_bytes(self.router_ca.cert_pem)
+        (tmp / "server.pem").write_bytes(self.inst.chain_pem + self.inst.key_pem)
+        self.backend_port = free_port()
+
+    def client_ctx(self, with_cert: bool) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.tmp / "root.pem"))
+        ctx.check_hostname = False
+        if with_cert:
+            ctx.load_cert_chain(str(self.client_pem))
+        return ctx
+
+
+def start_backend(s: Setup) -> subprocess.Popen:
+    cfg = s.tmp / "backend.cfg"
+    cfg.write_text(f"""global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend app
+  bind 127.0.0.1:{s.backend_port}
+  http-request return status 200 content-type text/plain string "hello from the app"
+""")
+    cpus = other_cpus()
+    p = subprocess.Popen(["taskset", "-c", cpus, "haproxy", "-db", "-f", str(cfg)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(s.backend_port)
+    return p
+
+
+def start_haproxy(s: Setup, ka_port: int, mtls_port: int) -> subprocess.Popen:
+    cfg = s.tmp / "haproxy.cfg"
+    cfg.write_text(f"""global
+  nbthread 1
+  maxconn 4000
+  ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+  mode tcp
+  timeout connect 250ms
+  timeout client 900s
+  timeout server 900s
+frontend ka
+  bind 127.0.0.1:{ka_port} ssl crt {s.tmp}/server.pem ciphers {CIPHERS} no-tls-tickets
+  default_backend app
+frontend mtls
+  bind 127.0.0.1:{mtls_port} ssl crt {s.tmp}/server.pem ciphers {CIPHERS} no-tls-tickets ca-file {s.tmp}/router-ca.pem verify required
+  tcp-request content reject unless {{ ssl_c_s_dn(CN) -m str {ROUTER_SAN} }}
+  default_backend app
+backend app
+  server app 127.0.0.1:{s.backend_port}
+""")
+    p = subprocess.Popen(["taskset", "-c", "0", "haproxy", "-db", "-f", str(cfg)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(ka_port)
+    wait_port(mtls_port)
+    return p
+
+
+def start_envoy(s: Setup, ka_port: int, mtls_port: int) -> subprocess.Popen:
+    admin = free_port()
+    boot = {
+        "admin": {"access_log_path": "/dev/null",
+                  "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
+        "static_resources": {"clusters": [{
+            "name": "0-service-cluster", "connect_timeout": "0.25s", "type": "STATIC",
+            "lb_policy": "ROUND_ROBIN",
+            "hosts": [{"socket_address": {"address": "127.0.0.1", "port_value": s.backend_port}}]}]},
+        "dynamic_resources": {"lds_config": {"path": str(s.tmp / "listeners.yaml")}},
+    }
+    tls_cert = {"certificate_chain": {"inline_string": s.inst.chain_pem.decode()},
+                "private_key": {"inline_string": s.inst.key_pem.decode()}}
+
+    def listener(name: str, port: int, strict: bool) -> dict:
+        tls: dict = {"common_tls_context": {
+            "tls_certificates": [tls_cert],
+            "tls_params": {"cipher_suites": "[ECDHE-RSA-AES256-GCM-SHA384|ECDHE-RSA-AES128-GCM-SHA256]"}},
+            "disable_stateless_session_resumption": True}
+        if strict:
+            tls["require_client_certificate"] = True
+            tls["common_tls_context"]["validation_context"] = {
+                "trusted_ca": {"inline_string": s.router_ca.cert_pem.decode()},
+                "verify_subject_alt_name": [ROUTER_SAN]}
+        return {"@type": "type.googleapis.com/envoy.api.v2.Listener", "name": name,
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                "filter_chains": [{"filters": [{"name": "envoy.tcp_proxy", "config": {
+                    "stat_prefix": name, "cluster": "0-service-cluster"}}],
+                    "tls_context": tls}]}
+
+    (s.tmp / "envoy.yaml").write_text(yaml.safe_dump(boot))
+    (s.tmp / "listeners.yaml").write_text(yaml.safe_dump({"version_info": "0", "resources": [
+        listener("listener-ka", ka_port, False), listener("listener-mtls", mtls_port, True)]}))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    p = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "foundry.envoy",
+                          "-c", str(s.tmp / "envoy.yaml"), "--service-cluster", "proxy-cluster",
+                          "--service-node", f"sidecar~127.0.0.1~{s.guid}~x",
+                          "--drain-time-s", "900", "--log-level", "critical"], env=env)
+    wait_port(ka_port)
+    wait_port(mtls_port)
+    return p
+
+
+def run_wrk(port: int, seconds: int, conns: int) -> float:
+    cpus = other_cpus()
+    out = subprocess.run(["taskset", "-c", cpus, "wrk", "-t1", f"-c{conns}", f"-d{seconds}s",
+                          f"https://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+    if errors:
+        print("    wrk:", errors.group(0))
+    return float(m.group(1)) if m else 0.0
+
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+
+def _handshake_worker(port: int, client_pem: str, root_pem: str, seconds: float,
+                      q: mp.Queue) -> None:
+    os.sched_setaffinity(0, set(range(1, os.cpu_count() or 1)) or {0})
+    ctx = ssl.create_default_context(cafile=root_pem)
+    ctx.check_hostname = False
+    ctx.load_cert_chain(client_pem)
+    done = failed = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as Go clients do
+                with ctx.wrap_socket(raw) as s:
+                    s.sendall(REQUEST)
+                    if b"hello" not in s.recv(4096):
+                        raise ConnectionError("no response")
+            done += 1
+        except OSError:
+            failed += 1
+    q.put((done, failed))
+
+
+def handshakes(s: Setup, port: int, seconds: float, workers: int) -> tuple[float, int]:
+    q: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=_handshake_worker, args=(port, str(s.client_pem),
+                                                        str(s.tmp / "root.pem"), seconds, q))
+             for _ in range(workers)]
+    for p in procs:
+        p.start()
+    results = [q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return sum(r[0] for r in results) / seconds, sum(r[1] for r in results)
+
+
+def memory(s: Setup, pid: int, port: int, n: int) -> tuple[int, float]:
+    time.sleep(0.3)
+    idle = rss_kb(pid)
+    ctx = s.client_ctx(with_cert=True)
+    socks = []
+    for _ in range(n):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c = ctx.wrap_socket(raw)
+        c.sendall(REQUEST)
+        c.recv(4096)
+        socks.append(c)
+    time.sleep(0.5)
+    loaded = rss_kb(pid)
+    for c in socks:
+        c.close()
+    return idle, (loaded - idle) / n
+
+
+def bench(name: str, start, s: Setup, args) -> dict:  # noqa: ANN001
+    ka, mtls = free_port(), free_port()
+    proc = start(s, ka, mtls)
+    try:
+        res: dict = {}
+        res["idle_rss_kb"], res["kb_per_conn"] = memory(s, proc.pid, mtls, args.conns)
+        c0 = cpu_seconds(proc.pid)
+        res["rps"] = run_wrk(ka, args.seconds, 50)
+        c1 = cpu_seconds(proc.pid)
+        res["hs"], res["hs_failed"] = handshakes(s, mtls, args.seconds, args.workers)
+        c2 = cpu_seconds(proc.pid)
+        res["rps_per_cpu"] = res["rps"] * args.seconds / max(c1 - c0, 0.01)
+        res["hs_per_cpu"] = res["hs"] * args.seconds / max(c2 - c1, 0.01)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(f"  {name:8s} keep-alive {res['rps']:9.0f} req/s | handshakes {res['hs']:7.0f}/s "
+          f"({res['hs_failed']} failed) | idle RSS {res['idle_rss_kb'] / 1024:5.1f} MB | "
+          f"{res['kb_per_conn']:5.1f} KB per open TLS conn")
+    print(f"  {'':8s} per proxy CPU-second: {res['rps_per_cpu']:9.0f} req | "
+          f"{res['hs_per_cpu']:7.0f} handshakes")
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--conns", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=3)
+    args = ap.parse_args()
+    ensure_tools()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    with tempfile.TemporaryDirectory() as tmp:
+        s = Setup(pathlib.Path(tmp))
+        backend = start_backend(s)
+        try:
+            print(f"cpus={os.cpu_count()} proxies pinned to cpu 0; {args.conns} open conns; "
+                  f"{args.seconds}s per throughput run")
+            rsa = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"],
+                                 capture_output=True, text=True).stdout
+            m = re.search(r"rsa 2048 bits\s+\S+\s+\S+\s+([\d.]+)", rsa)
+            if m:
+                print(f"  (openssl speed: {float(m.group(1)):.0f} RSA-2048 signs/s on one core"
+                      " = the ceiling for full handshakes/s)")
+            hap = bench("haproxy", start_haproxy, s, args)
+            env = bench("envoy", start_envoy, s, args)
+        finally:
+            backend.terminate()
+            backend.wait(5)
+    ka = env["rps_per_cpu"] / max(hap["rps_per_cpu"], 1)
+    hs = env["hs_per_cpu"] / max(hap["hs_per_cpu"], 1)
+    idle = env["idle_rss_kb"] / max(hap["idle_rss_kb"], 1)
+    per = env["kb_per_conn"] / max(hap["kb_per_conn"], 0.1)
+    print(f"ratios envoy/haproxy (work per proxy CPU-second): keep-alive {ka:.2f} (target >= 0.5), handshakes {hs:.2f}, "
+          f"idle RSS {idle:.2f}, per-conn RSS {per:.2f}")
+    print(f"targets: idle RSS <= 25 MB: {env['idle_rss_kb'] <= 25 * 1024}; "
+          f"<= 30 KB/conn: {env['kb_per_conn'] <= 30}; >= 1500 handshakes per CPU-second: {env['hs_per_cpu'] >= 1500}")
+
+
+if __name__ == "__main__":
+    main()

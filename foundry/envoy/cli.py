@@ -1,0 +1,137 @@
+"""Command line compatible with the Envoy flags the executor passes.
+
+``envoy -c envoy.yaml --service-cluster proxy-cluster --service-node
+sidecar~<ip>~<guid>~x --drain-time-s 900 --log-level critical``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import os
+import sys
+
+LOG_LEVELS = {
+    "trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+    "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
+    "critical": logging.CRITICAL, "off": logging.CRITICAL + 10,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"envoy: {message}\nUSAGE: {self.format_usage().split(': ', 1)[-1]}")
+        sys.exit(1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="envoy", allow_abbrev=False, add_help=True)
+    p.add_argument("-c", "--config-path", required=True, help="bootstrap envoy.yaml")
+    p.add_argument("--service-cluster", default="")
+    p.add_argument("--service-node", default="")
+    p.add_argument("--service-zone", default="")
+    p.add_argument("--drain-time-s", type=float, default=600.0)
+    p.add_argument("--parent-shutdown-time-s", type=float, default=900.0)
+    p.add_argument("--drain-strategy", choices=["gradual", "immediate"], default="gradual")
+    p.add_argument("-l", "--log-level", choices=sorted(LOG_LEVELS), default="info")
+    p.add_argument("--log-path", default="")
+    p.add_argument("--mode", choices=["serve", "validate"], default="serve")
+    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--base-id", type=int, default=0)
+    p.add_argument("--restart-epoch", type=int, default=0)
+    p.add_argument("--disable-hot-restart", action="store_true")
+    p.add_argument("--poll-interval-ms", type=int, default=300,
+                   help="(cflab) how often replaced config files are looked for")
+    return p
+
+
+def set_process_name(name: str = "envoy", argv: list[str] | None = None) -> None:
+    """prctl(PR_SET_NAME) so ``ps -e``/``top`` show ``envoy`` (Linux only).
+
+    With setproctitle (Debian's python3-setproctitle, in the stack image) the
+    whole command line becomes Envoy's, so ``ps -ef`` in an app container shows
+    ``/etc/cf-assets/envoy/envoy -c ...`` as on a Diego cell.
+    """
+    binary = os.environ.get("CFLAB_ENVOY_BINARY")
+    if binary:
+        try:
+            import setproctitle  # noqa: PLC0415
+
+            setproctitle.setproctitle(" ".join([binary, *(argv if argv is not None else sys.argv[1:])]))
+        except ImportError:
+            pass
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def raise_fd_limit() -> None:
+    """Each proxied connection needs two descriptors; the default 1024 is too few."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _install_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    set_process_name(argv=argv)
+    raise_fd_limit()
+    handler: logging.Handler = (logging.FileHandler(args.log_path) if args.log_path
+                                else logging.StreamHandler(sys.stderr))
+    handler.setFormatter(logging.Formatter(
+        "[%(asctime)s.%(msecs)03d][%(process)d][%(levelname)s][%(name)s] %(message)s",
+        "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(LOG_LEVELS[args.log_level])
+
+    from .model import ConfigError
+    from .server import Options, Runtime
+
+    if args.mode == "validate":
+        from .config import load_yaml, parse_bootstrap
+
+        try:
+            with open(args.config_path, "rb") as fh:
+                parse_bootstrap(load_yaml(fh.read()), lambda p: open(p, "rb").read())
+        except (ConfigError, OSError) as exc:
+            print(f"error initializing configuration '{args.config_path}': {exc}", file=sys.stderr)
+            return 1
+        print(f"configuration '{args.config_path}' OK")
+        return 0
+    opts = Options(
+        config_path=args.config_path, service_cluster=args.service_cluster,
+        service_node=args.service_node, drain_time_s=args.drain_time_s,
+        poll_interval=args.poll_interval_ms / 1000.0,
+        argv={k: v for k, v in vars(args).items()},
+    )
+    uv = _install_uvloop()
+    logging.getLogger("envoy.main").info("starting (uvloop=%s)", uv)
+
+    async def _run() -> int:
+        return await Runtime(opts).run()
+
+    try:
+        return asyncio.run(_run())
+    except (ConfigError, OSError) as exc:
+        print(f"error initializing configuration '{args.config_path}': {exc}", file=sys.stderr)
+        return 1

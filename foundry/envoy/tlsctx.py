@@ -1,0 +1,70 @@
+"""Build an ``ssl.SSLContext`` for a listener from resolved TLS material.
+
+``load_cert_chain`` only takes file names, so inline PEM goes through a
+short-lived 0600 file on tmpfs when available and is unlinked at once.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+
+from .model import ConfigError, ResolvedTls
+
+_VERSIONS = {
+    "TLSv1_0": ssl.TLSVersion.TLSv1,
+    "TLSv1_1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1_2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1_3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def _tmpdir() -> str | None:
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
+def _load_chain(ctx: ssl.SSLContext, chain: bytes, key: bytes) -> None:
+    fd, name = tempfile.mkstemp(prefix=".envoy-", dir=_tmpdir())
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(chain.rstrip() + b"\n" + key)
+        ctx.load_cert_chain(name)
+    finally:
+        os.unlink(name)
+
+
+def build_server_context(tls: ResolvedTls, path: str = "tls") -> ssl.SSLContext:
+    """A server context; errors become ConfigError naming ``path``."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.minimum_version = _VERSIONS[tls.params.min_version]
+        ctx.maximum_version = _VERSIONS[tls.params.max_version]
+        ctx.set_ciphers(tls.params.cipher_list)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(f"{path}.tls_params", str(exc)) from None
+    if not tls.params.server_preference:
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
+    for curve in tls.params.ecdh_curves[:1]:
+        try:
+            ctx.set_ecdh_curve(curve)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"{path}.tls_params.ecdh_curves", str(exc)) from None
+    if not tls.session_tickets:
+        ctx.options |= ssl.OP_NO_TICKET
+        ctx.num_tickets = 0
+    try:
+        _load_chain(ctx, tls.certificate.chain_pem, tls.certificate.key_pem)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"{path}.tls_certificates[0]",
+                          f"cannot load certificate chain and key: {exc.reason or exc}") from None
+    if tls.validation and tls.validation.trusted_ca_pem:
+        try:
+            ctx.load_verify_locations(cadata=tls.validation.trusted_ca_pem.decode())
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"{path}.validation_context.trusted_ca", str(exc)) from None
+        ctx.verify_mode = ssl.CERT_REQUIRED if tls.require_client_certificate else ssl.CERT_OPTIONAL
+    if tls.alpn:
+        ctx.set_alpn_protocols(list(tls.alpn))
+    return ctx

@@ -1,0 +1,1 @@
+"""The Diego cell: rep + executor + a Garden-like Docker backend."""

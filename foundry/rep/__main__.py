@@ -1,0 +1,153 @@
+"""`python3 -m foundry.rep -c rep.json`: a Diego cell's rep.
+
+Heartbeats its presence to the BBS, takes the work the BBS placed on it, and
+hands each instance to the executor; one loop, so the order of events on a
+cell is easy to follow in its log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from foundry.pki import Credential
+from foundry.rep.bbs_client import BBSClient, BBSError
+from foundry.rep.executor import Executor, ExecutorConfig
+from foundry.rep.garden import Garden
+from foundry.rep.ports import new_allocator
+
+log = logging.getLogger("rep")
+
+
+def duration(value: str | float) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for unit in ("ms", "h", "m", "s"):
+        if value.endswith(unit):
+            return float(value[: -len(unit)]) * units[unit]
+    raise ValueError(f"not a duration: {value!r}")
+
+
+def own_ip(subnet: str) -> str:
+    """This cell's address on `subnet` (interface names do not follow attach order)."""
+    net = ipaddress.IPv4Network(subnet)
+    out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        addr = line.split()[3].split("/")[0]
+        if ipaddress.IPv4Address(addr) in net:
+            return addr
+    raise SystemExit(f"rep: this cell has no address in {subnet}")
+
+
+def load_config(path: Path) -> tuple[dict, ExecutorConfig]:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"rep: cannot read {path}: {exc}") from None
+    trusted = b"".join(Path(p).read_bytes() for p in raw.get("container_proxy_trusted_ca_certs", []))
+    system = {Path(p).name: Path(p).read_bytes() for p in raw.get("trusted_system_certificates", [])}
+    cfg = ExecutorConfig(
+        cell_id=raw["cell_id"],
+        cell_ip=own_ip(raw["foundation_subnet"]),
+        container_subnet=raw["container_subnet"],
+        garden_network=raw["garden_network"],
+        stack_image=raw["stack_image"],
+        foundation=raw["foundation"],
+        proxy_enabled=raw["enable_container_proxy"],
+        strict=raw["container_proxy_require_and_verify_client_certs"],
+        unproxied_port_mappings=raw["enable_unproxied_port_mappings"],
+        proxy_config_layout=raw["proxy_config_layout"],
+        validity=duration(raw["instance_identity_validity_period"]),
+        reload_duration=duration(raw["envoy_config_reload_duration"]),
+        key_size=raw["instance_identity_key_size"],
+        startup_interval=duration(raw["healthcheck_startup_interval"]),
+        startup_timeout=duration(raw["healthcheck_startup_timeout"]),
+        liveness_interval=duration(raw["healthcheck_liveness_interval"]),
+        trusted_ca=trusted.decode(),
+        verify_subject_alt_name=raw.get("container_proxy_verify_subject_alt_name", []),
+        system_certs=system,
+        state_dir=Path(raw.get("data_dir", "/var/vcap/data/rep")),
+    )
+    return raw, cfg
+
+
+def forget_previous_instances(bbs: BBSClient, cell_id: str) -> None:
+    """A restarted rep has no containers: hand its old instances back to the BBS."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            lrps = bbs.actual_lrps(cell_id)
+            break
+        except (BBSError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"rep: BBS unreachable: {exc}") from None
+            time.sleep(0.5)
+    for lrp in lrps:
+        if lrp.get("state") in ("CLAIMED", "RUNNING"):
+            try:
+                bbs.lifecycle("remove", process_guid=lrp["process_guid"], index=lrp["index"],
+                              instance_guid=lrp["instance_guid"], cell_id=cell_id)
+            except BBSError as exc:
+                log.info("could not hand back %s/%s: %s", lrp["process_guid"], lrp["index"], exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rep")
+    parser.add_argument("-c", "--config", type=Path, default=Path("/var/vcap/jobs/rep/config/rep.json"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    raw, cfg = load_config(args.config)
+    signer = Credential.from_pem(Path(raw["instance_identity_ca_path"]).read_bytes(),
+                                 Path(raw["instance_identity_private_key_path"]).read_bytes())
+    garden = Garden(cfg.garden_network, {"cflab.foundation": cfg.foundation,
+                                         "cflab.cell": cfg.cell_id, "cflab.role": "lrp"})
+    bbs = BBSClient(raw["bbs_address"])
+    executor = Executor(cfg, garden, bbs, signer, new_allocator(raw["port_allocator"]))
+    executor.setup_network()
+    executor.reap_orphans()
+    forget_previous_instances(bbs, cfg.cell_id)
+    stopping = False
+
+    def on_term(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    log.info("rep %s on %s: proxy=%s strict=%s unproxied=%s", cfg.cell_id, cfg.cell_ip,
+             cfg.proxy_enabled, cfg.strict, cfg.unproxied_port_mappings)
+    ready = Path(cfg.state_dir) / "ready"
+    last_beat = 0.0
+    while not stopping:
+        now = time.monotonic()
+        try:
+            if now - last_beat >= 1.0:
+                bbs.heartbeat(cfg.cell_id, f"http://{cfg.cell_ip}:1800", raw.get("zone", "z1"),
+                              int(raw.get("max_containers", 250)))
+                last_beat = now
+                ready.parent.mkdir(parents=True, exist_ok=True)
+                ready.touch()
+            work = bbs.work(cfg.cell_id)
+            known = executor.known()
+            for item in work.get("to_start", []):
+                executor.start(item["desired_lrp"], item["actual_lrp"])
+            for item in work.get("to_stop", []):
+                if item.get("instance_guid") in known:
+                    executor.stop(item["instance_guid"])
+            executor.tick()
+        except (BBSError, OSError) as exc:
+            log.warning("BBS unavailable: %s", exc)
+        time.sleep(0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""iptables rules that make a cell forward host ports to app containers.
+
+Rules live in cflab's own nat chains (CFLAB-DNAT jumped to from PREROUTING,
+CFLAB-SNAT from POSTROUTING): flushing Docker's chains would break the
+container's DNS. Rules match addresses, never interface names (their order
+is not the attach order). MASQUERADE toward the container network makes the
+app reply through the cell, as DNAT alone would be dropped by the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DNAT_CHAIN = "CFLAB-DNAT"
+SNAT_CHAIN = "CFLAB-SNAT"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    host_port: int
+    container_ip: str
+    container_port: int
+    owner: str  # the container guid, kept as a rule comment
+
+    def rule(self, cell_ip: str) -> list[str]:
+        return [
+            "-d", f"{cell_ip}/32", "-p", "tcp", "--dport", str(self.host_port),
+            "-m", "comment", "--comment", self.owner,
+            "-j", "DNAT", "--to-destination", f"{self.container_ip}:{self.container_port}",
+        ]
+
+
+def setup_commands(container_subnet: str) -> tuple[list[list[str]], list[list[str]]]:
+    """(chain commands, rules to ensure): chains are created or flushed; each rule is
+    checked with -C and appended only when missing, so a rep restart is harmless."""
+    chains = [["-t", "nat", "-N", c] for c in (DNAT_CHAIN, SNAT_CHAIN)]
+    chains += [["-t", "nat", "-F", c] for c in (DNAT_CHAIN, SNAT_CHAIN)]
+    ensure = [
+        ["-t", "nat", "PREROUTING", "-j", DNAT_CHAIN],
+        ["-t", "nat", "OUTPUT", "-j", DNAT_CHAIN],
+        ["-t", "nat", "POSTROUTING", "-j", SNAT_CHAIN],
+        ["-t", "nat", SNAT_CHAIN, "-d", container_subnet, "-j", "MASQUERADE"],
+    ]
+    return chains, ensure
+
+
+def add_commands(cell_ip: str, mappings: list[Mapping]) -> list[list[str]]:
+    return [["-t", "nat", "-A", DNAT_CHAIN, *m.rule(cell_ip)] for m in mappings]
+
+
+def delete_commands(cell_ip: str, mappings: list[Mapping]) -> list[list[str]]:
+    return [["-t", "nat", "-D", DNAT_CHAIN, *m.rule(cell_ip)] for m in mappings]

@@ -1,0 +1,411 @@
+"""The executor: runs each app instance's container through its whole life.
+
+Start: host ports, container IP, instance credential (signed by the cell's
+intermediate), proxy config, files copied in before any process runs, DNAT,
+then sshd, the proxy and the app, and the startup health check. Running:
+rotation on credmanager's schedule, liveness, crash reports. Stop: CF's
+sequence — an invalid certificate first, `configuration_reload_duration`, then
+the processes go — so the router moves traffic before the instance vanishes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import shlex
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from foundry.pki import Credential, issue_instance_identity, new_instance_guid, rotation_period
+from foundry.rep import dnat, proxy_config
+from foundry.rep.bbs_client import BBSClient, BBSError
+from foundry.rep.garden import Garden, GardenError
+from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
+from foundry.rep.ports import FifoAllocator, FirstFitAllocator
+
+log = logging.getLogger("rep.executor")
+
+CRED_DIR = "/etc/cf-instance-credentials"
+SYSTEM_CERT_DIR = "/etc/cf-system-certificates"
+VCAP_UID = 2000
+ENVOY = "/etc/cf-assets/envoy/envoy"
+HEALTHCHECK = "/etc/cf-assets/healthcheck/healthcheck"
+LAUNCHER = "/tmp/lifecycle/launcher"
+
+
+@dataclass
+class ExecutorConfig:
+    cell_id: str
+    cell_ip: str
+    container_subnet: str
+    garden_network: str
+    stack_image: str
+    foundation: str
+    proxy_enabled: bool
+    strict: bool
+    unproxied_port_mappings: bool
+    proxy_config_layout: str
+    validity: float
+    reload_duration: float
+    key_size: int
+    startup_interval: float
+    startup_timeout: float
+    liveness_interval: float
+    trusted_ca: str
+    verify_subject_alt_name: list[str]
+    system_certs: dict[str, bytes]
+    state_dir: Path
+
+
+@dataclass
+class Container:
+    process_guid: str
+    index: int
+    instance_guid: str
+    desired: dict[str, Any]
+    ip: str = ""
+    cid: str = ""
+    mappings: list[PortMapping] = field(default_factory=list)
+    rotate_at: float = 0.0
+    serial: int = 0
+    processes: dict[str, str] = field(default_factory=dict)  # name -> exec id
+    state: str = "starting"
+
+    @property
+    def handle(self) -> str:
+        return self.instance_guid
+
+    @property
+    def dnat_mappings(self) -> list[dnat.Mapping]:
+        out = []
+        for m in self.mappings:
+            if m.host_port:
+                out.append(dnat.Mapping(m.host_port, self.ip, m.container_port, self.handle))
+            if m.host_tls_proxy_port:
+                out.append(dnat.Mapping(m.host_tls_proxy_port, self.ip,
+                                        m.container_tls_proxy_port, self.handle))
+        return out
+
+
+class StartFailed(RuntimeError):
+    pass
+
+
+def iptables(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
+
+
+class Executor:
+    def __init__(self, cfg: ExecutorConfig, garden: Garden, bbs: BBSClient,
+                 signer: Credential, ports: FirstFitAllocator | FifoAllocator) -> None:
+        self.cfg, self.garden, self.bbs, self.signer, self.ports = cfg, garden, bbs, signer, ports
+        self.containers: dict[str, Container] = {}
+        self.lock = threading.RLock()
+        self.validity = dt.timedelta(seconds=cfg.validity)
+        self.rotation = rotation_period(self.validity).total_seconds()
+
+    # -- setup -----------------------------------------------------------------
+
+    def setup_network(self) -> None:
+        chains, ensure = dnat.setup_commands(self.cfg.container_subnet)
+        for cmd in chains:
+            iptables(cmd)  # -N fails when the chain exists; -F then empties it
+        for table_flag, table, chain, *rule in ensure:
+            if iptables([table_flag, table, "-C", chain, *rule]).returncode != 0:
+                res = iptables([table_flag, table, "-A", chain, *rule])
+                if res.returncode != 0:
+                    raise RuntimeError(f"iptables: {res.stderr.strip()}")
+
+    def reap_orphans(self) -> None:
+        """Containers a previous rep process left: gone with their ports and rules."""
+        for handle, cid in self.garden.list_handles().items():
+            log.info("destroying orphaned container %s", handle)
+            self.garden.destroy(cid)
+
+    # -- start -----------------------------------------------------------------
+
+    def _allocate_ip(self) -> str:
+        used = self.garden.used_ips() | {c.ip for c in self.containers.values()}
+        net = ipaddress.IPv4Network(self.cfg.container_subnet)
+        for host in list(net.hosts())[1:]:  # .1 is the bridge's gateway
+            if str(host) not in used:
+                return str(host)
+        raise StartFailed("no free container IP on the cell's network")
+
+    def _issue(self, c: Container, guid: str) -> Credential:
+        ou = (c.desired.get("certificate_properties") or {}).get("organizational_unit") or []
+        return issue_instance_identity(self.signer, guid, ou, c.ip, key_size=self.cfg.key_size,
+                                       validity=self.validity)
+
+    def _proxy_files(self, c: Container, cred: Credential) -> dict[str, tuple[bytes, int, int]]:
+        spec = proxy_config.ProxySpec(
+            container_ip=c.ip, app_ports=list(c.desired.get("ports") or []),
+            cert_chain=cred.chain_pem.decode(), private_key=cred.key_pem.decode(),
+            strict=self.cfg.strict, trusted_ca=self.cfg.trusted_ca,
+            verify_subject_alt_name=tuple(self.cfg.verify_subject_alt_name),
+            layout=self.cfg.proxy_config_layout)
+        return {name: (text.encode(), 0o600, 0) for name, text in proxy_config.render(spec).items()}
+
+    def _keep_copy(self, kind: str, c: Container, files: dict[str, tuple[bytes, int, int]]) -> None:
+        """The cell's own copy, where `ls` on a real cell shows it."""
+        d = self.cfg.state_dir / kind / c.handle
+        d.mkdir(parents=True, exist_ok=True)
+        for name, (content, mode, _) in files.items():
+            tmp = d / f"{name}.tmp"
+            tmp.touch(mode=0o600)
+            tmp.write_bytes(content)
+            tmp.chmod(mode)
+            tmp.replace(d / name)
+
+    def _cred_files(self, cred: Credential) -> dict[str, tuple[bytes, int, int]]:
+        return {"instance.crt": (cred.chain_pem, 0o644, VCAP_UID),
+                "instance.key": (cred.key_pem, 0o600, VCAP_UID)}
+
+    def start(self, desired: dict[str, Any], actual: dict[str, Any]) -> None:
+        c = Container(process_guid=desired["process_guid"], index=int(actual["index"]),
+                      instance_guid=new_instance_guid(), desired=desired)
+        try:
+            self.bbs.lifecycle("claim", process_guid=c.process_guid, index=c.index,
+                               instance_guid=c.instance_guid, cell_id=self.cfg.cell_id)
+        except BBSError as exc:
+            log.info("claim of %s/%d refused: %s", c.process_guid, c.index, exc)
+            return
+        with self.lock:
+            self.containers[c.handle] = c
+        threading.Thread(target=self._run, args=(c,), name=f"lrp-{c.handle}", daemon=True).start()
+
+    def _run(self, c: Container) -> None:
+        try:
+            self._create(c)
+            self._await_healthy(c)
+        except (StartFailed, GardenError, OSError) as exc:
+            self._crash(c, str(exc))
+            return
+        with self.lock:
+            if c.state != "starting":
+                return
+            c.state = "running"
+        try:
+            self.bbs.lifecycle(
+                "start", process_guid=c.process_guid, index=c.index, instance_guid=c.instance_guid,
+                cell_id=self.cfg.cell_id, address=self.cfg.cell_ip, instance_address=c.ip,
+                ports=[m.as_bbs() for m in c.mappings], preferred_address="HOST",
+                availability_zone="z1")
+            log.info("instance %s of %s/%d is RUNNING on %s", c.handle, c.process_guid, c.index, c.ip)
+        except BBSError as exc:
+            log.warning("BBS refused start of %s: %s; stopping it", c.handle, exc)
+            self.stop(c.handle, report=False)
+
+    def _create(self, c: Container) -> None:
+        with self.lock:
+            c.ip = self._allocate_ip()
+            c.mappings = plan_mappings(
+                list(c.desired.get("ports") or []), proxy=self.cfg.proxy_enabled,
+                unproxied=self.cfg.unproxied_port_mappings,
+                acquire=lambda: self.ports.acquire(c.handle))
+        labels = {"cflab.app-guid": c.desired.get("log_guid", ""), "cflab.process-guid":
+                  c.process_guid, "cflab.instance-guid": c.instance_guid,
+                  "cflab.index": str(c.index)}
+        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels)
+        cred = self._issue(c, c.instance_guid)
+        c.serial, c.rotate_at = cred.cert.serial_number, time.monotonic() + self.rotation
+        creds = self._cred_files(cred)
+        self._keep_copy("instance_identity", c, creds)
+        self.garden.put_files(c.cid, CRED_DIR, creds)
+        if self.cfg.system_certs:
+            self.garden.put_files(c.cid, SYSTEM_CERT_DIR, {
+                n: (b, 0o644, 0) for n, b in self.cfg.system_certs.items()})
+        if self.cfg.proxy_enabled:
+            files = self._proxy_files(c, cred)
+            self._keep_copy("proxy_config", c, files)
+            self.garden.put_files(c.cid, proxy_config.CONFIG_DIR, files)
+        self.garden.start(c.cid)
+        for cmd in dnat.add_commands(self.cfg.cell_ip, c.dnat_mappings):
+            res = iptables(cmd)
+            if res.returncode != 0:
+                raise StartFailed(f"iptables: {res.stderr.strip()}")
+        self._setup_bits(c)
+        env = self._env(c)
+        ports = [m.container_port for m in c.mappings]
+        if 2222 in ports:
+            c.processes["sshd"] = self.garden.run(c.cid, ["/usr/sbin/sshd", "-D", "-p", "2222"])
+        if self.cfg.proxy_enabled:
+            node = f"sidecar~{c.ip}~{c.handle}~x"
+            wrapper = (f"trap 'kill -9 0' TERM; {ENVOY} -c {proxy_config.CONFIG_DIR}/envoy.yaml"
+                       f" --service-cluster proxy-cluster --service-node {node}"
+                       " --drain-time-s 900 --log-level critical& pid=$!; wait $pid")
+            c.processes["envoy"] = self.garden.run(c.cid, ["sh", "-c", wrapper])
+        run = (c.desired.get("action") or {}).get("run") or {}
+        command = [run["path"], *run.get("args", [])] if run.get("path") else [
+            LAUNCHER, "/home/vcap/app", "python3 app.py", ""]
+        c.processes["app"] = self.garden.run(c.cid, command, user=run.get("user", "vcap"),
+                                             env=env, workdir="/home/vcap/app")
+
+    def _setup_bits(self, c: Container) -> None:
+        """The setup action: a `download` of the app bits into /home/vcap/app.
+
+        `http(s)://` sources (the Cloud Controller's bits) are fetched by the cell,
+        which alone is on the foundation network, and extracted into the
+        container; `file://` sources are folders already in the stack image.
+        """
+        setup = (c.desired.get("setup") or {}).get("download") or {}
+        source, target = setup.get("from", ""), setup.get("to", "/home/vcap/app")
+        if not source:
+            return
+        if source.startswith(("http://", "https://")):
+            try:
+                with urllib.request.urlopen(source, timeout=60) as resp:
+                    archive = resp.read()
+            except (urllib.error.URLError, OSError) as exc:
+                raise StartFailed(f"downloading the app bits from {source} failed: {exc}") from None
+            self.garden.run_sync(c.cid, ["mkdir", "-p", target])
+            if not self.garden.client.api.put_archive(c.cid, target, archive):
+                raise StartFailed("extracting the app bits into the container failed")
+            script = f"chown -R vcap:vcap {shlex.quote(target)}"
+        elif source.startswith("file://"):
+            script = (f"mkdir -p {shlex.quote(target)} && cp -a {shlex.quote(source[7:])}/. "
+                      f"{shlex.quote(target)}/ && chown -R vcap:vcap {shlex.quote(target)}")
+        else:
+            raise StartFailed(f"setup.download.from: unsupported source {source!r}")
+        code, out = self.garden.run_sync(c.cid, ["sh", "-c", script])
+        if code != 0:
+            raise StartFailed(f"placing the app bits failed: {out.decode(errors='replace')}")
+
+    def _env(self, c: Container) -> dict[str, str]:
+        extra = {e["name"]: e["value"] for e in c.desired.get("env") or []}
+        run = (c.desired.get("action") or {}).get("run") or {}
+        extra.update({e["name"]: e["value"] for e in run.get("env") or []})
+        return InstanceEnv(c.instance_guid, c.index, self.cfg.cell_ip, c.ip, c.mappings,
+                           extra).render()
+
+    def _health_cmd(self, c: Container, *flags: str) -> list[str]:
+        port = c.mappings[0].container_port if c.mappings else 8080
+        return [HEALTHCHECK, f"-port={port}", "-timeout=1000ms", *flags]
+
+    def _await_healthy(self, c: Container) -> None:
+        if not c.mappings:
+            return
+        code, out = self.garden.run_sync(c.cid, self._health_cmd(
+            c, f"-startup-interval={self.cfg.startup_interval}s",
+            f"-startup-timeout={self.cfg.startup_timeout}s"))
+        if code != 0:
+            raise StartFailed(
+                f"Instance never healthy after {self.cfg.startup_timeout:g}s: "
+                f"{out.decode(errors='replace').strip()}")
+        c.processes["liveness"] = self.garden.run(c.cid, self._health_cmd(
+            c, f"-liveness-interval={self.cfg.liveness_interval}s"))
+
+    # -- running ---------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Rotation and crash detection for every running instance."""
+        now = time.monotonic()
+        with self.lock:
+            running = [c for c in self.containers.values() if c.state == "running"]
+        for c in running:
+            reason = self._crash_reason(c)
+            if reason:
+                self._crash(c, reason)
+            elif now >= c.rotate_at:
+                try:
+                    self.rotate(c)
+                except (GardenError, OSError) as exc:
+                    log.warning("rotation of %s failed: %s", c.handle, exc)
+
+    def _crash_reason(self, c: Container) -> str | None:
+        if not self.garden.container_running(c.cid):
+            return "container exited"
+        for name in ("app", "liveness", "envoy"):
+            exec_id = c.processes.get(name)
+            if not exec_id:
+                continue
+            running, code = self.garden.exec_state(exec_id)
+            if not running:
+                if name == "liveness":
+                    return f"Instance became unhealthy: healthcheck exited {code}"
+                return f"APP/PROC/WEB: Exited with status {code}" if name == "app" else \
+                    f"instance proxy exited with status {code}"
+        return None
+
+    def rotate(self, c: Container) -> None:
+        cred = self._issue(c, c.instance_guid)
+        if self.cfg.proxy_enabled:
+            files = {n: v for n, v in self._proxy_files(c, cred).items()
+                     if n in proxy_config.certificate_files(self.cfg.proxy_config_layout)}
+            self._keep_copy("proxy_config", c, files)
+            self.garden.replace_files(c.cid, proxy_config.CONFIG_DIR, files)
+        creds = self._cred_files(cred)
+        self._keep_copy("instance_identity", c, creds)
+        self.garden.replace_files(c.cid, CRED_DIR, creds)
+        old, c.serial = c.serial, cred.cert.serial_number
+        c.rotate_at = time.monotonic() + self.rotation
+        log.info("rotated credential of %s: serial %x -> %x", c.handle, old, c.serial)
+
+    # -- stop ------------------------------------------------------------------
+
+    def stop(self, handle: str, report: bool = True) -> None:
+        with self.lock:
+            c = self.containers.get(handle)
+            if c is None or c.state == "stopping":
+                return
+            was_running, c.state = c.state == "running", "stopping"
+        threading.Thread(target=self._stop, args=(c, was_running, report), daemon=True).start()
+
+    def _stop(self, c: Container, was_running: bool, report: bool) -> None:
+        if was_running and self.cfg.proxy_enabled:
+            try:  # CF's stop sequence: invalid certificate, reload delay, then stop
+                invalid = self._issue(c, "")
+                files = {n: v for n, v in self._proxy_files(c, invalid).items()
+                         if n in proxy_config.certificate_files(self.cfg.proxy_config_layout)}
+                self.garden.replace_files(c.cid, proxy_config.CONFIG_DIR, files)
+                time.sleep(self.cfg.reload_duration)
+            except (GardenError, OSError) as exc:
+                log.warning("could not swap the proxy certificate of %s: %s", c.handle, exc)
+        self._cleanup(c)
+        if report:
+            try:
+                self.bbs.lifecycle("remove", process_guid=c.process_guid, index=c.index,
+                                   instance_guid=c.instance_guid, cell_id=self.cfg.cell_id)
+            except BBSError as exc:
+                log.info("remove of %s: %s", c.handle, exc)
+
+    def _crash(self, c: Container, reason: str) -> None:
+        with self.lock:
+            if c.state == "stopping":
+                return
+            c.state = "stopping"
+        log.warning("instance %s of %s/%d crashed: %s", c.handle, c.process_guid, c.index, reason)
+        self._cleanup(c)
+        try:
+            self.bbs.lifecycle("crash", process_guid=c.process_guid, index=c.index,
+                               instance_guid=c.instance_guid, cell_id=self.cfg.cell_id,
+                               crash_reason=reason)
+        except BBSError as exc:
+            log.info("crash report of %s: %s", c.handle, exc)
+
+    def _cleanup(self, c: Container) -> None:
+        """Container, DNAT rules, host ports, files: nothing of the instance may remain."""
+        if c.cid:
+            self.garden.destroy(c.cid)
+        for cmd in dnat.delete_commands(self.cfg.cell_ip, c.dnat_mappings):
+            iptables(cmd)
+        with self.lock:
+            self.ports.release_owner(c.handle)
+            self.containers.pop(c.handle, None)
+        for kind in ("instance_identity", "proxy_config"):
+            d = self.cfg.state_dir / kind / c.handle
+            if d.is_dir():
+                for f in d.iterdir():
+                    f.unlink()
+                d.rmdir()
+
+    def known(self) -> dict[str, Container]:
+        with self.lock:
+            return dict(self.containers)

@@ -1,0 +1,128 @@
+"""A Garden-like backend on the Docker API: the cell creates sibling containers.
+
+Files reach a container with `put_archive` (before start: credentials are in
+place before any process runs); replacements are written as `<name>.tmp` and
+renamed inside the container, since Envoy reacts to moves only.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+import time
+
+import docker
+from docker.errors import APIError, NotFound
+
+log = logging.getLogger("rep.garden")
+
+GARDEN_INIT = ["/etc/cf-assets/garden-init"]
+
+
+class GardenError(RuntimeError):
+    pass
+
+
+def _tar(directory: str, files: dict[str, tuple[bytes, int, int]]) -> bytes:
+    """A tar holding `directory` (and its parents) and files (content, mode, uid)."""
+    buf = io.BytesIO()
+    now = time.time()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        parts = directory.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            info = tarfile.TarInfo("/".join(parts[:i]))
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+            tar.addfile(info)
+        for name, (content, mode, uid) in files.items():
+            info = tarfile.TarInfo(f"{directory.strip('/')}/{name}")
+            info.size, info.mode, info.mtime, info.uid, info.gid = len(content), mode, now, uid, uid
+            tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+class Garden:
+    def __init__(self, network: str, labels: dict[str, str]) -> None:
+        self.client = docker.from_env(timeout=60)
+        self.network = network
+        self.labels = labels
+
+    def create(self, handle: str, image: str, ip: str, labels: dict[str, str]) -> str:
+        api = self.client.api
+        networking = api.create_networking_config(
+            {self.network: api.create_endpoint_config(ipv4_address=ip)})
+        host_config = api.create_host_config(init=True, network_mode=self.network)
+        try:
+            ctr = api.create_container(
+                image, command=GARDEN_INIT, hostname=handle[:63], name=handle,
+                labels={**self.labels, **labels}, host_config=host_config,
+                networking_config=networking, detach=True)
+        except APIError as exc:
+            raise GardenError(f"container create failed: {exc.explanation or exc}") from None
+        return ctr["Id"]
+
+    def put_files(self, cid: str, directory: str, files: dict[str, tuple[bytes, int, int]]) -> None:
+        if not self.client.api.put_archive(cid, "/", _tar(directory, files)):
+            raise GardenError(f"could not copy files into {directory}")
+
+    def replace_files(self, cid: str, directory: str,
+                      files: dict[str, tuple[bytes, int, int]]) -> None:
+        """Write `<name>.tmp` files then rename them into place, atomically per file."""
+        self.put_files(cid, directory, {f"{n}.tmp": v for n, v in files.items()})
+        moves = " && ".join(f"mv -f {directory}/{n}.tmp {directory}/{n}" for n in files)
+        code, out = self.run_sync(cid, ["sh", "-c", moves])
+        if code != 0:
+            raise GardenError(f"rename in container failed: {out!r}")
+
+    def start(self, cid: str) -> None:
+        try:
+            self.client.api.start(cid)
+        except APIError as exc:
+            raise GardenError(f"container start failed: {exc.explanation or exc}") from None
+
+    def run(self, cid: str, cmd: list[str], user: str = "root", env: dict[str, str] | None = None,
+            workdir: str | None = None) -> str:
+        """Start a process in the container (Garden's Run); returns its exec id."""
+        api = self.client.api
+        exec_id = api.exec_create(cid, cmd, user=user, environment=env, workdir=workdir)["Id"]
+        api.exec_start(exec_id, detach=True)
+        return exec_id
+
+    def run_sync(self, cid: str, cmd: list[str], user: str = "root") -> tuple[int, bytes]:
+        api = self.client.api
+        exec_id = api.exec_create(cid, cmd, user=user)["Id"]
+        out = api.exec_start(exec_id)
+        return api.exec_inspect(exec_id)["ExitCode"], out
+
+    def exec_state(self, exec_id: str) -> tuple[bool, int | None]:
+        """(running, exit code) of a process started with `run`."""
+        try:
+            info = self.client.api.exec_inspect(exec_id)
+        except NotFound:
+            return False, -1
+        return info["Running"], info["ExitCode"]
+
+    def container_running(self, cid: str) -> bool:
+        try:
+            return self.client.api.inspect_container(cid)["State"]["Running"]
+        except NotFound:
+            return False
+
+    def destroy(self, cid: str) -> None:
+        try:
+            self.client.api.remove_container(cid, force=True, v=True)
+        except NotFound:
+            pass
+
+    def list_handles(self) -> dict[str, str]:
+        """Containers this cell made (by label): handle -> id."""
+        filters = {"label": [f"{k}={v}" for k, v in self.labels.items()]}
+        return {c["Names"][0].lstrip("/"): c["Id"]
+                for c in self.client.api.containers(all=True, filters=filters)}
+
+    def used_ips(self) -> set[str]:
+        try:
+            net = self.client.api.inspect_network(self.network)
+        except NotFound:
+            raise GardenError(f"network {self.network} does not exist") from None
+        return {c["IPv4Address"].split("/")[0] for c in (net.get("Containers") or {}).values()}

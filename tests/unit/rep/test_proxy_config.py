@@ -1,0 +1,73 @@
+"""The executor's proxy config in each mode, parsed back by foundry.envoy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from foundry.envoy import config as envoy_config
+from foundry.pki import issue_instance_identity, issue_leaf, new_ca, new_instance_guid
+from foundry.rep import proxy_config
+
+FIXTURES = Path("/work/shared/fixtures")
+
+
+@pytest.fixture(scope="module")
+def spec_args():
+    root = new_ca("appRootCA")
+    identity = new_ca("instanceIdentityCA", issuer=root)
+    cred = issue_instance_identity(identity, new_instance_guid(), [], "10.255.1.2")
+    backend_ca = new_ca("gorouterBackendTlsCA")
+    issue_leaf(backend_ca, "gorouter.service.cf.internal", client_auth=True)
+    return dict(container_ip="10.255.1.2", app_ports=[8080, 2222],
+                cert_chain=cred.chain_pem.decode(), private_key=cred.key_pem.decode(),
+                trusted_ca=backend_ca.cert_pem.decode())
+
+
+def test_proxy_ports_skip_app_ports_and_61443():
+    assert proxy_config.proxy_ports([8080, 2222]) == {8080: 61001, 2222: 61002}
+    assert proxy_config.proxy_ports([61001, 61002]) == {61001: 61003, 61002: 61005}
+    with pytest.raises(ValueError, match="61443"):
+        proxy_config.proxy_ports([61443])
+
+
+def test_seed_layout_matches_the_pcf_2_2_capture(spec_args):
+    files = proxy_config.render(proxy_config.ProxySpec(**spec_args))
+    assert sorted(files) == ["envoy.yaml", "listeners.yaml"]
+    ours = yaml.safe_load(files["envoy.yaml"])
+    theirs = yaml.safe_load((FIXTURES / "pcf-2.2-envoy.yaml").read_text())
+    theirs["static_resources"]["clusters"][0]["hosts"][0]["socket_address"]["address"] = "10.255.1.2"
+    theirs["static_resources"]["clusters"][1]["hosts"][0]["socket_address"]["address"] = "10.255.1.2"
+    assert ours == theirs
+    lds = yaml.safe_load(files["listeners.yaml"])
+    captured = yaml.safe_load((FIXTURES / "pcf-2.2-listeners.yaml").read_text())
+    for mine, real in zip(lds["resources"], captured["resources"], strict=True):
+        real_tls = real["filter_chains"][0]["tls_context"]["common_tls_context"]
+        real_tls["tls_certificates"][0]["certificate_chain"]["inline_string"] = spec_args["cert_chain"]
+        real_tls["tls_certificates"][0]["private_key"]["inline_string"] = spec_args["private_key"]
+        assert mine == real
+
+
+@pytest.mark.parametrize("layout", ["seed", "sds"])
+@pytest.mark.parametrize("strict", [False, True])
+def test_every_mode_parses_back(spec_args, layout, strict):
+    files = proxy_config.render(proxy_config.ProxySpec(**spec_args, strict=strict, layout=layout))
+    by_path = {f"{proxy_config.CONFIG_DIR}/{n}": t.encode() for n, t in files.items()}
+    bootstrap, warnings = envoy_config.parse_bootstrap(
+        envoy_config.load_yaml(files["envoy.yaml"]), read_file=lambda p: by_path[p])
+    assert warnings == []
+    if layout == "seed":
+        listeners, _ = envoy_config.parse_lds(envoy_config.load_yaml(files["listeners.yaml"]))
+        assert [ls.name for ls in listeners] == ["listener-8080", "listener-2222"]
+        text = files["listeners.yaml"]
+    else:
+        secrets, _ = envoy_config.parse_sds(envoy_config.load_yaml(files["sds-id-cert-and-key.yaml"]))
+        assert "id-cert-and-key" in secrets
+        text = files["envoy.yaml"]
+    assert ("require_client_certificate: true" in text) is strict
+    if strict and layout == "sds":
+        secrets, _ = envoy_config.parse_sds(
+            envoy_config.load_yaml(files["sds-id-validation-context.yaml"]))
+        assert "id-validation-context" in secrets
