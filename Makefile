@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CFLAB := $(BIN)/cflab
 
-.PHONY: help up down clean test unit integration e2e bench lint images venv host-tools
+.PHONY: help up down clean test unit integration e2e bench lint images venv host-tools bench-tools install-tools scenarios
 
 help:
 	@echo "make up          start the demo foundation (builds images on first run)"
@@ -15,6 +15,7 @@ help:
 	@echo "make clean       make down, and remove cflab's images"
 	@echo "make test        unit, loopback-integration and Docker end-to-end tests"
 	@echo "make bench       benchmarks, with peers measured in the same run"
+	@echo "make scenarios   replay every incident scenario in every mode (writes out/scenarios/)"
 	@echo "make lint        ruff"
 
 venv: $(STAMP)
@@ -26,8 +27,17 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Host tools the build and tests need; installed with apt when missing and we are root.
+TOOLS := debootstrap:debootstrap nats-server:nats-server jq:jq openssl:openssl
+BENCH_TOOLS := nginx:nginx-light haproxy:haproxy wrk:wrk
+
 host-tools:
-	@for pair in debootstrap:debootstrap nats-server:nats-server jq:jq openssl:openssl; do \
+	@$(MAKE) -s install-tools PAIRS="$(TOOLS)"
+
+bench-tools:
+	@$(MAKE) -s install-tools PAIRS="$(TOOLS) $(BENCH_TOOLS)"
+
+install-tools:
+	@for pair in $(PAIRS); do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  if ! command -v $$cmd >/dev/null && [ ! -x /usr/sbin/$$cmd ]; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -63,8 +73,12 @@ integration: venv host-tools
 e2e: venv host-tools
 	@$(BIN)/pytest -q tests/e2e
 
-bench: venv host-tools
+bench: venv bench-tools
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+scenarios: venv host-tools
+	@for s in $$(ls scenarios | sed 's/\.yml$$//'); do \
+	  echo "== scenario $$s"; $(CFLAB) scenario run $$s --out out/scenarios || rc=1; done; exit $${rc:-0}
 
 lint: venv
 	@$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Cold start of a foundation with images built, and its memory.
+"""Cold start of a foundation with images built, its memory, and Diego's start latency.
 
 Peer, measured in the same run: one bare `docker run` of the NATS image until
 it answers (the floor any Compose foundation pays). Published figure for
@@ -18,8 +18,10 @@ sys.path.insert(0, str(ROOT))
 
 from orchestrator import config, images  # noqa: E402
 from orchestrator.foundation import Foundation  # noqa: E402
+from tests.e2e.helpers import bbs, identity_lrp, through_router, wait_for  # noqa: E402
 
 TARGET_S = 15.0
+LRP_TARGET_S = 2.0
 KIND_S = 12.5
 
 
@@ -69,6 +71,17 @@ def main() -> int:
             ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}",
              *[s["container"] for s in foundation.job_states().values()]],
             capture_output=True, text=True, check=True).stdout.splitlines()
+        lrp_start = time.monotonic()
+        bbs(cfg, "POST", "/v1/desired_lrps", identity_lrp("bench-pg", "bench-app", "bench.apps.internal", "bench"))
+        wait_for(lambda: through_router(cfg, "bench.apps.internal")[0] == 200, 120, interval=0.05,
+                 what="the first 200")
+        first_200 = time.monotonic() - lrp_start
+        guid = bbs(cfg, "GET", "/v1/actual_lrps?process_guid=bench-pg")[0]["instance_guid"]
+        app_mem = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", guid],
+                                 capture_output=True, text=True, check=True).stdout
+        proxy_rss = subprocess.run(
+            ["docker", "exec", guid, "sh", "-c", "grep VmRSS /proc/$(pgrep -f foundry.envoy | head -1)/status"],
+            capture_output=True, text=True).stdout.split()
     finally:
         foundation.down()
     total = sum(_mib(line.split(" ", 1)[1]) for line in stats)
@@ -82,6 +95,12 @@ def main() -> int:
     print(f"{'foundation memory (docker stats, all jobs)':<44} {total:>8.1f}MiB  ({len(stats)} containers)")
     for line in stats:
         print(f"    {line}")
+    print(f"{'desired LRP -> first 200 through the router':<44} {first_200:>9.2f}s  (target < {LRP_TARGET_S:.0f}s:"
+          f" {'met' if first_200 < LRP_TARGET_S else 'MISSED'}; real CF: tens of seconds)")
+    print(f"{'app container with its proxy (docker stats)':<44} {_mib(app_mem):>8.1f}MiB"
+          f"  (Diego budgets +32 MB for Envoy)")
+    if len(proxy_rss) >= 2:
+        print(f"{'  of which the proxy (VmRSS)':<44} {int(proxy_rss[1]) / 1024:>8.1f}MiB")
     return 0
 
 

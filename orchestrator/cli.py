@@ -12,6 +12,7 @@ from orchestrator import config, images
 from orchestrator.docker_cli import require_engine
 from orchestrator.foundation import Foundation, saved_config_path
 from orchestrator.progress import PhaseError
+from orchestrator.scenario import cli as scenario_cli
 
 
 def _config(args: argparse.Namespace, overrides: dict | None = None) -> config.FoundationConfig:
@@ -35,9 +36,36 @@ def cmd_up(args: argparse.Namespace) -> int:
     cfg = _config(args, overrides)
     require_engine()
     Foundation(cfg).up(wait=args.wait)
-    print(f"\n  router:        http://127.0.0.1:{cfg.ports['http']}/")
-    print(f"  nats monitor:  http://127.0.0.1:{cfg.ports['nats_monitor']}/varz")
-    print("  status:        cflab status      logs: cflab logs JOB      stop: make down")
+    http, domain = cfg.ports["http"], cfg.apps_domain
+    foundation = Foundation(cfg)
+    cf_home = foundation.cf_home
+    cell = foundation.job_states().get("cell-1", {}).get("container", "CELL")
+    print(f"""
+  Reach the apps through the router:
+    curl -s -H 'Host: hello.{domain}' http://127.0.0.1:{http}/ | jq .
+    curl -s -H 'Host: other.{domain}' http://127.0.0.1:{http}/ | jq .
+
+  Look around (source the venv or prefix .venv/bin/):
+    export CF_HOME={cf_home}
+    cf apps; cf app hello; cf routes
+    cfdot --bbsURL http://127.0.0.1:{cfg.ports['bbs']} actual-lrps | jq -c '{{process_guid,index,state,address,ports}}'
+    cflab status; cflab logs router; cflab mode strict
+    docker exec {cell} iptables -t nat -nL CFLAB-DNAT
+    curl -s http://127.0.0.1:{cfg.ports['nats_monitor']}/varz | jq .connections
+
+  Stop: make down""")
+    return 0
+
+
+def cmd_mode(args: argparse.Namespace) -> int:
+    cfg = _config(args, {"mode": args.mode})
+    require_engine()
+    foundation = Foundation(cfg)
+    if not foundation.running_containers():
+        print(f"cflab mode: foundation {cfg.project!r} is not running (start it with"
+              f" `cflab up --mode {args.mode}`)", file=sys.stderr)
+        return 3
+    foundation.switch_mode(wait=args.wait)
     return 0
 
 
@@ -107,6 +135,11 @@ def parser() -> argparse.ArgumentParser:
                     help="how long to wait for every job to be healthy (default 180)")
     up.set_defaults(func=cmd_up)
 
+    mode = sub.add_parser("mode", help="switch the route-integrity mode of a running foundation")
+    mode.add_argument("mode", choices=config.MODES)
+    mode.add_argument("--wait", type=float, default=180.0, metavar="SECONDS")
+    mode.set_defaults(func=cmd_mode)
+
     down = sub.add_parser("down", help="remove the foundation's containers, networks, volumes")
     down.set_defaults(func=cmd_down)
 
@@ -119,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--tail", type=int, default=200)
     logs.set_defaults(func=cmd_logs)
+
+    scenario_cli.add_parser(sub)
 
     img = sub.add_parser("images", help="build cflab's images (or --remove them)")
     img.add_argument("--force", action="store_true", help="rebuild even what exists")

@@ -57,6 +57,8 @@ class FoundationConfig:
     proxy_config_layout: str
     key_sizes: dict[str, int]
     timings: dict[str, float]
+    apps_domain: str = "apps.internal"
+    sample_apps: bool = True
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def cell_subnet(self, index: int) -> ipaddress.IPv4Network:
@@ -108,6 +110,21 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
     return value
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^[a-z0-9-]+\.internal$")
+
+
+def _domain(value: Any) -> str:
+    if not isinstance(value, str) or not _DOMAIN.match(value):
+        raise ConfigError(f"apps_domain: not a DNS domain such as apps.internal, got {value!r}")
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    return value
+
+
 def validate(raw: dict[str, Any]) -> FoundationConfig:
     """Check a merged config and build the typed view of it."""
     project = raw["project"]
@@ -155,6 +172,8 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
         proxy_config_layout=_choice(raw, "proxy_config_layout", PROXY_LAYOUTS),
         key_sizes=key_sizes,
         timings=timings,
+        apps_domain=_domain(raw["apps_domain"]),
+        sample_apps=_flag(raw["sample_apps"], "sample_apps"),
         raw=raw,
     )
 

@@ -94,3 +94,10 @@ def networks() -> list[tuple[str, dict[str, str], list[str]]]:
         subnets = [c["Subnet"] for c in configs if ":" not in c.get("Subnet", ":")]
         result.append((net["Name"], net.get("Labels") or {}, subnets))
     return result
+
+
+def socket_path() -> str:
+    """The engine's unix socket on the host, for cells to mount (they play Garden)."""
+    proc = run(["docker", "context", "inspect", "-f", "{{.Endpoints.docker.Host}}"], check=False)
+    host = proc.stdout.decode().strip()
+    return host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from ipaddress import IPv4Network
@@ -13,8 +14,19 @@ from pathlib import Path
 
 from orchestrator import images, render
 from orchestrator.config import FoundationConfig
-from orchestrator.docker_cli import LABEL, compose_command, ids, inspect, networks, run
+from orchestrator.docker_cli import (
+    LABEL,
+    compose_command,
+    ids,
+    inspect,
+    networks,
+    run,
+    socket_path,
+)
 from orchestrator.progress import PhaseError, info, phase
+
+SAMPLE_APP_DIR = render.ROOT / "foundry" / "apps" / "identity"
+SAMPLE_APPS = (("hello", 2), ("other", 1))
 
 
 @dataclass
@@ -84,7 +96,7 @@ class Foundation:
             built = images.build()
             notes.append(f"built {', '.join(built)}" if built else "all present")
         with phase("configs") as notes:
-            paths = render.render_all(self.cfg)
+            paths = render.render_all(self.cfg, socket_path())
             notes.append(f"{len(paths)} files in {render.state_dir(self.project)}")
         with phase("pki") as notes:
             out = self.compose("run", "--rm", "pki").stdout.decode().strip().splitlines()
@@ -93,7 +105,48 @@ class Foundation:
             self.compose("up", "-d", "--remove-orphans")
             healthy = self.wait_healthy(wait)
             notes.append(f"{len(healthy)} healthy: {', '.join(sorted(healthy))}")
+        with phase("cf") as notes:
+            path = self.write_cf_config()
+            notes.append(f"API https://127.0.0.1:{self.cfg.ports['cloud_controller']} ({path})")
+        if self.cfg.sample_apps:
+            with phase("apps") as notes:
+                for name, instances in SAMPLE_APPS:
+                    self.cf("push", name, "-p", str(SAMPLE_APP_DIR), "-i", str(instances))
+                    notes.append(f"{name} ×{instances}")
         info(f"foundation {self.project!r} is up in {time.monotonic() - started:.1f}s")
+
+    @property
+    def cf_home(self) -> Path:
+        return render.state_dir(self.project) / "cf"
+
+    def write_cf_config(self) -> Path:
+        """Point the host's `cf` at this foundation's Cloud Controller, trusting its CA."""
+        cc = self.job_states()["cloud-controller"]["container"]
+        ca = run(["docker", "exec", cc, "cat",
+                  "/var/vcap/jobs/cloud_controller/secrets/system_ca.crt"]).stdout.decode()
+        self.cf_home.mkdir(parents=True, exist_ok=True)
+        path = self.cf_home / "config.json"
+        path.write_text(json.dumps({
+            "api": f"https://127.0.0.1:{self.cfg.ports['cloud_controller']}",
+            "ca_cert": ca, "org": "cflab-org", "space": "dev"}, indent=2) + "\n")
+        return path
+
+    def cf(self, *args: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, CF_HOME=str(self.cf_home))
+        return run([sys.executable, "-m", "foundry.cli.cf", *args], env=env)
+
+    def switch_mode(self, wait: float = 180.0) -> None:
+        """Re-render the configs for the new mode; recreate the router and the cells.
+
+        A restarted rep destroys its old containers and hands their instances
+        back to the BBS, so every app comes back in the new mode's shape.
+        """
+        with phase(f"mode {self.cfg.mode}") as notes:
+            render.render_all(self.cfg, socket_path())
+            jobs = ["router", *self.cfg.cell_names]
+            self.compose("up", "-d", "--no-deps", "--force-recreate", *jobs)
+            healthy = self.wait_healthy(wait)
+            notes.append(f"recreated {', '.join(jobs)}; {len(healthy)} jobs healthy")
 
     def job_states(self) -> dict[str, dict]:
         """Service name -> {state, health, ports} for this project's compose containers."""

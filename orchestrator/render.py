@@ -31,21 +31,160 @@ def compose_env(cfg: FoundationConfig) -> dict[str, str]:
         "CFLAB_FOUNDATION_SUBNET": str(cfg.foundation_subnet),
         "CFLAB_NATS_MONITOR_PORT": str(cfg.ports["nats_monitor"]),
         "CFLAB_HTTP_PORT": str(cfg.ports["http"]),
+        "CFLAB_BBS_PORT": str(cfg.ports["bbs"]),
+        "CFLAB_CC_PORT": str(cfg.ports["cloud_controller"]),
         "CFLAB_CA_KEY_SIZE": str(cfg.key_sizes["ca"]),
         "CFLAB_JOBS_DIR": str(state_dir(cfg.project) / "jobs"),
     }
 
 
-def cells_compose(cfg: FoundationConfig) -> dict[str, Any]:
-    """The per-cell part of the Compose file: one container network per cell."""
-    networks = {
-        f"{name}-containers": {
-            "ipam": {"config": [{"subnet": str(cfg.cell_subnet(i))}]},
-            "labels": {"cflab.foundation": cfg.project, "cflab.cell": name},
-        }
-        for i, name in enumerate(cfg.cell_names, start=1)
+MODE_FLAGS = {  # rep.json flags per route-integrity mode (DESIGN.md §2)
+    "before-envoy": {"enable_container_proxy": False, "enable_unproxied_port_mappings": True,
+                     "container_proxy_require_and_verify_client_certs": False},
+    "after-envoy": {"enable_container_proxy": True, "enable_unproxied_port_mappings": True,
+                    "container_proxy_require_and_verify_client_certs": False},
+    "strict": {"enable_container_proxy": True, "enable_unproxied_port_mappings": False,
+               "container_proxy_require_and_verify_client_certs": True},
+}
+GOROUTER_SECRETS = "/var/vcap/jobs/gorouter/secrets"
+REP_SECRETS = "/var/vcap/jobs/rep/secrets"
+
+
+def _go_duration(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
+    t = cfg.timings
+    return {
+        "status": {"host": "0.0.0.0", "port": 8080, "user": "router-status",
+                   "pass": "router-status", "routes": {"port": 8082}},
+        "nats": {"hosts": [{"hostname": "nats", "port": 4222}]},
+        "port": 80,
+        "backends": {"max_attempts": 3, "max_conns": 500,
+                     "cert_chain": f"{GOROUTER_SECRETS}/backends.crt",
+                     "private_key": f"{GOROUTER_SECRETS}/backends.key"},
+        "ca_certs": f"{GOROUTER_SECRETS}/ca_certs.crt",
+        "droplet_stale_threshold": _go_duration(t["droplet_stale_threshold"]),
+        "prune_stale_droplets_interval": _go_duration(t["prune_stale_droplets_interval"]),
+        "suspend_pruning_if_nats_unavailable": False,
+        "start_response_delay_interval": _go_duration(t["start_response_delay_interval"]),
+        "endpoint_timeout": _go_duration(t["endpoint_timeout"]),
+        "balancing_algorithm": "round-robin",
+        "access_log": {"file": "/var/vcap/sys/log/gorouter/access.log"},
     }
-    return {"networks": networks}
+
+
+def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
+    secrets = "/var/vcap/jobs/cloud_controller/secrets"
+    return {
+        "listen_address": "0.0.0.0:9022",
+        "cert_file": f"{secrets}/cloud_controller.crt",
+        "key_file": f"{secrets}/cloud_controller.key",
+        "internal_listen_address": "0.0.0.0:9023",
+        "internal_url": "http://cloud-controller:9023",
+        "db_path": "/var/vcap/store/cloud_controller/cc.sqlite3",
+        "bits_dir": "/var/vcap/store/cloud_controller/bits",
+        "bbs_address": "http://bbs:8889",
+        "system_domain": "sys.internal",
+        "apps_domain": cfg.apps_domain,
+        "mode": cfg.mode,
+    }
+
+
+def bbs_json(cfg: FoundationConfig) -> dict[str, Any]:
+    t = cfg.timings
+    return {
+        "listen_address": "0.0.0.0:8889",
+        "db_path": "/var/vcap/store/bbs/bbs.sqlite3",
+        "convergence_interval": t["convergence_interval"],
+        "cell_presence_ttl": t["cell_presence_ttl"],
+        "restart_backoff_base": t["restart_backoff_base"],
+        "restart_backoff_max": t["restart_backoff_max"],
+    }
+
+
+def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
+    t = cfg.timings
+    return {
+        "cell_id": cell,
+        "zone": f"z{(index - 1) % 2 + 1}",
+        "bbs_address": "http://bbs:8889",
+        "foundation": cfg.project,
+        "foundation_subnet": str(cfg.foundation_subnet),
+        "container_subnet": str(cfg.cell_subnet(index)),
+        "garden_network": f"{cfg.project}_{cell}-containers",
+        "stack_image": "cflab/stack:latest",
+        **MODE_FLAGS[cfg.mode],
+        "proxy_memory_allocation_mb": 32,
+        "container_proxy_path": "/etc/cf-assets/envoy",
+        "container_proxy_config_path": "/var/vcap/data/rep/proxy_config",
+        "container_proxy_trusted_ca_certs": [f"{REP_SECRETS}/trusted_ca_certificates.crt"],
+        "container_proxy_verify_subject_alt_name": ["gorouter.service.cf.internal"],
+        "trusted_system_certificates": [f"{REP_SECRETS}/system_ca.crt"],
+        "instance_identity_ca_path": f"{REP_SECRETS}/instance_identity.crt",
+        "instance_identity_private_key_path": f"{REP_SECRETS}/instance_identity.key",
+        "instance_identity_cred_dir": "/var/vcap/data/rep/instance_identity",
+        "instance_identity_validity_period": _go_duration(t["instance_identity_validity_period"]),
+        "instance_identity_key_size": cfg.key_sizes["instance_identity"],
+        "envoy_config_reload_duration": _go_duration(t["configuration_reload_duration"]),
+        "proxy_config_layout": cfg.proxy_config_layout,
+        "port_allocator": cfg.port_allocator,
+        "healthcheck_startup_interval": _go_duration(t["healthcheck_startup_interval"]),
+        "healthcheck_startup_timeout": _go_duration(t["healthcheck_startup_timeout"]),
+        "healthcheck_liveness_interval": _go_duration(t["healthcheck_liveness_interval"]),
+        "data_dir": "/var/vcap/data/rep",
+    }
+
+
+def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
+    t = cfg.timings
+    return {
+        "cell_id": cell,
+        "bbs_address": "http://bbs:8889",
+        "nats_servers": ["nats://nats:4222"],
+        "sync_interval": t["sync_interval"],
+        "unregistration_interval": t["unregister_resend_interval"],
+        "unregistration_send_count": 20,
+        "jitter_factor": 0.2,
+        "greet_interval": t["greet_retry_interval"],
+        "greet_max_attempts": 30,
+        "poll_interval": 0.5,
+    }
+
+
+def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
+    """The per-cell part of the Compose file: a cell service and its container network."""
+    networks: dict[str, Any] = {}
+    services: dict[str, Any] = {}
+    jobs = state_dir(cfg.project) / "jobs"
+    for i, cell in enumerate(cfg.cell_names, start=1):
+        net = f"{cell}-containers"
+        networks[net] = {
+            "ipam": {"config": [{"subnet": str(cfg.cell_subnet(i))}]},
+            "labels": {"cflab.foundation": cfg.project, "cflab.cell": cell},
+        }
+        services[cell] = {
+            "image": "cflab/platform:latest",
+            "init": True,
+            "restart": "no",
+            "labels": {"cflab.foundation": cfg.project, "cflab.cell": cell},
+            "cap_add": ["NET_ADMIN"],
+            "sysctls": {"net.ipv4.ip_forward": "1"},
+            "networks": ["foundation", net],
+            "depends_on": ["bbs", "nats"],
+            "volumes": [
+                f"{docker_socket}:/var/run/docker.sock",
+                "secrets-rep:/var/vcap/jobs/rep/secrets:ro",
+                f"{jobs / cell / 'rep'}:/var/vcap/jobs/rep/config:ro",
+                f"{jobs / cell / 'route_emitter'}:/var/vcap/jobs/route_emitter/config:ro",
+            ],
+            "command": ["sh", "-c", "route_emitter_ctl & exec python3 -m foundry.rep"
+                        " -c /var/vcap/jobs/rep/config/rep.json"],
+            "healthcheck": {"test": ["CMD", "test", "-f", "/var/vcap/data/rep/ready"],
+                            "interval": "1s", "timeout": "2s", "retries": 120},
+        }
+    return {"services": services, "networks": networks}
 
 
 def write(path: Path, text: str) -> None:
@@ -55,14 +194,23 @@ def write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def render_all(cfg: FoundationConfig) -> list[Path]:
+def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock") -> list[Path]:
     """Write every rendered file; returns their paths."""
     out = state_dir(cfg.project)
+    jobs = out / "jobs"
     files = {
         out / "foundation.json": json.dumps(cfg.raw, indent=2, sort_keys=True) + "\n",
         out / "cells.yml": "# generated by cflab from the foundation config; do not edit\n"
-        + yaml.safe_dump(cells_compose(cfg), sort_keys=False),
+        + yaml.safe_dump(cells_compose(cfg, docker_socket), sort_keys=False),
+        jobs / "gorouter" / "gorouter.yml": yaml.safe_dump(gorouter_yml(cfg), sort_keys=False),
+        jobs / "bbs" / "bbs.json": json.dumps(bbs_json(cfg), indent=2) + "\n",
+        jobs / "cloud_controller" / "cloud_controller.json":
+            json.dumps(cloud_controller_json(cfg), indent=2) + "\n",
     }
+    for i, cell in enumerate(cfg.cell_names, start=1):
+        files[jobs / cell / "rep" / "rep.json"] = json.dumps(rep_json(cfg, i, cell), indent=2) + "\n"
+        files[jobs / cell / "route_emitter" / "route_emitter.json"] = json.dumps(
+            route_emitter_json(cfg, cell), indent=2) + "\n"
     for path, text in files.items():
         write(path, text)
     return list(files)

@@ -19,6 +19,7 @@ from foundry.pki.ca import Credential, issue_leaf, new_ca
 GOROUTER_SAN = "gorouter.service.cf.internal"
 CREDHUB_HOST = "credhub.service.cf.internal"
 CLOUD_CONTROLLER_HOST = "api.service.cf.internal"
+BROKER_CLIENT = "service-broker"  # CredHub's actor for it: uaa-client:service-broker
 
 KEY_MODE = 0o600
 CERT_MODE = 0o644
@@ -36,6 +37,7 @@ class Secrets:
     service_cf_internal_ca: Credential
     credhub_tls: Credential
     cloud_controller_tls: Credential
+    service_broker_client: Credential  # the sample broker's client cert for CredHub
 
     def named(self) -> dict[str, Credential]:
         return dict(self.__dict__)
@@ -63,6 +65,10 @@ def generate(key_size: int = 2048, now: dt.datetime | None = None) -> Secrets:
             service_ca, CLOUD_CONTROLLER_HOST,
             dns_names=[CLOUD_CONTROLLER_HOST, "cloud_controller", "cloud-controller", "localhost"],
             ip_addresses=["127.0.0.1"], key_size=key_size, now=now,
+        ),
+        service_broker_client=issue_leaf(
+            service_ca, BROKER_CLIENT, dns_names=[BROKER_CLIENT], server_auth=True,
+            client_auth=True, key_size=key_size, now=now,
         ),
     )
 
@@ -97,6 +103,12 @@ JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
         "credhub.crt": _chain("credhub_tls"),
         "credhub.key": _key("credhub_tls"),
         "mtls_trusted_cas.crt": _cert("application_ca"),
+        "client_cas.crt": _cert("service_cf_internal_ca"),
+    },
+    "service_broker": {
+        "broker.crt": _chain("service_broker_client"),
+        "broker.key": _key("service_broker_client"),
+        "system_ca.crt": _cert("service_cf_internal_ca"),
     },
     "cloud_controller": {
         "cloud_controller.crt": _chain("cloud_controller_tls"),

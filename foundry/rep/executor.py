@@ -293,14 +293,14 @@ class Executor:
         if not c.mappings:
             return
         code, out = self.garden.run_sync(c.cid, self._health_cmd(
-            c, f"-startup-interval={self.cfg.startup_interval}s",
-            f"-startup-timeout={self.cfg.startup_timeout}s"))
+            c, f"-startup-interval={self.cfg.startup_interval:g}s",
+            f"-startup-timeout={self.cfg.startup_timeout:g}s"))
         if code != 0:
             raise StartFailed(
                 f"Instance never healthy after {self.cfg.startup_timeout:g}s: "
                 f"{out.decode(errors='replace').strip()}")
         c.processes["liveness"] = self.garden.run(c.cid, self._health_cmd(
-            c, f"-liveness-interval={self.cfg.liveness_interval}s"))
+            c, f"-liveness-interval={self.cfg.liveness_interval:g}s"))
 
     # -- running ---------------------------------------------------------------
 

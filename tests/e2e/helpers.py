@@ -21,3 +21,62 @@ def cflab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def docker_json(*args: str):
     return json.loads(subprocess.run(["docker", *args], capture_output=True, check=True).stdout)
+
+
+def bbs(cfg, method: str, path: str, body=None):
+    """Call the BBS through its port on 127.0.0.1."""
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{cfg.ports['bbs']}{path}", data=data,
+                                 method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+def through_router(cfg, host: str, timeout: float = 10):
+    """(status, headers, body) of a GET through the router on 127.0.0.1."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", cfg.ports["http"], timeout=timeout)
+    try:
+        conn.request("GET", "/", headers={"Host": host})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - keep polling, report the last one
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last_error}")
+
+
+def identity_lrp(process_guid: str, app_guid: str, host: str, name: str, instances: int = 1) -> dict:
+    """A desired LRP running the identity sample app from the stack image."""
+    vcap = {"application_name": name, "application_id": app_guid, "application_uris": [host]}
+    return {
+        "process_guid": process_guid, "domain": "cf-apps", "instances": instances,
+        "ports": [8080, 2222],
+        "routes": {"cf-router": [{"hostnames": [host], "port": 8080}]},
+        "log_guid": app_guid,
+        "certificate_properties": {"organizational_unit": [
+            "organization:e2e-org", "space:e2e-space", f"app:{app_guid}"]},
+        "env": [{"name": "VCAP_APPLICATION", "value": json.dumps(vcap)}],
+        "setup": {"download": {"from": "file:///opt/cflab/apps/identity", "to": "/home/vcap/app"}},
+        "action": {"run": {"path": "/tmp/lifecycle/launcher",
+                           "args": ["/home/vcap/app", "python3 app.py", ""], "user": "vcap"}},
+    }

@@ -53,8 +53,9 @@ def test_every_container_and_volume_carries_the_foundation_label(foundation, cfg
     vols = subprocess.run(["docker", "volume", "ls", "-q", "--filter",
                            f"label=cflab.foundation={cfg.project}"],
                           capture_output=True, text=True, check=True).stdout.split()
-    assert sorted(vols) == sorted(f"{cfg.project}_secrets-{j.replace('_', '-')}"
-                                  for j in ["pki", *bundle.JOB_FILES])
+    secrets = [f"{cfg.project}_secrets-{j.replace('_', '-')}" for j in ["pki", *bundle.JOB_FILES]]
+    assert sorted(vols) == sorted([*secrets, f"{cfg.project}_bbs-store",
+                                   f"{cfg.project}_cloud-controller-store"])
 
 
 @pytest.mark.parametrize("job", sorted(bundle.JOB_FILES))
@@ -86,7 +87,7 @@ def test_logs_of_an_unknown_job_is_a_clear_error(foundation):
 def test_up_refuses_a_clashing_subnet(foundation, cfg, tmp_path):
     clash = tmp_path / "clash.yml"
     clash.write_text(f"project: cflab-clash\nsubnets:\n  foundation: {cfg.foundation_subnet}\n"
-                     "  cell_containers: 10.241.0.0/16\nports: {http: 18081, nats_monitor: 18223}\n")
+                     "  cell_containers: 10.241.0.0/16\nports: {http: 18081, nats_monitor: 18223, bbs: 18890, cloud_controller: 19023}\n")
     proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "--config", str(clash), "up"],
                           capture_output=True, text=True)
     assert proc.returncode == 1
@@ -97,7 +98,7 @@ def test_up_refuses_a_taken_port(foundation, cfg, tmp_path):
     taken = tmp_path / "taken.yml"
     taken.write_text("project: cflab-taken\nsubnets:\n  foundation: 10.240.0.0/24\n"
                      "  cell_containers: 10.239.0.0/16\n"
-                     f"ports: {{http: 18082, nats_monitor: {cfg.ports['nats_monitor']}}}\n")
+                     f"ports: {{http: 18082, bbs: 18891, cloud_controller: 19024, nats_monitor: {cfg.ports['nats_monitor']}}}\n")
     proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "--config", str(taken), "up"],
                           capture_output=True, text=True)
     assert proc.returncode == 1

@@ -1,0 +1,295 @@
+"""Benchmark: cflab's gorouter vs nginx doing the same job, plus registry throughput.
+
+    python bench/bench_gorouter.py [--duration 8] [--routes 100000]
+
+Both proxies route by Host over 100,000 registered routes to one TLS backend
+(nginx serving 1 KiB, cert = an instance identity, verified with the
+instance-identity CA and SAN = instance guid), with keep-alive on both sides.
+The same asyncio load generator drives both at concurrency 2 and 50. The
+gate from routing-perf-release is >= 1000 req/s with p90 <= 8 ms at c=2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from foundry.gorouter.registry import Registry  # noqa: E402
+from foundry.gorouter.router import tune_gc  # noqa: E402
+from foundry.pki import issue_instance_identity, new_ca, new_instance_guid  # noqa: E402
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            v = cond()
+            if v:
+                return v
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def host_of(i: int) -> str:
+    return f"app-{i}.example.com"
+
+
+# -- registry throughput ---------------------------------------------------------
+def bench_registry(n: int) -> float:
+    payloads = [json.dumps({
+        "host": f"10.0.{i % 250}.{i % 200}", "port": 61000 + i % 1000, "tls_port": 61001,
+        "uris": [host_of(i)], "app": "app-guid", "private_instance_id": f"guid-{i}",
+        "private_instance_index": "0", "server_cert_domain_san": f"guid-{i}",
+        "tags": {"component": "route-emitter"}}).encode() for i in range(n)]
+    tune_gc()  # as the router process does at start
+    reg = Registry(clock=time.monotonic)
+    t0 = time.perf_counter()
+    for p in payloads:
+        reg.handle("router.register", p)
+    first = n / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for p in payloads:  # heartbeats: the steady state
+        reg.handle("router.register", p)
+    refresh = n / (time.perf_counter() - t0)
+    print(f"registry: {first:,.0f} new registrations/s, {refresh:,.0f} refreshes/s "
+          f"({n:,} messages, parse+validate+apply)")
+    return min(first, refresh)
+
+
+# -- load generator ----------------------------------------------------------------
+async def _client(port: int, routes: int, deadline: float, lat: list[float],
+                  errors: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    rnd = random.Random()
+    try:
+        while time.perf_counter() < deadline:
+            host = host_of(rnd.randrange(routes))
+            t0 = time.perf_counter()
+            writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            cl = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    cl = int(line[15:])
+            if cl:
+                await reader.readexactly(cl)
+            lat.append(time.perf_counter() - t0)
+            if status != 200:
+                errors.append(status)
+    finally:
+        writer.close()
+
+
+async def _load(port: int, routes: int, concurrency: int, duration: float) -> dict:
+    warm: list[float] = []
+    await asyncio.gather(*(_client(port, routes, time.perf_counter() + 1.0, warm, [])
+                           for _ in range(concurrency)))
+    lat: list[float] = []
+    errors: list[int] = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(_client(port, routes, t0 + duration, lat, errors)
+                           for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    lat.sort()
+
+    def pct(p: float) -> float:
+        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+
+    return {"rps": len(lat) / elapsed, "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
+            "errors": len(errors), "n": len(lat)}
+
+
+def load(port: int, routes: int, concurrency: int, duration: float) -> dict:
+    try:
+        import uvloop
+        return uvloop.run(_load(port, routes, concurrency, duration))
+    except ImportError:
+        return asyncio.run(_load(port, routes, concurrency, duration))
+
+
+# -- setup ---------------------------------------------------------------------------
+def nginx_conf(d: str, body: str) -> str:
+    path = os.path.join(d, f"nginx-{abs(hash(body))}.conf")
+    with open(path, "w") as f:
+        f.write(f"""
+worker_processes 1;
+daemon off;
+pid {path}.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+    {body}
+}}
+""")
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--routes", type=int, default=100_000)
+    ap.add_argument("--duration", type=float, default=8.0)
+    args = ap.parse_args()
+    procs: list[subprocess.Popen] = []
+    d = tempfile.mkdtemp(prefix="bench-gorouter-")
+    try:
+        bench_registry(args.routes)
+
+        guid = new_instance_guid()
+        root = new_ca("application_ca")
+        ica = new_ca("instanceIdentityCA", issuer=root)
+        inst = issue_instance_identity(ica, guid, ["app:bench"], "127.0.0.1")
+        files = {"cert": inst.chain_pem, "key": inst.key_pem, "ca": root.cert_pem}
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+
+        backend_port, nginx_port = free_port(), free_port()
+        payload = "x" * 1024
+        backend = nginx_conf(d, f"""
+    server {{
+        listen 127.0.0.1:{backend_port} ssl;
+        ssl_certificate {d}/cert; ssl_certificate_key {d}/key;
+        keepalive_requests 1000000;
+        location / {{ default_type text/plain; return 200 "{payload}"; }}
+    }}""")
+        procs.append(subprocess.Popen([NGINX, "-c", backend, "-e", f"{d}/nginx-error.log"],
+                                      stderr=subprocess.DEVNULL))
+        wait_for(lambda: port_open(backend_port), 20, "backend nginx")
+
+        # nginx as the router: Host → upstream, TLS verify with SAN = instance guid.
+        with open(os.path.join(d, "routes.map"), "w") as f:
+            for i in range(args.routes):
+                f.write(f"{host_of(i)} app_tls;\n")
+        proxy = nginx_conf(d, f"""
+    map_hash_max_size 262144; map_hash_bucket_size 128;
+    map $host $route {{ hostnames; default none; include {d}/routes.map; }}
+    upstream app_tls {{ server 127.0.0.1:{backend_port}; keepalive 100; }}
+    server {{
+        listen 127.0.0.1:{nginx_port};
+        keepalive_requests 1000000;
+        location / {{
+            if ($route = none) {{ return 404; }}
+            proxy_pass https://$route;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate {d}/ca;
+            proxy_ssl_name {guid};
+            proxy_ssl_server_name on;
+            proxy_ssl_session_reuse on;
+        }}
+    }}""")
+        procs.append(subprocess.Popen([NGINX, "-c", proxy, "-e", f"{d}/nginx-error.log"],
+                                      stderr=subprocess.DEVNULL))
+        wait_for(lambda: port_open(nginx_port), 30, "proxy nginx")
+
+        nats_port, router_port = free_port(), free_port()
+        status_port, routes_port = free_port(), free_port()
+        procs.append(subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(nats_port)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for(lambda: port_open(nats_port), 20, "nats-server")
+        cfg = os.path.join(d, "gorouter.yml")
+        with open(cfg, "w") as f:
+            json.dump({
+                "port": router_port,
+                "status": {"port": status_port, "user": "u", "pass": "p",
+                           "routes": {"port": routes_port}},
+                "nats": {"hosts": [{"hostname": "127.0.0.1", "port": nats_port}]},
+                "ca_certs": [root.cert_pem.decode()], "start_response_delay_interval": "0s",
+                "access_log": {"file": os.path.join(d, "access.log"),
+                               "enable_streaming": False},
+                "logging": {"level": "warning"}}, f)  # JSON is YAML
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        procs.append(subprocess.Popen([sys.executable, "-m", "foundry.gorouter", "-c", cfg],
+                                      cwd=repo, stdout=subprocess.DEVNULL))
+
+        def metric(name: str) -> float:
+            url = f"http://127.0.0.1:{status_port}/metrics"
+            for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+            return 0.0
+
+        wait_for(lambda: metric("nats_connected") == 1, 30, "gorouter connected to NATS")
+        t0 = time.perf_counter()
+        asyncio.run(publish_routes(nats_port, args.routes, guid, backend_port))
+        wait_for(lambda: metric("total_routes") >= args.routes, 120, "routes loaded")
+        nats_rate = args.routes / (time.perf_counter() - t0)
+        print(f"NATS → router: {args.routes:,} registrations applied at {nats_rate:,.0f}/s "
+              "(publish to visible in the table)")
+
+        results = {}
+        for name, port in (("gorouter", router_port), ("nginx", nginx_port)):
+            for c in (2, 50):
+                results[(name, c)] = load(port, args.routes, c, args.duration)
+        print(f"\n{'':10}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+              f"{'errors':>8}")
+        for (name, c), r in results.items():
+            print(f"{name:10}{c:>5}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p90']:>9.2f}"
+                  f"{r['p99']:>9.2f}{r['errors']:>8}")
+        for c in (2, 50):
+            g, n = results[("gorouter", c)], results[("nginx", c)]
+            print(f"c={c}: gorouter/nginx throughput ratio {g['rps'] / n['rps']:.2f}, "
+                  f"p90 ratio {g['p90'] / n['p90']:.2f}")
+        g2 = results[("gorouter", 2)]
+        ok = g2["rps"] >= 1000 and g2["p90"] <= 8
+        print(f"routing-perf gate (>=1000 req/s, p90<=8 ms at c=2): {'PASS' if ok else 'FAIL'}")
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+async def publish_routes(port: int, n: int, guid: str, backend_port: int) -> None:
+    import nats
+
+    nc = await nats.connect(f"nats://127.0.0.1:{port}")
+    for i in range(n):
+        await nc.publish("router.register", json.dumps({
+            "host": "127.0.0.1", "port": 0, "tls_port": backend_port, "uris": [host_of(i)],
+            "app": "bench-app", "private_instance_id": guid, "private_instance_index": "0",
+            "server_cert_domain_san": guid, "tags": {"component": "route-emitter"}}).encode())
+    await nc.flush()
+    await nc.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Sample apps shipped in the stack image."""

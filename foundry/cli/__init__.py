@@ -1,0 +1,1 @@
+"""Operator CLIs installed on platform VMs (cfdot)."""

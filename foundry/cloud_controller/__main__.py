@@ -1,0 +1,54 @@
+"""`python3 -m foundry.cloud_controller -c /var/vcap/jobs/cloud_controller/config/cloud_controller.json`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from foundry.cloud_controller.api import API
+from foundry.cloud_controller.bbs_client import BBSClient
+from foundry.cloud_controller.bits import BitsStore
+from foundry.cloud_controller.config import ConfigError, load
+from foundry.cloud_controller.db import DB
+from foundry.cloud_controller.server import CCServers
+from foundry.cloud_controller.service import CloudController
+
+DEFAULT_CONFIG = "/var/vcap/jobs/cloud_controller/config/cloud_controller.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cloud_controller", description=__doc__)
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG,
+                        help="path to cloud_controller.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load(args.config)
+    except ConfigError as e:
+        print(f"cloud_controller: config error: {e}", file=sys.stderr)
+        return 2
+    os.makedirs(os.path.dirname(os.path.abspath(cfg.db_path)), exist_ok=True)
+    bits = BitsStore(cfg.bits_dir)
+    cc = CloudController(cfg, DB(cfg.db_path), BBSClient(cfg.bbs_address, cfg.bbs_timeout), bits)
+    try:
+        servers = CCServers(cfg, API(cc), bits)
+    except (OSError, ValueError) as e:
+        print(f"cloud_controller: cannot listen: {e}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    servers.start()
+    done.wait()
+    servers.shutdown()
+    logging.getLogger("cloud_controller").info("cloud controller stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""cloud_controller.json, as the orchestrator renders it under /var/vcap/jobs/cloud_controller/config/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+MODES = ("before-envoy", "after-envoy", "strict")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CCConfig:
+    listen_address: str = "0.0.0.0:9022"
+    cert_file: str = ""
+    key_file: str = ""
+    internal_listen_address: str = "0.0.0.0:9023"
+    internal_url: str = "http://cloud-controller:9023"
+    db_path: str = "/var/vcap/store/cloud_controller/cc.sqlite3"
+    bits_dir: str = "/var/vcap/store/cloud_controller/bits"
+    bbs_address: str = "http://bbs:8889"
+    system_domain: str = "sys.cflab.internal"
+    apps_domain: str = "apps.internal"
+    mode: str = "strict"
+    max_bits_bytes: int = 50 * 1024 * 1024
+    credhub_url: str = ""
+    service_broker_url: str = ""  # e.g. http://service-broker:8088; empty: no marketplace
+    service_broker_username: str = ""
+    service_broker_password: str = ""
+    default_memory_mb: int = 256
+    default_disk_mb: int = 1024
+    bbs_timeout: float = 10.0
+
+    @staticmethod
+    def split(address: str) -> tuple[str, int]:
+        host, _, port = address.rpartition(":")
+        return host or "0.0.0.0", int(port)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> CCConfig:
+        fields = cls.__dataclass_fields__
+        kwargs = {}
+        for key, value in raw.items():
+            if key not in fields:
+                continue  # BOSH-style: unknown properties are ignored
+            default = fields[key].default
+            try:
+                kwargs[key] = type(default)(value) if value is not None else default
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"{key}: {e}") from e
+        cfg = cls(**kwargs)
+        if cfg.mode not in MODES:
+            raise ConfigError(f"mode: must be one of {', '.join(MODES)}")
+        for name in ("listen_address", "internal_listen_address"):
+            try:
+                cls.split(getattr(cfg, name))
+            except ValueError as e:
+                raise ConfigError(f"{name}: {getattr(cfg, name)!r} is not host:port") from e
+        if cfg.max_bits_bytes <= 0:
+            raise ConfigError("max_bits_bytes: must be positive")
+        return cfg
+
+
+def load(path: str) -> CCConfig:
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be an object")
+    return CCConfig.from_dict(raw)

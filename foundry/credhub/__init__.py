@@ -1,0 +1,1 @@
+"""CredHub: credential storage with mutual-TLS identities (app instances and the broker)."""

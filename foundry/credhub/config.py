@@ -1,0 +1,76 @@
+"""credhub.json, rendered under /var/vcap/jobs/credhub/config/.
+
+Keys (all strings unless noted):
+
+- ``listen_address``: ``host:port`` to serve HTTPS on (default ``0.0.0.0:8844``).
+- ``cert_file`` / ``key_file``: the server certificate (chain) and key, for
+  ``credhub.service.cf.internal`` (pki job dir ``credhub/credhub.crt`` + ``credhub.key``).
+- ``mtls_trusted_cas``: PEM file of the CAs app instance certificates chain to (the
+  instance-identity root, ``credhub/mtls_trusted_cas.crt``); instances send the
+  intermediate in their chain.
+- ``client_cas``: PEM file of the CAs of other clients' certificates, e.g. the service
+  broker's (``credhub/client_cas.crt``).
+- ``db_path``: SQLite file; credentials and permissions persist across restarts
+  (default ``/var/vcap/store/credhub/credhub.sqlite3``).
+- ``broker_actors`` (object): client-certificate CN → actor, e.g.
+  ``{"service-broker": "uaa-client:service-broker"}``. These actors may create new
+  credentials; everyone else needs a ``write`` grant on the path.
+- ``log_level`` (optional): ``INFO`` (default) or ``DEBUG``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CredHubConfig:
+    listen_address: str = "0.0.0.0:8844"
+    cert_file: str = ""
+    key_file: str = ""
+    mtls_trusted_cas: str = ""
+    client_cas: str = ""
+    db_path: str = "/var/vcap/store/credhub/credhub.sqlite3"
+    broker_actors: dict[str, str] = field(default_factory=dict)
+    log_level: str = "INFO"
+
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen_address.rpartition(":")
+        return host or "0.0.0.0", int(port)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> CredHubConfig:
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        actors = known.get("broker_actors") or {}
+        if not isinstance(actors, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in actors.items()):
+            raise ConfigError("broker_actors: must map certificate CNs to actor strings")
+        for key in ("listen_address", "cert_file", "key_file", "mtls_trusted_cas",
+                    "client_cas", "db_path", "log_level"):
+            if key in known and not isinstance(known[key], str):
+                raise ConfigError(f"{key}: must be a string")
+        cfg = cls(**{**known, "broker_actors": dict(actors)})
+        try:
+            cfg.address()
+        except ValueError as e:
+            raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from e
+        for key in ("cert_file", "key_file", "mtls_trusted_cas"):
+            if not getattr(cfg, key):
+                raise ConfigError(f"{key}: required")
+        return cfg
+
+
+def load(path: str) -> CredHubConfig:
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be an object")
+    return CredHubConfig.from_dict(raw)

@@ -1,0 +1,99 @@
+"""Access-log records in gorouter's format (`accesslog/schema/access_log_record.go`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+def _q(value: str) -> str:
+    """A quoted field; empty prints as "-" (quotes kept), inner quotes escaped like Go."""
+    if not value:
+        return '"-"'
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_timestamp(ts: float) -> str:
+    """`2006-01-02T15:04:05.000000000Z` in UTC."""
+    secs = int(ts)
+    nanos = int(round((ts - secs) * 1e9))
+    if nanos >= 1_000_000_000:
+        secs, nanos = secs + 1, nanos - 1_000_000_000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+
+
+@dataclass(slots=True)
+class AccessLogRecord:
+    host: str = ""
+    received_at: float = 0.0
+    method: str = ""
+    request_uri: str = ""
+    proto: str = "HTTP/1.1"
+    status: int | None = None
+    bytes_received: int = 0
+    bytes_sent: int = 0
+    referer: str = ""
+    user_agent: str = ""
+    remote_addr: str = ""
+    backend_addr: str = ""
+    x_forwarded_for: str = ""
+    x_forwarded_proto: str = ""
+    vcap_request_id: str = ""
+    finished_at: float = 0.0
+    backend_time: float = 0.0
+    app_id: str = ""
+    app_index: str = ""
+    instance_id: str = ""
+    router_error: str = ""
+
+    def format(self) -> str:
+        response_time = max(0.0, self.finished_at - self.received_at)
+        gorouter_time = max(0.0, response_time - self.backend_time)
+        status = str(self.status) if self.status is not None else '"-"'
+        return (
+            f"{self.host} - [{format_timestamp(self.received_at)}] "
+            f'"{self.method} {self.request_uri} {self.proto}" {status} '
+            f"{self.bytes_received} {self.bytes_sent} {_q(self.referer)} {_q(self.user_agent)} "
+            f"{_q(self.remote_addr)} {_q(self.backend_addr)} "
+            f"x_forwarded_for:{_q(self.x_forwarded_for)} "
+            f"x_forwarded_proto:{_q(self.x_forwarded_proto)} "
+            f"vcap_request_id:{_q(self.vcap_request_id)} "
+            f"response_time:{response_time:.6f} gorouter_time:{gorouter_time:.6f} "
+            f"app_id:{_q(self.app_id)} app_index:{_q(self.app_index)} "
+            f"instance_id:{_q(self.instance_id)} x_cf_routererror:{_q(self.router_error)}"
+        )
+
+
+class AccessLogWriter:
+    """Appends records to the access log file and/or stdout (gorouter streams to both)."""
+
+    def __init__(self, path: str = "", stdout: bool = True) -> None:
+        import sys
+
+        self._file = None
+        if path:
+            import os
+
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            # Block-buffered; the router flushes every second (a syscall per request costs
+            # more than the whole log line).
+            self._file = open(path, "a", buffering=64 * 1024)  # noqa: SIM115
+        self._stdout = sys.stdout if stdout else None
+
+    def write(self, line: str) -> None:
+        line += "\n"
+        if self._file is not None:
+            self._file.write(line)
+        if self._stdout is not None:
+            self._stdout.write(line)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+        if self._stdout is not None:
+            self._stdout.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

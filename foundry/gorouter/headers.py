@@ -1,0 +1,128 @@
+"""Request and response header rewriting (gorouter `proxy.go`, `handlers/*.go`, `modifyresponse.go`)."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from foundry.gorouter.http11 import RequestHead, ResponseHead
+from foundry.gorouter.pool import Endpoint
+
+# Hop-by-hop headers a Go ReverseProxy drops; Transfer-Encoding is kept because
+# the body is relayed in its original framing.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
+                        "upgrade", "proxy-authenticate", "proxy-authorization"})
+# gorouter's hop_by_hop_headers_to_filter default: these survive even if listed in Connection.
+PROTECTED = frozenset({"x-forwarded-for", "x-forwarded-proto", "b3", "x-b3", "x-b3-spanid",
+                       "x-b3-traceid", "x-request-start", "x-forwarded-client-cert"})
+REPLACED = frozenset({"x-vcap-request-id", "x-cf-applicationid", "x-cf-instanceindex",
+                      "x-cf-instanceid", "x-cf-app-instance", "x-forwarded-for"})
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_rand = random.Random().getrandbits  # seeded once from os.urandom
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What the router decides once per request, before any attempt."""
+
+    request_id: str
+    x_forwarded_for: str
+    x_forwarded_proto: str
+    request_start_ms: str | None  # None when the client sent one
+    b3: list[tuple[str, str]]
+
+
+def _uuid_from_hex(h: str) -> str:
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def request_context(req: RequestHead, client_ip: str, proto: str, now: float) -> RequestContext:
+    """Header values shared by all attempts of one request (request id, XFF, B3...)."""
+    xff = xfp = xrs = trace = span = b3 = ""
+    for k, v in req.headers:
+        lk = k.lower()
+        if lk == "x-forwarded-for":
+            xff = f"{xff}, {v}" if xff else v
+        elif lk == "x-forwarded-proto" and not xfp:
+            xfp = v
+        elif lk == "x-request-start" and not xrs:
+            xrs = v
+        elif lk == "x-b3-traceid":
+            trace = v.lower()
+        elif lk == "x-b3-spanid":
+            span = v.lower()
+        elif lk == "b3":
+            b3 = v
+    b3_headers: list[tuple[str, str]] = []
+    if trace and span:
+        if not b3:
+            b3_headers.append(("b3", f"{trace}-{span}"))
+    elif b3 and len(parts := b3.lower().split("-")) >= 2:
+        trace, span = parts[0], parts[1]
+        b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span)]
+    else:
+        # Trace ids need uniqueness, not secrecy: skip a getrandom() syscall per request.
+        trace, span = f"{_rand(128):032x}", f"{_rand(64):016x}"
+        b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span), ("b3", f"{trace}-{span}")]
+    # With tracing on, gorouter builds the request id from a 128-bit trace id.
+    request_id = _uuid_from_hex(trace if _HEX32.match(trace) else f"{_rand(128):032x}")
+    return RequestContext(
+        request_id=request_id,
+        x_forwarded_for=f"{xff}, {client_ip}" if xff else client_ip,
+        x_forwarded_proto=xfp or proto,
+        request_start_ms=None if xrs else str(int(now * 1000)),
+        b3=b3_headers,
+    )
+
+
+def backend_request_head(req: RequestHead, ctx: RequestContext, endpoint: Endpoint) -> bytes:
+    """The head sent to the endpoint for one attempt."""
+    drop = HOP_BY_HOP | (req.connection_tokens - PROTECTED)
+    upgrade = req.upgrade
+    out = [f"{req.method} {req.path} {req.version}"]
+    for k, v in req.headers:
+        lk = k.lower()
+        if lk in REPLACED or (lk in drop and not (upgrade and lk == "upgrade")):
+            continue
+        out.append(f"{k}: {v}")
+    out.append(f"X-Forwarded-For: {ctx.x_forwarded_for}")
+    if ctx.request_start_ms is not None:
+        out.append(f"X-Request-Start: {ctx.request_start_ms}")
+    if req.get("x-forwarded-proto") is None:
+        out.append(f"X-Forwarded-Proto: {ctx.x_forwarded_proto}")
+    out.append(f"X-Vcap-Request-Id: {ctx.request_id}")
+    out.extend(f"{k}: {v}" for k, v in ctx.b3)
+    out.append(f"X-CF-ApplicationID: {endpoint.app_id}")
+    out.append(f"X-CF-InstanceIndex: {endpoint.private_instance_index}")
+    out.append(f"X-CF-InstanceID: {endpoint.instance_id_header}")
+    if upgrade:
+        out.append("Connection: Upgrade")
+    out.append("\r\n")
+    return "\r\n".join(out).encode("latin-1")
+
+
+def client_response_head(resp: ResponseHead, request_id: str, *, close: bool,
+                         extra_cookie: str | None) -> bytes:
+    """The head relayed to the client: hop-by-hop dropped, request id and sticky cookie added."""
+    upgrade = resp.status == 101
+    drop = HOP_BY_HOP | resp.connection_tokens
+    out = [f"HTTP/1.1 {resp.status} {resp.reason}"]
+    has_request_id = False
+    for k, v in resp.headers:
+        lk = k.lower()
+        if lk in drop and not (upgrade and lk == "upgrade"):
+            continue
+        if lk == "x-vcap-request-id":
+            has_request_id = True
+        out.append(f"{k}: {v}")
+    if not has_request_id:
+        out.append(f"X-Vcap-Request-Id: {request_id}")
+    if extra_cookie:
+        out.append(f"Set-Cookie: {extra_cookie}")
+    if upgrade:
+        out.append("Connection: Upgrade")
+    elif close:
+        out.append("Connection: close")
+    out.append("\r\n")
+    return "\r\n".join(out).encode("latin-1")

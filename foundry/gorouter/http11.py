@@ -1,0 +1,251 @@
+"""Sans-IO HTTP/1.1 message heads: strict parsing of requests and backend responses.
+
+The proxy reads a head up to the blank line (bounded by max_header_bytes) and
+hands the bytes here. Anything a request smuggler could exploit is rejected:
+bare CR/LF, obs-fold, whitespace before the colon, control characters in
+values, conflicting Content-Length, Content-Length together with
+Transfer-Encoding, and transfer codings other than chunked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MAX_HEADER_BYTES = 1024 * 1024  # gorouter's router.max_header_kb default (1 MiB)
+
+_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TARGET = re.compile(rb"^[\x21-\x7e\x80-\xff]+$")
+_VERSION = re.compile(rb"^HTTP/(\d)\.(\d)$")
+_HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+
+
+class HTTPError(Exception):
+    """A malformed message; `status` is what the router answers (400, 431, 501, 505)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Head:
+    """Fields common to request and response heads. Header names keep their case."""
+
+    version: str = "HTTP/1.1"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_length: int = -1
+    chunked: bool = False
+    keep_alive: bool = True
+    connection_tokens: frozenset[str] = frozenset()
+
+    def get(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+
+@dataclass(slots=True)
+class RequestHead(Head):
+    method: str = "GET"
+    target: str = "/"
+    host: str = ""
+
+    @property
+    def upgrade(self) -> bool:
+        return "upgrade" in self.connection_tokens and self.get("upgrade") is not None
+
+    @property
+    def path(self) -> str:
+        """The path of an origin-form or absolute-form target, query included."""
+        t = self.target
+        if t.startswith("/"):
+            return t
+        scheme = t.find("://")
+        if scheme > 0:
+            slash = t.find("/", scheme + 3)
+            return t[slash:] if slash >= 0 else "/"
+        return t
+
+
+@dataclass(slots=True)
+class ResponseHead(Head):
+    status: int = 200
+    reason: str = ""
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    if not data.endswith(b"\r\n\r\n"):
+        raise HTTPError(400, "Bad Request: unterminated header block")
+    body = data[:-4]
+    lines = body.split(b"\r\n")
+    for line in lines:
+        if b"\r" in line or b"\n" in line:
+            raise HTTPError(400, "Bad Request: bare CR or LF in header block")
+    return lines
+
+
+_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
+_CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _parse_fields(lines: list[bytes], head: Head) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    headers = head.headers
+    for line in lines:
+        m = _FIELD.fullmatch(line)
+        if m is None:
+            if not line:
+                raise HTTPError(400, "Bad Request: empty header line")
+            if line[0] in b" \t":
+                raise HTTPError(400, "Bad Request: obsolete line folding")
+            raise HTTPError(400, f"Bad Request: malformed MIME header line {line[:64]!r}")
+        name, value = m.groups()
+        if _CTL.search(value):
+            raise HTTPError(400, f"Bad Request: invalid header value for {name.decode()}")
+        n = name.decode("ascii")
+        v = value.decode("latin-1")
+        headers.append((n, v))
+        ln = n.lower()
+        if ln in seen:
+            seen[ln].append(v)
+        else:
+            seen[ln] = [v]
+    conn = seen.get("connection")
+    if conn:
+        head.connection_tokens = frozenset(
+            t.strip().lower() for v in conn for t in v.split(",") if t.strip())
+    return seen
+
+
+def _framing(head: Head, seen: dict[str, list[str]]) -> None:
+    te = seen.get("transfer-encoding")
+    cl = seen.get("content-length")
+    if te is not None:
+        codings = [t.strip().lower() for v in te for t in v.split(",") if t.strip()]
+        if codings != ["chunked"]:
+            raise HTTPError(501, f"Not Implemented: unsupported transfer encoding {','.join(te)!r}")
+        if cl is not None:
+            raise HTTPError(400, "Bad Request: both Transfer-Encoding and Content-Length")
+        head.chunked = True
+    if cl is not None:
+        values = {v.strip() for v in cl}
+        if len(values) != 1:
+            raise HTTPError(400, "Bad Request: conflicting Content-Length headers")
+        value = values.pop()
+        if not value.isdigit() or not value.isascii() or len(value) > 18:
+            raise HTTPError(400, f"Bad Request: bad Content-Length {value[:32]!r}")
+        head.content_length = int(value)
+
+
+def parse_request_head(data: bytes, max_header_bytes: int = MAX_HEADER_BYTES) -> RequestHead:
+    """Parse a request head ending in CRLFCRLF; raises HTTPError."""
+    if len(data) > max_header_bytes:
+        raise HTTPError(431, "Request Header Fields Too Large")
+    lines = _split_lines(data)
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        raise HTTPError(400, "Bad Request: malformed request line")
+    method, target, version = parts
+    if not _TOKEN.match(method):
+        raise HTTPError(400, "Bad Request: invalid method")
+    if not _TARGET.match(target):
+        raise HTTPError(400, "Bad Request: invalid request target")
+    m = _VERSION.match(version)
+    if m is None:
+        raise HTTPError(400, "Bad Request: malformed HTTP version")
+    if m.group(1) != b"1":
+        raise HTTPError(400, "Bad Request: unsupported protocol version")
+    head = RequestHead(method=method.decode("ascii"), target=target.decode("latin-1"),
+                       version=version.decode("ascii"))
+    seen = _parse_fields(lines[1:], head)
+    hosts = seen.get("host")
+    http11 = m.group(2) != b"0"
+    if hosts is None:
+        if http11:
+            raise HTTPError(400, "Bad Request: missing required Host header")
+    elif len(hosts) > 1:
+        raise HTTPError(400, "Bad Request: too many Host headers")
+    else:
+        head.host = hosts[0]
+    if not head.host and "://" in head.target:
+        rest = head.target.split("://", 1)[1]
+        head.host = rest.split("/", 1)[0]
+    _framing(head, seen)
+    if head.chunked and not http11:
+        head.chunked = False
+    tokens = head.connection_tokens
+    head.keep_alive = ("close" not in tokens) if http11 else ("keep-alive" in tokens)
+    return head
+
+
+def parse_response_head(data: bytes) -> ResponseHead:
+    """Parse a backend's response head; raises HTTPError (the proxy turns that into a 502)."""
+    lines = _split_lines(data)
+    version, _, rest = lines[0].partition(b" ")
+    m = _VERSION.match(version)
+    if m is None or m.group(1) != b"1":
+        raise HTTPError(502, "malformed HTTP response")
+    code, _, reason = rest.partition(b" ")
+    if len(code) != 3 or not code.isdigit():
+        raise HTTPError(502, f"malformed HTTP status code {code[:16]!r}")
+    head = ResponseHead(status=int(code), reason=reason.decode("latin-1"),
+                        version=version.decode("ascii"))
+    seen = _parse_fields(lines[1:], head)
+    _framing(head, seen)
+    tokens = head.connection_tokens
+    head.keep_alive = ("close" not in tokens) if m.group(2) != b"0" else ("keep-alive" in tokens)
+    return head
+
+
+def response_has_body(method: str, status: int) -> bool:
+    return not (method == "HEAD" or 100 <= status < 200 or status in (204, 304))
+
+
+def parse_chunk_size(line: bytes) -> int:
+    """The size from a chunk-size line (extensions ignored); raises HTTPError."""
+    if not line.endswith(b"\r\n"):
+        raise HTTPError(400, "Bad Request: malformed chunk size line")
+    size = line[:-2].split(b";", 1)[0].strip(b" \t")
+    if not _HEX.match(size):
+        raise HTTPError(400, "Bad Request: malformed chunk size")
+    return int(size, 16)
+
+
+def serialize_head(start_line: str, headers: list[tuple[str, str]]) -> bytes:
+    parts = [start_line]
+    parts.extend(f"{k}: {v}" for k, v in headers)
+    parts.append("\r\n")
+    return "\r\n".join(parts).encode("latin-1")
+
+
+def error_response(status: int, reason: str, body: str, *, router_error: str = "",
+                   extra: list[tuple[str, str]] | None = None, close: bool = False) -> bytes:
+    """A gorouter error reply: `<body>\\n` as text/plain with nosniff (Go's http.Error)."""
+    payload = (body + "\n").encode() if body else b""
+    headers = [("Content-Type", "text/plain; charset=utf-8"),
+               ("X-Content-Type-Options", "nosniff")]
+    if router_error:
+        headers.append(("X-Cf-Routererror", router_error))
+    if extra:
+        headers.extend(extra)
+    headers.append(("Content-Length", str(len(payload))))
+    if close:
+        headers.append(("Connection", "close"))
+    return serialize_head(f"HTTP/1.1 {status} {reason}", headers) + payload
+
+
+REASONS = {
+    200: "OK", 101: "Switching Protocols", 400: "Bad Request", 401: "Unauthorized",
+    404: "Not Found", 431: "Request Header Fields Too Large", 496: "SSL Certificate Required",
+    499: "Request Cancelled", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 505: "HTTP Version Not Supported", 525: "SSL Handshake Failed",
+    526: "Invalid SSL Certificate",
+}

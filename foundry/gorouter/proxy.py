@@ -1,0 +1,450 @@
+"""The HTTP/1.1 reverse proxy: lookup, endpoint selection, attempts, relay, access log.
+
+asyncio streams at the edge; every decision (lookup, balancing, classification,
+headers, stickiness, log format) is delegated to the sans-IO modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from foundry.gorouter import classifier as cls
+from foundry.gorouter.accesslog import AccessLogRecord, AccessLogWriter
+from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify
+from foundry.gorouter.config import Config
+from foundry.gorouter.headers import backend_request_head, client_response_head, request_context
+from foundry.gorouter.http11 import (
+    REASONS,
+    HTTPError,
+    RequestHead,
+    error_response,
+    parse_chunk_size,
+    parse_request_head,
+    parse_response_head,
+    response_has_body,
+)
+from foundry.gorouter.metrics import Metrics
+from foundry.gorouter.pool import Endpoint, EndpointPool
+from foundry.gorouter.registry import Registry
+from foundry.gorouter.route_table import request_key
+from foundry.gorouter.sticky import requested_instance, vcap_id_cookie
+from foundry.gorouter.transport import AttemptFailed, Connection, Transport
+
+log = logging.getLogger("gorouter.proxy")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+COPY_CHUNK = 64 * 1024
+SMALL_BODY = 256 * 1024
+CLIENT_IDLE_TIMEOUT = 900.0  # gorouter's frontend idle timeout
+
+
+class ClientGone(Exception):
+    """The client closed its connection while the router was answering it."""
+
+
+class Proxy:
+    def __init__(self, cfg: Config, registry: Registry, metrics: Metrics,
+                 access_log: AccessLogWriter | None = None,
+                 transport: Transport | None = None) -> None:
+        self.cfg = cfg
+        self.registry = registry
+        self.metrics = metrics
+        self.access_log = access_log
+        self.transport = transport or Transport(cfg)
+        self.sticky_names = frozenset(cfg.sticky_session_cookie_names)
+        self.server: asyncio.base_events.Server | None = None
+        self.port = 0
+
+    async def start(self, host: str = "0.0.0.0", port: int | None = None) -> None:
+        self.server = await asyncio.start_server(
+            self.serve_client, host, self.cfg.port if port is None else port,
+            limit=self.cfg.max_header_bytes, reuse_address=True, backlog=1024)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 1)
+        self.transport.close_all()
+
+    # -- client side ----------------------------------------------------------
+    async def serve_client(self, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("", 0)
+        client_ip, client_addr = str(peer[0]), f"{peer[0]}:{peer[1]}"
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(CLIENT_IDLE_TIMEOUT):
+                        raw = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.LimitOverrunError:
+                    self.metrics.inc("rejected_requests")
+                    writer.write(error_response(
+                        431, REASONS[431], "", router_error="max-request-size-exceeded",
+                        close=True))
+                    break
+                except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+                    break
+                received_at = time.time()
+                try:
+                    req = parse_request_head(raw, self.cfg.max_header_bytes)
+                except HTTPError as e:
+                    self.metrics.inc("rejected_requests")
+                    log.info("bad-request from %s: %s", client_addr, e.reason)
+                    writer.write(error_response(e.status, REASONS.get(e.status, "Bad Request"),
+                                                f"{e.status} {e.reason}", close=True))
+                    break
+                keep = await self.handle(req, reader, writer, client_ip, client_addr,
+                                         received_at, len(raw))
+                if not keep:
+                    break
+        except ClientGone:
+            pass
+        except Exception:  # noqa: BLE001 - one connection must never take the router down
+            log.exception("unexpected error serving %s", client_addr)
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def handle(self, req: RequestHead, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter, client_ip: str, client_addr: str,
+                     received_at: float, head_len: int) -> bool:
+        """Serve one request; returns whether the client connection may be reused."""
+        self.metrics.inc("total_requests")
+        rec = AccessLogRecord(host=req.host, received_at=received_at, method=req.method,
+                              request_uri=req.target, proto=req.version,
+                              referer=req.get("referer") or "",
+                              user_agent=req.get("user-agent") or "", remote_addr=client_addr)
+        has_body = req.content_length > 0 or req.chunked
+        keep = req.keep_alive
+        try:
+            host, path = request_key(req.host, req.path)
+            if not host or host == client_ip:
+                return self._reject(writer, rec, 400, cls.EMPTY_HOST_BODY, "empty_host",
+                                    [("Cache-Control", "public,max-age=2")], has_body, keep)
+            pool = self.registry.lookup(host, path)
+            if pool is None:
+                return self._reject(writer, rec, 404, cls.unknown_route_body(host),
+                                    "unknown_route", [("Cache-Control", "no-cache, no-store")],
+                                    has_body, keep)
+            if pool.is_empty():
+                return self._reject(writer, rec, 503, cls.no_endpoints_body(host), "no_endpoints",
+                                    None, has_body, keep)
+            if pool.all_overloaded():
+                self.metrics.inc("backend_exhausted_conns")
+                return self._reject(writer, rec, 503, cls.connection_limit_body(host),
+                                    "Connection Limit Reached", None, has_body, keep)
+            return await self._proxy(req, reader, writer, client_ip, pool, rec, has_body)
+        finally:
+            rec.finished_at = time.time()
+            self.metrics.observe_latency(rec.finished_at - received_at)
+            if rec.status is not None:
+                self.metrics.response(rec.status)
+            if self.access_log is not None:
+                self.access_log.write(rec.format())
+
+    def _reject(self, writer: asyncio.StreamWriter, rec: AccessLogRecord, status: int, body: str,
+                router_error: str, extra: list[tuple[str, str]] | None, has_body: bool,
+                keep: bool) -> bool:
+        close = has_body or not keep  # an unread body cannot be skipped safely
+        payload = error_response(status, REASONS[status], body, router_error=router_error,
+                                 extra=extra, close=close)
+        writer.write(payload)
+        rec.status, rec.router_error, rec.bytes_sent = status, router_error, len(body) + 1
+        return not close
+
+    # -- attempts -------------------------------------------------------------
+    async def _proxy(self, req: RequestHead, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter, client_ip: str, pool: EndpointPool,
+                     rec: AccessLogRecord, has_body: bool) -> bool:
+        ctx = request_context(req, client_ip, "http", rec.received_at)
+        rec.vcap_request_id = ctx.request_id
+        rec.x_forwarded_for = ctx.x_forwarded_for
+        rec.x_forwarded_proto = req.get("x-forwarded-proto") or ctx.x_forwarded_proto
+        requested = requested_instance(req.get_all("cookie"), self.sticky_names)
+        it = pool.iterator(self.registry.clock(), requested)
+        idempotent = not has_body and (req.method in IDEMPOTENT_METHODS
+                                       or req.get("idempotency-key") is not None
+                                       or req.get("x-idempotency-key") is not None)
+        tried: set[str] = set()
+        failure: Failure | None = None
+        for _attempt in range(self.cfg.max_attempts):
+            if self._client_gone(reader, writer):
+                failure = cls.client_gone()
+                break
+            ep = it.next()
+            if ep is None:
+                if failure is None:
+                    failure = Failure(FailureKind.OTHER, "no endpoints available")
+                break
+            if ep.key in tried:  # never more attempts than distinct endpoints
+                break
+            tried.add(ep.key)
+            rec.backend_addr, rec.app_id = ep.key, ep.app_id
+            rec.app_index, rec.instance_id = ep.private_instance_index, ep.private_instance_id
+            ep.in_flight += 1
+            started = time.time()
+            try:
+                return await self._attempt(req, reader, writer, ep, pool, ctx, rec,
+                                           requested, idempotent)
+            except AttemptFailed as e:
+                failure = e.failure
+                spec = failure.spec
+                log.info("backend-endpoint-failed %s %s: %s", pool.host, ep.key, failure.message)
+                self.registry.endpoint_failed(pool, ep, failable=spec.failable,
+                                              prunable=spec.prunable)
+                if e.response_started:
+                    rec.router_error = failure.router_error
+                    return False
+                if self._client_gone(reader, writer):
+                    failure = cls.client_gone()  # no retry once the client has gone
+                    break
+                if not spec.retriable or e.body_consumed:
+                    break
+            finally:
+                ep.in_flight -= 1
+                rec.backend_time += time.time() - started
+        assert failure is not None
+        return self._fail(writer, rec, failure, has_body, req.keep_alive)
+
+    def _fail(self, writer: asyncio.StreamWriter, rec: AccessLogRecord, failure: Failure,
+              has_body: bool, keep: bool) -> bool:
+        spec = failure.spec
+        if spec.metric:
+            self.metrics.inc(spec.metric)
+        rec.status, rec.router_error = spec.status, failure.router_error
+        if failure.kind is FailureKind.CONTEXT_CANCELLED:
+            return False
+        close = has_body or not keep
+        payload = error_response(spec.status, REASONS[spec.status], spec.body,
+                                 router_error=failure.router_error, close=close)
+        writer.write(payload)
+        rec.bytes_sent = len(spec.body) + 1
+        return not close
+
+    @staticmethod
+    def _client_gone(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        return writer.is_closing() or (reader.at_eof())
+
+    async def _attempt(self, req: RequestHead, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter, ep: Endpoint, pool: EndpointPool,
+                       ctx, rec: AccessLogRecord, requested: str, idempotent: bool) -> bool:
+        conn = await self.transport.get(ep)
+        head = backend_request_head(req, ctx, ep)
+        try:
+            return await self._exchange(conn, head, req, reader, writer, ep, pool, ctx, rec,
+                                        requested, idempotent)
+        except AttemptFailed as e:
+            conn.close()
+            if e.reused and not e.body_consumed and not e.response_started and idempotent:
+                # A keep-alive connection the backend had already closed: redial once.
+                conn = await self.transport.dial(ep)
+                try:
+                    return await self._exchange(conn, head, req, reader, writer, ep, pool, ctx,
+                                                rec, requested, idempotent)
+                except AttemptFailed:
+                    conn.close()
+                    raise
+            raise
+        except BaseException:
+            conn.close()
+            raise
+
+    async def _exchange(self, conn: Connection, head: bytes, req: RequestHead,
+                        reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        ep: Endpoint, pool: EndpointPool, ctx, rec: AccessLogRecord,
+                        requested: str, idempotent: bool) -> bool:
+        address, san = ep.key, ep.server_cert_domain_san
+        reused = conn.reused
+        body_consumed = False
+        bw, br = conn.writer, conn.reader
+        # 1. request head and body
+        try:
+            bw.write(head)
+            if req.content_length > 0 or req.chunked:
+                body_consumed = True
+                if (req.get("expect") or "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                rec.bytes_received = await self._relay_body(reader, bw, req.content_length,
+                                                            req.chunked, client_side=True)
+            await bw.drain()
+        except ClientGone:
+            raise AttemptFailed(cls.client_gone(), body_consumed=True) from None
+        except AttemptFailed:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise AttemptFailed(classify(e, Phase.WRITE, address=address, server_name=san,
+                                         idempotent=idempotent),
+                                body_consumed=body_consumed, reused=reused) from e
+        # 2. response head (skipping interim 1xx but 101)
+        try:
+            async with asyncio.timeout(self.cfg.endpoint_timeout):
+                while True:
+                    raw = await br.readuntil(b"\r\n\r\n")
+                    resp = parse_response_head(raw)
+                    if resp.status == 101 or resp.status >= 200:
+                        break
+        except asyncio.IncompleteReadError as e:
+            exc: BaseException = ConnectionResetError() if e.partial else EOFError()
+            if not e.partial:
+                raise AttemptFailed(classify(EOFError(), Phase.READ, address=address,
+                                             server_name=san, idempotent=idempotent),
+                                    body_consumed=body_consumed, reused=reused) from None
+            raise AttemptFailed(classify(exc, Phase.READ, address=address, server_name=san),
+                                body_consumed=body_consumed, reused=reused) from None
+        except HTTPError as e:
+            raise AttemptFailed(Failure(FailureKind.OTHER, f"malformed HTTP response: {e.reason}"),
+                                body_consumed=body_consumed) from None
+        except asyncio.LimitOverrunError:
+            raise AttemptFailed(Failure(FailureKind.OTHER, "net/http: response headers too long"),
+                                body_consumed=body_consumed) from None
+        except Exception as e:  # noqa: BLE001
+            raise AttemptFailed(classify(e, Phase.READ, address=address, server_name=san,
+                                         idempotent=idempotent),
+                                body_consumed=body_consumed, reused=reused) from e
+        # 3. response to the client
+        close_client = not req.keep_alive
+        cookie = None
+        if ep.private_instance_id:
+            cookie = vcap_id_cookie(resp.get_all("set-cookie"), ep.private_instance_id,
+                                    requested, pool.context_path, self.cfg.secure_cookies,
+                                    self.sticky_names)
+        has_body = response_has_body(req.method, resp.status)
+        until_close = has_body and resp.content_length < 0 and not resp.chunked
+        if until_close:
+            close_client = True
+        head_out = client_response_head(resp, ctx.request_id, close=close_client,
+                                        extra_cookie=cookie)
+        if has_body and not resp.chunked and 0 <= resp.content_length <= SMALL_BODY:
+            # Small bodies (the common case) go out with the head in one write.
+            try:
+                data = await br.readexactly(resp.content_length)
+            except Exception as e:  # noqa: BLE001 - nothing sent to the client yet
+                raise AttemptFailed(classify(EOFError() if isinstance(
+                    e, asyncio.IncompleteReadError) else e, Phase.READ, address=address,
+                    server_name=san), body_consumed=True) from e
+            rec.status = resp.status
+            writer.write(head_out + data)
+            rec.bytes_sent = len(data)
+            await self._drain(writer, dst_is_client=True)
+            if resp.keep_alive:
+                self.transport.release(conn)
+            else:
+                conn.close()
+            return not close_client
+        rec.status = resp.status
+        writer.write(head_out)
+        if resp.status == 101:
+            await self._tunnel(reader, writer, conn)
+            return False
+        sent = 0
+        try:
+            if has_body:
+                if until_close:
+                    sent = await self._copy_until_eof(br, writer)
+                else:
+                    sent = await self._relay_body(br, writer, resp.content_length, resp.chunked,
+                                                  client_side=False)
+            await self._drain(writer, dst_is_client=True)
+        except ClientGone:
+            rec.bytes_sent = sent
+            conn.close()
+            raise
+        except Exception as e:  # noqa: BLE001 - backend died mid-body: nothing left to send
+            conn.close()
+            raise AttemptFailed(classify(e, Phase.READ, address=address, server_name=san),
+                                body_consumed=True, response_started=True) from e
+        rec.bytes_sent = sent
+        if resp.keep_alive and not until_close:
+            self.transport.release(conn)
+        else:
+            conn.close()
+        return not close_client
+
+    # -- body relays ----------------------------------------------------------
+    @staticmethod
+    async def _drain(dst: asyncio.StreamWriter, *, dst_is_client: bool) -> None:
+        try:
+            await dst.drain()
+        except (ConnectionError, OSError) as e:
+            if dst_is_client:
+                raise ClientGone() from e
+            raise
+
+    async def _relay_body(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter,
+                          length: int, chunked: bool, *, client_side: bool) -> int:
+        """Copy one framed body. `client_side`: src is the client, dst the backend.
+
+        A failure on the client's side raises ClientGone; on the backend's side the
+        exception is left for the caller to classify.
+        """
+        total = 0
+        drain_client = not client_side
+        try:
+            if not chunked:
+                remaining = length
+                while remaining > 0:
+                    data = await src.read(min(COPY_CHUNK, remaining))
+                    if not data:
+                        raise EOFError("unexpected EOF in body")
+                    dst.write(data)
+                    remaining -= len(data)
+                    total += len(data)
+                    if dst.transport.get_write_buffer_size() > COPY_CHUNK:
+                        await self._drain(dst, dst_is_client=drain_client)
+                return total
+            while True:
+                line = await src.readuntil(b"\r\n")
+                size = parse_chunk_size(line)
+                dst.write(line)
+                if size == 0:
+                    while True:  # trailers up to the blank line
+                        trailer = await src.readuntil(b"\r\n")
+                        dst.write(trailer)
+                        if trailer == b"\r\n":
+                            return total
+                data = await src.readexactly(size + 2)
+                if data[-2:] != b"\r\n":
+                    raise HTTPError(400, "Bad Request: malformed chunk")
+                dst.write(data)
+                total += size
+                if dst.transport.get_write_buffer_size() > COPY_CHUNK:
+                    await self._drain(dst, dst_is_client=drain_client)
+        except ClientGone:
+            raise
+        except (asyncio.IncompleteReadError, EOFError, ConnectionError, HTTPError,
+                asyncio.LimitOverrunError) as e:
+            if client_side:
+                raise ClientGone() from e
+            raise EOFError(str(e)) from e
+
+    async def _copy_until_eof(self, src: asyncio.StreamReader,
+                              dst: asyncio.StreamWriter) -> int:
+        total = 0
+        while data := await src.read(COPY_CHUNK):
+            dst.write(data)
+            total += len(data)
+            await self._drain(dst, dst_is_client=True)
+        return total
+
+    async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      conn: Connection) -> None:
+        """WebSocket (or any 101 upgrade): bytes both ways until either side closes."""
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(COPY_CHUNK):
+                    dst.write(data)
+                    await dst.drain()
+            with contextlib.suppress(Exception):
+                dst.close()
+
+        try:
+            await writer.drain()
+            await asyncio.gather(pipe(reader, conn.writer), pipe(conn.reader, writer))
+        finally:
+            conn.close()

@@ -1,0 +1,98 @@
+"""Go ``flag``-style parsing: ``-name=value``, ``--name=value`` or ``-name value``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+class FlagError(Exception):
+    pass
+
+
+def parse_duration(text: str) -> float:
+    """Go's time.ParseDuration, in seconds ("1000ms", "1m30s", "0")."""
+    s = text.strip()
+    if s in ("0", "+0", "-0"):
+        return 0.0
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    pos, total = 0, 0.0
+    while pos < len(s):
+        m = _PART.match(s, pos)
+        if not m:
+            raise FlagError(f'invalid duration "{text}"')
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not s:
+        raise FlagError(f'invalid duration "{text}"')
+    return sign * total
+
+
+@dataclass
+class Options:
+    network: str = "tcp"
+    uri: str = ""
+    port: int = 8080
+    timeout: float = 1.0
+    startup_interval: float = 0.0
+    startup_timeout: float = 60.0
+    liveness_interval: float = 0.0
+    readiness_interval: float = 0.0
+    until_ready_interval: float = 0.0
+
+
+_DURATIONS = {"timeout", "startup-interval", "startup-timeout", "liveness-interval",
+              "readiness-interval", "until-ready-interval"}
+_KNOWN = _DURATIONS | {"network", "uri", "port"}
+
+
+def parse_flags(argv: list[str]) -> Options:
+    opts = Options()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-":
+            raise FlagError(f"unexpected argument {arg!r}")
+        name, eq, value = arg.lstrip("-").partition("=")
+        if name in ("h", "help"):
+            raise FlagError("help requested")
+        if name not in _KNOWN:
+            raise FlagError(f"flag provided but not defined: -{name}")
+        if not eq:
+            if i >= len(argv):
+                raise FlagError(f"flag needs an argument: -{name}")
+            value = argv[i]
+            i += 1
+        attr = name.replace("-", "_")
+        if name in _DURATIONS:
+            setattr(opts, attr, parse_duration(value))
+        elif name == "port":
+            try:
+                opts.port = int(value)
+            except ValueError:
+                raise FlagError(f'invalid value "{value}" for flag -port') from None
+        else:
+            setattr(opts, attr, value)
+    if opts.network not in ("tcp", "tcp4"):
+        raise FlagError(f"unsupported -network {opts.network!r}")
+    return opts
+
+
+USAGE = """Usage of healthcheck:
+  -liveness-interval duration   if set, starts the healthcheck in liveness mode
+  -network string               network type to dial with (e.g. unix, tcp) (default "tcp")
+  -port string                  port to healthcheck (default "8080")
+  -readiness-interval duration  if set, starts the healthcheck in readiness mode
+  -startup-interval duration    if set, starts the healthcheck in startup mode
+  -startup-timeout duration     startup timeout (default 1m0s)
+  -timeout duration             dial timeout (default 1s)
+  -until-ready-interval duration  if set, retries until the check passes
+  -uri string                   uri to healthcheck (an empty value means TCP)
+"""

@@ -1,0 +1,64 @@
+"""route_emitter.json, as rendered under /var/vcap/jobs/route_emitter/config/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class EmitterConfig:
+    cell_id: str = ""
+    bbs_address: str = "http://bbs:8889"
+    nats_servers: list[str] = field(default_factory=lambda: ["nats://nats:4222"])
+    sync_interval: float = 60.0
+    unregistration_interval: float = 30.0
+    unregistration_send_count: int = 20
+    jitter_factor: float = 0.2
+    greet_interval: float = 1.0
+    greet_max_attempts: int = 30
+    poll_interval: float = 0.5
+    register_direct_instance_routes: bool = False
+    log_level: str = "info"
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> EmitterConfig:
+        kwargs = {}
+        for name, f in cls.__dataclass_fields__.items():
+            if name not in raw:
+                continue
+            value = raw[name]
+            if name == "nats_servers":
+                if isinstance(value, str):
+                    value = [value]
+                if not isinstance(value, list) or not value or not all(
+                        isinstance(v, str) for v in value):
+                    raise ConfigError("nats_servers: must be a non-empty list of URLs")
+            else:
+                default = f.default
+                try:
+                    value = type(default)(value)
+                except (TypeError, ValueError) as e:
+                    raise ConfigError(f"{name}: {e}") from e
+            kwargs[name] = value
+        cfg = cls(**kwargs)
+        if not cfg.cell_id:
+            raise ConfigError("cell_id: is required (local mode emits for one cell)")
+        if cfg.greet_max_attempts < 1 or cfg.greet_interval <= 0 or cfg.poll_interval <= 0:
+            raise ConfigError("greet_interval/greet_max_attempts/poll_interval: must be > 0")
+        return cfg
+
+
+def load(path: str) -> EmitterConfig:
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be an object")
+    return EmitterConfig.from_dict(raw)

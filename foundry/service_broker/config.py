@@ -1,0 +1,79 @@
+"""service_broker.json, rendered under /var/vcap/jobs/service_broker/config/.
+
+Keys:
+
+- ``listen_address``: ``host:port`` for the broker API, plain HTTP on the foundation
+  network (default ``0.0.0.0:8088``).
+- ``username`` / ``password``: HTTP basic auth the Cloud Controller must send.
+- ``credhub_url``: CredHub's URL (default ``https://credhub.service.cf.internal:8844``).
+- ``cert_file`` / ``key_file``: the broker's client certificate for CredHub, CN
+  ``service-broker`` (pki job dir ``service_broker/broker.crt`` + ``broker.key``).
+- ``ca_file``: CA to verify CredHub's server certificate (``service_broker/system_ca.crt``).
+- ``broker_id``: first part of credential names, ``/c/<broker_id>/<service_id>/<binding_id>/credentials``
+  (default ``cflab-broker``).
+- ``db_path``: SQLite file for instances and bindings (never credential values)
+  (default ``/var/vcap/store/service_broker/broker.sqlite3``).
+- ``service_host`` (optional): host put in generated credential URIs
+  (default ``cflab-db.service.cf.internal``).
+- ``credhub_timeout`` (optional, seconds, default 10).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    listen_address: str = "0.0.0.0:8088"
+    username: str = ""
+    password: str = ""
+    credhub_url: str = "https://credhub.service.cf.internal:8844"
+    cert_file: str = ""
+    key_file: str = ""
+    ca_file: str = ""
+    broker_id: str = "cflab-broker"
+    db_path: str = "/var/vcap/store/service_broker/broker.sqlite3"
+    service_host: str = "cflab-db.service.cf.internal"
+    credhub_timeout: float = 10.0
+
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen_address.rpartition(":")
+        return host or "0.0.0.0", int(port)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> BrokerConfig:
+        kwargs = {}
+        for key, value in raw.items():
+            if key not in cls.__dataclass_fields__ or value is None:
+                continue
+            default = cls.__dataclass_fields__[key].default
+            try:
+                kwargs[key] = type(default)(value)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"{key}: {e}") from e
+        cfg = cls(**kwargs)
+        try:
+            cfg.address()
+        except ValueError as e:
+            raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from e
+        for key in ("username", "password", "cert_file", "key_file"):
+            if not getattr(cfg, key):
+                raise ConfigError(f"{key}: required")
+        return cfg
+
+
+def load(path: str) -> BrokerConfig:
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be an object")
+    return BrokerConfig.from_dict(raw)

@@ -1,0 +1,120 @@
+"""Talk to a running foundation: the BBS API, the router's /routes, cfdot, proxies.
+
+Everything here is I/O; the runner keeps the decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from orchestrator.config import FoundationConfig
+from orchestrator.docker_cli import run
+from orchestrator.scenario.schema import App
+
+ROUTER_STATUS = "router-status:router-status"
+
+
+def process_guid(project: str, app: App) -> str:
+    return f"{project}-{app.name}-pg"
+
+
+def app_guid(app: App) -> str:
+    return f"{app.name}-app-guid"
+
+
+def desired_lrp(project: str, app: App) -> dict[str, Any]:
+    """A desired LRP running the identity sample app, as Cloud Controller would desire it."""
+    vcap = {"application_name": app.name, "application_id": app_guid(app),
+            "application_uris": [app.host]}
+    return {
+        "process_guid": process_guid(project, app), "domain": "cf-apps",
+        "instances": app.instances, "ports": [8080, 2222],
+        "routes": {"cf-router": [{"hostnames": [app.host], "port": 8080}]},
+        "log_guid": app_guid(app),
+        "certificate_properties": {"organizational_unit": [
+            "organization:scenario-org", "space:scenario-space", f"app:{app_guid(app)}"]},
+        "env": [{"name": "VCAP_APPLICATION", "value": json.dumps(vcap)}],
+        "setup": {"download": {"from": "file:///opt/cflab/apps/identity",
+                               "to": "/home/vcap/app"}},
+        "action": {"run": {"path": "/tmp/lifecycle/launcher",
+                           "args": ["/home/vcap/app", "python3 app.py", ""], "user": "vcap"}},
+    }
+
+
+class BBS:
+    def __init__(self, cfg: FoundationConfig) -> None:
+        self.base = f"http://127.0.0.1:{cfg.ports['bbs']}"
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def desire(self, lrp: dict[str, Any]) -> None:
+        self.call("POST", "/v1/desired_lrps", lrp)
+
+    def scale(self, pg: str, instances: int) -> None:
+        self.call("PATCH", f"/v1/desired_lrps/{pg}", {"instances": instances})
+
+    def remove(self, pg: str) -> None:
+        self.call("DELETE", f"/v1/desired_lrps/{pg}")
+
+    def desired(self, pg: str) -> dict[str, Any] | None:
+        try:
+            return self.call("GET", f"/v1/desired_lrps/{pg}")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def actual(self, pg: str) -> list[dict[str, Any]]:
+        return self.call("GET", f"/v1/actual_lrps?process_guid={pg}") or []
+
+    def all_actual(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/v1/actual_lrps") or []
+
+    def cells(self) -> list[str]:
+        return [c.get("cell_id", "") for c in self.call("GET", "/v1/cells") or []]
+
+
+def containers_of(project: str, pg: str) -> list[str]:
+    out = run(["docker", "ps", "-q", "--filter", f"label=cflab.foundation={project}",
+               "--filter", f"label=cflab.process-guid={pg}"], check=False).stdout.decode()
+    return out.split()
+
+
+def app_containers(project: str) -> list[str]:
+    """Names of every app container of the foundation (named by instance guid)."""
+    out = run(["docker", "ps", "--format", "{{.Names}}\t{{.Label \"cflab.instance-guid\"}}",
+               "--filter", f"label=cflab.foundation={project}"], check=False).stdout.decode()
+    return [line.split("\t")[0] for line in out.splitlines()
+            if "\t" in line and line.split("\t")[1]]
+
+
+def router_routes(router_container: str) -> dict[str, Any]:
+    proc = run(["docker", "exec", router_container, "curl", "-s", "-u", ROUTER_STATUS,
+                "127.0.0.1:8082/routes"], check=False, timeout=15)
+    try:
+        return json.loads(proc.stdout or b"{}")
+    except ValueError:
+        return {}
+
+
+def exec_text(container: str, *cmd: str, timeout: float = 20) -> str:
+    proc = run(["docker", "exec", container, *cmd], check=False, timeout=timeout)
+    return (proc.stdout + proc.stderr).decode(errors="replace")
+
+
+def cfdot(cell_container: str, *args: str) -> str:
+    return exec_text(cell_container, "python3", "-m", "foundry.cli.cfdot", "--bbsURL",
+                     "http://bbs:8889", *args)
+
+
+def proxy_certs(instance_container: str) -> str:
+    return exec_text(instance_container, "curl", "-s", "127.0.0.1:61004/certs")

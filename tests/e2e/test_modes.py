@@ -1,0 +1,55 @@
+"""Switching route-integrity modes on a running foundation (runs last: it changes the mode)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.e2e.helpers import bbs, cflab, identity_lrp, through_router, wait_for
+
+pytestmark = pytest.mark.e2e
+PG, HOST = "e2e-modes-pg", "modes.apps.internal"
+
+
+def running(cfg):
+    return [x for x in bbs(cfg, "GET", f"/v1/actual_lrps?process_guid={PG}") if x["state"] == "RUNNING"]
+
+
+@pytest.fixture(scope="module")
+def app(foundation, cfg):
+    bbs(cfg, "POST", "/v1/desired_lrps", identity_lrp(PG, "modes-app", HOST, "modes"))
+    wait_for(lambda: through_router(cfg, HOST)[0] == 200, 90, what="the app through the router")
+    return PG
+
+
+def serves_new_instance(cfg, old_guids):
+    lrps = running(cfg)
+    if not lrps or {x["instance_guid"] for x in lrps} & old_guids:
+        return None
+    status, _, body = through_router(cfg, HOST)
+    return lrps[0] if status == 200 and json.loads(body)["instance_guid"] == lrps[0]["instance_guid"] else None
+
+
+def test_strict_mode_serves_and_refuses_clients_without_a_certificate(foundation, cfg, app):
+    old = {x["instance_guid"] for x in running(cfg)}
+    cflab("mode", "strict")
+    lrp = wait_for(lambda: serves_new_instance(cfg, old), 120, what="a strict-mode instance")
+    assert [p["host_port"] for p in lrp["ports"]] == [0, 0]
+    tls_port = lrp["ports"][0]["host_tls_proxy_port"]
+    cell = foundation.job_states()[lrp["cell_id"]]["container"]
+    direct = subprocess.run(["docker", "exec", cell, "curl", "-sk", "-o", "/dev/null", "-m", "5",
+                             f"https://{lrp['address']}:{tls_port}/"], capture_output=True)
+    assert direct.returncode != 0  # the proxy demands the router's client certificate
+    assert "mode: strict" in cflab("status").stdout
+
+
+def test_before_envoy_mode_has_no_proxy(foundation, cfg, app):
+    old = {x["instance_guid"] for x in running(cfg)}
+    cflab("mode", "before-envoy")
+    lrp = wait_for(lambda: serves_new_instance(cfg, old), 120, what="a before-envoy instance")
+    assert all(p["container_tls_proxy_port"] == 0 for p in lrp["ports"])
+    listening = subprocess.run(["docker", "exec", lrp["instance_guid"], "netstat", "-ltn"],
+                               capture_output=True, text=True).stdout
+    assert "0.0.0.0:8080" in listening and ":61001" not in listening

@@ -1,0 +1,187 @@
+"""Loopback harness: the real BBS and CC as subprocesses, a fake cell thread, the real `cf`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from foundry.pki import ca as pki
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def http(method: str, url: str, body: Any = None, ctx: ssl.SSLContext | None = None,
+         raw: bytes | None = None) -> tuple[int, Any]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
+            out = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as e:
+        out, status = e.read(), e.code
+    try:
+        return status, json.loads(out) if out else None
+    except ValueError:
+        return status, out
+
+
+class Proc:
+    def __init__(self, tmp: Path, name: str, module: str, config: dict[str, Any]) -> None:
+        self.tmp, self.name, self.module, self.config = tmp, name, module, config
+        (tmp / f"{name}.json").write_text(json.dumps(config))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.log = open(self.tmp / f"{self.name}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, "-c",
+                                      str(self.tmp / f"{self.name}.json")],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class FakeCell(threading.Thread):
+    """Plays a rep: heartbeats, downloads bits, claims and starts, removes what is stopped."""
+
+    def __init__(self, bbs_url: str, cell_id: str = "cell-1", address: str = "10.244.0.10",
+                 tls: bool = True) -> None:
+        super().__init__(daemon=True)
+        self.bbs, self.cell_id, self.address, self.tls = bbs_url, cell_id, address, tls
+        self.halt = threading.Event()
+        self.downloads: list[tuple[str, int, bytes]] = []
+        self.next_port = 61000
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            try:
+                self.tick()
+            except OSError:
+                pass
+            self.halt.wait(0.1)
+
+    def tick(self) -> None:
+        http("POST", f"{self.bbs}/v1/cells/{self.cell_id}/presence",
+             {"cell_id": self.cell_id, "rep_address": "http://cell:1800", "zone": "z1",
+              "capacity": {"containers": 100}})
+        _, work = http("GET", f"{self.bbs}/v1/cells/{self.cell_id}/work")
+        for item in work.get("to_start", []):
+            d, a = item["desired_lrp"], item["actual_lrp"]
+            url = d["setup"]["download"]["from"]
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                self.downloads.append((url, resp.status, resp.read()))
+            ig = pki.new_instance_guid()
+            key = {"process_guid": a["process_guid"], "index": a["index"],
+                   "instance_guid": ig, "cell_id": self.cell_id}
+            http("POST", f"{self.bbs}/v1/actual_lrps/claim", key)
+            p = self.next_port
+            self.next_port += 3
+            ports = [{"container_port": 8080, "host_port": 0 if self.tls else p,
+                      "container_tls_proxy_port": 61001 if self.tls else 0,
+                      "host_tls_proxy_port": p + 1 if self.tls else 0},
+                     {"container_port": 2222, "host_port": 0, "container_tls_proxy_port": 61002,
+                      "host_tls_proxy_port": p + 2}]
+            http("POST", f"{self.bbs}/v1/actual_lrps/start",
+                 {**key, "address": self.address, "instance_address": "10.255.1.5",
+                  "ports": ports, "preferred_address": "HOST"})
+        for stop in work.get("to_stop", []):
+            http("POST", f"{self.bbs}/v1/actual_lrps/remove", stop)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(5)
+
+
+class Foundation:
+    def __init__(self, tmp: Path, mode: str = "strict", max_bits_bytes: int = 256 * 1024,
+                 cc_extra: dict[str, Any] | None = None) -> None:
+        self.tmp = tmp
+        bbs_port, cc_port, int_port = free_port(), free_port(), free_port()
+        self.bbs_url = f"http://127.0.0.1:{bbs_port}"
+        self.api = f"https://127.0.0.1:{cc_port}"
+        self.internal = f"http://127.0.0.1:{int_port}"
+        root = pki.new_ca("cflab test root")
+        leaf = pki.issue_leaf(root, "cloud-controller", dns_names=["localhost", "cloud-controller"],
+                              ip_addresses=["127.0.0.1"])
+        (tmp / "cc.crt").write_bytes(leaf.chain_pem)
+        (tmp / "cc.key").write_bytes(leaf.key_pem)
+        (tmp / "ca.crt").write_bytes(root.cert_pem)
+        self.ssl = ssl.create_default_context(cadata=root.cert_pem.decode())
+        self.bbs = Proc(tmp, "bbs", "foundry.bbs", {
+            "listen_address": f"127.0.0.1:{bbs_port}", "db_path": str(tmp / "bbs.sqlite3"),
+            "convergence_interval": 0.5, "cell_presence_ttl": 5})
+        self.cc = Proc(tmp, "cc", "foundry.cloud_controller", {
+            "listen_address": f"127.0.0.1:{cc_port}", "cert_file": str(tmp / "cc.crt"),
+            "key_file": str(tmp / "cc.key"), "internal_listen_address": f"127.0.0.1:{int_port}",
+            "internal_url": self.internal, "db_path": str(tmp / "cc" / "cc.sqlite3"),
+            "bits_dir": str(tmp / "bits"), "bbs_address": self.bbs_url,
+            "system_domain": "sys.cflab.test", "apps_domain": "apps.internal", "mode": mode,
+            "max_bits_bytes": max_bits_bytes, "bbs_timeout": 5, **(cc_extra or {})})
+        self.cell = FakeCell(self.bbs_url)
+        self.cf_home = tmp / "cfhome"
+
+    def start(self) -> Foundation:
+        self.bbs.start()
+        wait_for(lambda: http("GET", f"{self.bbs_url}/ping")[0] == 200, what="bbs")
+        self.cc.start()
+        wait_for(lambda: http("GET", f"{self.internal}/healthz")[0] == 200, what="cc internal")
+        wait_for(lambda: http("GET", f"{self.api}/healthz", ctx=self.ssl)[0] == 200, what="cc api")
+        self.cell.start()
+        return self
+
+    def stop(self) -> None:
+        self.cell.stop()
+        self.cc.stop()
+        self.bbs.stop()
+
+    def cf(self, *args: str, timeout: float = 60, stdin: str = "") -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "CF_HOME": str(self.cf_home),
+               "CF_STARTUP_TIMEOUT": "0.5"}
+        return subprocess.run([sys.executable, "-m", "foundry.cli.cf", *args], input=stdin,
+                              capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
+
+    def desired(self) -> list[dict[str, Any]]:
+        return http("GET", f"{self.bbs_url}/v1/desired_lrps")[1]
+
+    def cc_get(self, path: str) -> tuple[int, Any]:
+        return http("GET", self.api + path, ctx=self.ssl)
