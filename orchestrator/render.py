@@ -47,6 +47,8 @@ MODE_FLAGS = {  # rep.json flags per route-integrity mode (DESIGN.md §2)
                "container_proxy_require_and_verify_client_certs": True},
 }
 GOROUTER_SECRETS = "/var/vcap/jobs/gorouter/secrets"
+CREDHUB_URL = "https://credhub.service.cf.internal:8844"
+BROKER_USER, BROKER_PASSWORD = "broker", "broker-secret"  # a demo broker's basic auth
 REP_SECRETS = "/var/vcap/jobs/rep/secrets"
 
 
@@ -89,6 +91,38 @@ def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
         "system_domain": "sys.internal",
         "apps_domain": cfg.apps_domain,
         "mode": cfg.mode,
+        "credhub_url": CREDHUB_URL,
+        "service_broker_url": "http://service-broker:8088",
+        "service_broker_username": BROKER_USER,
+        "service_broker_password": BROKER_PASSWORD,
+    }
+
+
+def credhub_json(cfg: FoundationConfig) -> dict[str, Any]:
+    secrets = "/var/vcap/jobs/credhub/secrets"
+    return {
+        "listen_address": "0.0.0.0:8844",
+        "cert_file": f"{secrets}/credhub.crt",
+        "key_file": f"{secrets}/credhub.key",
+        "mtls_trusted_cas": f"{secrets}/mtls_trusted_cas.crt",
+        "client_cas": f"{secrets}/client_cas.crt",
+        "db_path": "/var/vcap/store/credhub/credhub.sqlite3",
+        "broker_actors": {"service-broker": "uaa-client:service-broker"},
+    }
+
+
+def service_broker_json(cfg: FoundationConfig) -> dict[str, Any]:
+    secrets = "/var/vcap/jobs/service_broker/secrets"
+    return {
+        "listen_address": "0.0.0.0:8088",
+        "username": BROKER_USER,
+        "password": BROKER_PASSWORD,
+        "credhub_url": CREDHUB_URL,
+        "cert_file": f"{secrets}/broker.crt",
+        "key_file": f"{secrets}/broker.key",
+        "ca_file": f"{secrets}/system_ca.crt",
+        "broker_id": "cflab-broker",
+        "db_path": "/var/vcap/store/service_broker/broker.sqlite3",
     }
 
 
@@ -134,6 +168,8 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
         "healthcheck_startup_timeout": _go_duration(t["healthcheck_startup_timeout"]),
         "healthcheck_liveness_interval": _go_duration(t["healthcheck_liveness_interval"]),
         "data_dir": "/var/vcap/data/rep",
+        "platform_services": [
+            {"name": "credhub.service.cf.internal", "host": "credhub", "port": 8844}],
     }
 
 
@@ -172,7 +208,7 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "cap_add": ["NET_ADMIN"],
             "sysctls": {"net.ipv4.ip_forward": "1"},
             "networks": ["foundation", net],
-            "depends_on": ["bbs", "nats"],
+            "depends_on": ["bbs", "nats", "credhub"],
             "volumes": [
                 f"{docker_socket}:/var/run/docker.sock",
                 "secrets-rep:/var/vcap/jobs/rep/secrets:ro",
@@ -206,6 +242,9 @@ def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock
         jobs / "bbs" / "bbs.json": json.dumps(bbs_json(cfg), indent=2) + "\n",
         jobs / "cloud_controller" / "cloud_controller.json":
             json.dumps(cloud_controller_json(cfg), indent=2) + "\n",
+        jobs / "credhub" / "credhub.json": json.dumps(credhub_json(cfg), indent=2) + "\n",
+        jobs / "service_broker" / "service_broker.json":
+            json.dumps(service_broker_json(cfg), indent=2) + "\n",
     }
     for i, cell in enumerate(cfg.cell_names, start=1):
         files[jobs / cell / "rep" / "rep.json"] = json.dumps(rep_json(cfg, i, cell), indent=2) + "\n"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from foundry.jobconfig import read_object
 
 
 class ConfigError(Exception):
@@ -46,11 +47,4 @@ class BBSConfig:
 
 
 def load(path: str) -> BBSConfig:
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from e
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be an object")
-    return BBSConfig.from_dict(raw)
+    return BBSConfig.from_dict(read_object(path, ConfigError))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from foundry.jobconfig import read_object
 
 MODES = ("before-envoy", "after-envoy", "strict")
 
@@ -65,11 +66,4 @@ class CCConfig:
 
 
 def load(path: str) -> CCConfig:
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from e
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be an object")
-    return CCConfig.from_dict(raw)
+    return CCConfig.from_dict(read_object(path, ConfigError))

@@ -20,8 +20,9 @@ Keys (all strings unless noted):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+
+from foundry.jobconfig import read_object
 
 
 class ConfigError(Exception):
@@ -66,11 +67,4 @@ class CredHubConfig:
 
 
 def load(path: str) -> CredHubConfig:
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from e
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be an object")
-    return CredHubConfig.from_dict(raw)
+    return CredHubConfig.from_dict(read_object(path, ConfigError))

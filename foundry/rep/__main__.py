@@ -12,6 +12,7 @@ import ipaddress
 import json
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from foundry.pki import Credential
 from foundry.rep.bbs_client import BBSClient, BBSError
+from foundry.rep.dnat import PlatformService
 from foundry.rep.executor import Executor, ExecutorConfig
 from foundry.rep.garden import Garden
 from foundry.rep.ports import new_allocator
@@ -75,8 +77,23 @@ def load_config(path: Path) -> tuple[dict, ExecutorConfig]:
         verify_subject_alt_name=raw.get("container_proxy_verify_subject_alt_name", []),
         system_certs=system,
         state_dir=Path(raw.get("data_dir", "/var/vcap/data/rep")),
+        cell_container_ip=own_ip(raw["container_subnet"]),
+        platform_services=[resolve_service(s) for s in raw.get("platform_services", [])],
     )
     return raw, cfg
+
+
+def resolve_service(spec: dict) -> PlatformService:
+    """Look the job up on the foundation network; retried, as the job may start later."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            ip = socket.gethostbyname(spec["host"])
+            return PlatformService(spec["name"], int(spec["port"]), ip)
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"rep: cannot resolve {spec['host']}: {exc}") from None
+            time.sleep(0.5)
 
 
 def forget_previous_instances(bbs: BBSClient, cell_id: str) -> None:

@@ -50,3 +50,26 @@ def add_commands(cell_ip: str, mappings: list[Mapping]) -> list[list[str]]:
 
 def delete_commands(cell_ip: str, mappings: list[Mapping]) -> list[list[str]]:
     return [["-t", "nat", "-D", DNAT_CHAIN, *m.rule(cell_ip)] for m in mappings]
+
+
+@dataclass(frozen=True)
+class PlatformService:
+    """A platform job apps must reach (CredHub): the cell forwards its own port to it.
+
+    App containers sit on the cell's network only, as on a Diego cell, so the
+    cell plays the network path: `name` resolves (via /etc/hosts) to the cell's
+    address on the container network, and the cell DNATs that port to the job.
+    """
+
+    name: str
+    port: int
+    target_ip: str
+
+    def rules(self, cell_container_ip: str) -> list[list[str]]:
+        return [
+            ["-t", "nat", DNAT_CHAIN, "-d", f"{cell_container_ip}/32", "-p", "tcp",
+             "--dport", str(self.port), "-j", "DNAT",
+             "--to-destination", f"{self.target_ip}:{self.port}"],
+            ["-t", "nat", SNAT_CHAIN, "-d", f"{self.target_ip}/32", "-p", "tcp",
+             "--dport", str(self.port), "-j", "MASQUERADE"],
+        ]

@@ -62,6 +62,8 @@ class ExecutorConfig:
     verify_subject_alt_name: list[str]
     system_certs: dict[str, bytes]
     state_dir: Path
+    cell_container_ip: str = ""
+    platform_services: list[dnat.PlatformService] = field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +119,8 @@ class Executor:
         chains, ensure = dnat.setup_commands(self.cfg.container_subnet)
         for cmd in chains:
             iptables(cmd)  # -N fails when the chain exists; -F then empties it
+        for service in self.cfg.platform_services:
+            ensure += service.rules(self.cfg.cell_container_ip)
         for table_flag, table, chain, *rule in ensure:
             if iptables([table_flag, table, "-C", chain, *rule]).returncode != 0:
                 res = iptables([table_flag, table, "-A", chain, *rule])
@@ -213,7 +217,8 @@ class Executor:
         labels = {"cflab.app-guid": c.desired.get("log_guid", ""), "cflab.process-guid":
                   c.process_guid, "cflab.instance-guid": c.instance_guid,
                   "cflab.index": str(c.index)}
-        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels)
+        extra_hosts = {s.name: self.cfg.cell_container_ip for s in self.cfg.platform_services}
+        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts)
         cred = self._issue(c, c.instance_guid)
         c.serial, c.rotate_at = cred.cert.serial_number, time.monotonic() + self.rotation
         creds = self._cred_files(cred)

@@ -47,11 +47,13 @@ class Garden:
         self.network = network
         self.labels = labels
 
-    def create(self, handle: str, image: str, ip: str, labels: dict[str, str]) -> str:
+    def create(self, handle: str, image: str, ip: str, labels: dict[str, str],
+               extra_hosts: dict[str, str] | None = None) -> str:
         api = self.client.api
         networking = api.create_networking_config(
             {self.network: api.create_endpoint_config(ipv4_address=ip)})
-        host_config = api.create_host_config(init=True, network_mode=self.network)
+        host_config = api.create_host_config(init=True, network_mode=self.network,
+                                             extra_hosts=extra_hosts or None)
         try:
             ctr = api.create_container(
                 image, command=GARDEN_INIT, hostname=handle[:63], name=handle,

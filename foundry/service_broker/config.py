@@ -20,8 +20,9 @@ Keys:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from foundry.jobconfig import read_object
 
 
 class ConfigError(Exception):
@@ -69,11 +70,4 @@ class BrokerConfig:
 
 
 def load(path: str) -> BrokerConfig:
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from e
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be an object")
-    return BrokerConfig.from_dict(raw)
+    return BrokerConfig.from_dict(read_object(path, ConfigError))

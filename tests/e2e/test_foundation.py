@@ -54,8 +54,9 @@ def test_every_container_and_volume_carries_the_foundation_label(foundation, cfg
                            f"label=cflab.foundation={cfg.project}"],
                           capture_output=True, text=True, check=True).stdout.split()
     secrets = [f"{cfg.project}_secrets-{j.replace('_', '-')}" for j in ["pki", *bundle.JOB_FILES]]
-    assert sorted(vols) == sorted([*secrets, f"{cfg.project}_bbs-store",
-                                   f"{cfg.project}_cloud-controller-store"])
+    stores = [f"{cfg.project}_{job}-store"
+              for job in ("bbs", "cloud-controller", "credhub", "service-broker")]
+    assert sorted(vols) == sorted([*secrets, *stores])
 
 
 @pytest.mark.parametrize("job", sorted(bundle.JOB_FILES))
