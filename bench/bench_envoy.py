@@ -11,12 +11,19 @@ thread; load generators and the HTTP backend (a second HAProxy answering
   key, ECDSA client key so the client side stays cheap, no session tickets),
   each followed by one request;
 - idle RSS, and RSS per open mTLS connection (N connections, one request each).
+
+envoy runs twice: under this interpreter (the dev venv, which may have uvloop)
+and under Debian's ``/usr/bin/python3`` with Debian's python3-yaml and
+python3-cryptography and no uvloop, as in the app image (``images/stack``),
+started like ``images/stack/bin/envoy`` starts it. The targets are judged on the
+Debian figures: that is what ships.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import multiprocessing as mp
 import os
 import pathlib
@@ -178,7 +185,26 @@ backend app
     return p
 
 
-def start_envoy(s: Setup, ka_port: int, mtls_port: int) -> subprocess.Popen:
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def wrapper_command() -> list[str]:
+    """The interpreter flags ``images/stack/bin/envoy`` passes before ``-m foundry.envoy``."""
+    text = (REPO / "images" / "stack" / "bin" / "envoy").read_text()
+    m = re.search(r"exec python3 (.*?)-m foundry\.envoy", text)
+    return m.group(1).split() if m else []
+
+
+def debian_python_ok() -> str:
+    """Empty when Debian's python3 can run the proxy, else why not."""
+    if not os.path.exists(DEBIAN_PYTHON):
+        return f"{DEBIAN_PYTHON} missing"
+    r = subprocess.run([DEBIAN_PYTHON, "-c", "import yaml, cryptography"], capture_output=True)
+    return "" if r.returncode == 0 else "needs python3-yaml python3-cryptography (apt-get install)"
+
+
+def start_envoy(s: Setup, ka_port: int, mtls_port: int, python: str = sys.executable,
+                flags: tuple[str, ...] = ()) -> subprocess.Popen:
     admin = free_port()
     boot = {
         "admin": {"access_log_path": "/dev/null",
@@ -211,14 +237,23 @@ def start_envoy(s: Setup, ka_port: int, mtls_port: int) -> subprocess.Popen:
     (s.tmp / "envoy.yaml").write_text(yaml.safe_dump(boot))
     (s.tmp / "listeners.yaml").write_text(yaml.safe_dump({"version_info": "0", "resources": [
         listener("listener-ka", ka_port, False), listener("listener-mtls", mtls_port, True)]}))
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    p = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "foundry.envoy",
+    env = dict(os.environ, PYTHONPATH=str(REPO), CFLAB_ENVOY_BINARY="envoy")
+    p = subprocess.Popen(["taskset", "-c", "0", python, *flags, "-m", "foundry.envoy",
                           "-c", str(s.tmp / "envoy.yaml"), "--service-cluster", "proxy-cluster",
                           "--service-node", f"sidecar~127.0.0.1~{s.guid}~x",
-                          "--drain-time-s", "900", "--log-level", "critical"], env=env)
+                          "--drain-time-s", "900", "--log-level", "critical"],
+                         env=env, cwd=REPO)  # -m puts the cwd first on sys.path
     wait_port(ka_port)
     wait_port(mtls_port)
     return p
+
+
+def has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
 
 
 def run_wrk(port: int, seconds: int, conns: int) -> float:
@@ -321,6 +356,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--conns", type=int, default=500)
     ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--no-debian", action="store_true",
+                    help=f"skip the run under {DEBIAN_PYTHON} (the app image's interpreter)")
     args = ap.parse_args()
     ensure_tools()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -338,18 +375,32 @@ def main() -> None:
                 print(f"  (openssl speed: {float(m.group(1)):.0f} RSA-2048 signs/s on one core"
                       " = the ceiling for full handshakes/s)")
             hap = bench("haproxy", start_haproxy, s, args)
-            env = bench("envoy", start_envoy, s, args)
+            results = {"venv": bench("envoy", start_envoy, s, args)}
+            print(f"  (envoy above: {sys.executable} {sys.version.split()[0]}"
+                  f"{', with uvloop' if has_uvloop() else ''})")
+            why = debian_python_ok() if not args.no_debian else "--no-debian"
+            if why:
+                print(f"  envoy under {DEBIAN_PYTHON} skipped: {why}")
+            else:
+                flags = tuple(wrapper_command())
+                results["debian"] = bench("envoy", functools.partial(
+                    start_envoy, python=DEBIAN_PYTHON, flags=flags), s, args)
+                print(f"  (envoy above: {DEBIAN_PYTHON} {' '.join(flags)} -m foundry.envoy,"
+                      " Debian's PyYAML/cryptography, no uvloop: as in the app image)")
         finally:
             backend.terminate()
             backend.wait(5)
-    ka = env["rps_per_cpu"] / max(hap["rps_per_cpu"], 1)
-    hs = env["hs_per_cpu"] / max(hap["hs_per_cpu"], 1)
-    idle = env["idle_rss_kb"] / max(hap["idle_rss_kb"], 1)
-    per = env["kb_per_conn"] / max(hap["kb_per_conn"], 0.1)
-    print(f"ratios envoy/haproxy (work per proxy CPU-second): keep-alive {ka:.2f} (target >= 0.5), handshakes {hs:.2f}, "
-          f"idle RSS {idle:.2f}, per-conn RSS {per:.2f}")
-    print(f"targets: idle RSS <= 25 MB: {env['idle_rss_kb'] <= 25 * 1024}; "
-          f"<= 30 KB/conn: {env['kb_per_conn'] <= 30}; >= 1500 handshakes per CPU-second: {env['hs_per_cpu'] >= 1500}")
+    for label, env in results.items():
+        ka = env["rps_per_cpu"] / max(hap["rps_per_cpu"], 1)
+        hs = env["hs_per_cpu"] / max(hap["hs_per_cpu"], 1)
+        idle = env["idle_rss_kb"] / max(hap["idle_rss_kb"], 1)
+        per = env["kb_per_conn"] / max(hap["kb_per_conn"], 0.1)
+        print(f"[{label}] ratios envoy/haproxy (work per proxy CPU-second): keep-alive {ka:.2f} "
+              f"(target >= 0.5), handshakes {hs:.2f}, idle RSS {idle:.2f}, per-conn RSS {per:.2f}")
+        print(f"[{label}] targets: idle RSS <= 25 MB: {env['idle_rss_kb'] <= 25 * 1024}; "
+              f"<= 30 KB/conn: {env['kb_per_conn'] <= 30}; keep-alive >= 0.5x: {ka >= 0.5}; "
+              f">= 1500 handshakes per CPU-second: {env['hs_per_cpu'] >= 1500} "
+              "(above the RSA-2048 sign rate openssl speed reports for one core here)")
 
 
 if __name__ == "__main__":

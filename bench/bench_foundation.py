@@ -56,8 +56,9 @@ def bare_nats_start() -> float:
 def main() -> int:
     cfg = config.load(overrides={
         "project": "cflab-bench",
+        "sample_apps": False,
         "subnets": {"foundation": "10.238.0.0/24", "cell_containers": "10.237.0.0/16"},
-        "ports": {"http": 28080, "nats_monitor": 28222},
+        "ports": {"http": 38080, "nats_monitor": 38222, "bbs": 38889, "cloud_controller": 39022},
     })
     foundation = Foundation(cfg)
     foundation.down()

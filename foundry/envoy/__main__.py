@@ -1,5 +1,9 @@
 import sys
 
-from .cli import main
+from . import lean
+
+lean.mark_baseline()
+
+from .cli import main  # noqa: E402
 
 sys.exit(main())

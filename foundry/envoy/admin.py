@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit
 
 from . import stats as stats_fmt
 from .model import Cluster, Listener, ResolvedTls
@@ -102,10 +101,20 @@ def _clusters_json(views: list[tuple[Cluster, dict[str, dict[str, int]]]]) -> di
     return {"cluster_statuses": statuses}
 
 
-def handle(backend: AdminBackend, method: str, target: str) -> Response:
+def _split_target(target: str) -> tuple[str, dict[str, str]]:
+    """Path and query of a request target (the last value wins for a repeated key)."""
+    if target.startswith("/") and not target.startswith("//") and not any(
+            c in target for c in "?#\t\r\n"):
+        return target, {}  # what urlsplit gives for a plain path, without importing urllib
+    from urllib.parse import parse_qs, urlsplit  # noqa: PLC0415
+
     url = urlsplit(target)
-    path = url.path.rstrip("/") or "/"
-    query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+    return url.path, {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+
+
+def handle(backend: AdminBackend, method: str, target: str) -> Response:
+    path, query = _split_target(target)
+    path = path.rstrip("/") or "/"
     fmt = query.get("format", "")
     if path in ("/ready",):
         if backend.draining:

@@ -6,13 +6,16 @@ sidecar~<ip>~<guid>~x --drain-time-s 900 --log-level critical``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
+
+from . import lean
+
+if TYPE_CHECKING:
+    import argparse
 
 LOG_LEVELS = {
     "trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
@@ -21,13 +24,15 @@ LOG_LEVELS = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"envoy: {message}\nUSAGE: {self.format_usage().split(': ', 1)[-1]}")
-        sys.exit(1)
-
-
 def build_parser() -> argparse.ArgumentParser:
+    # argparse is imported here, not at module level, so the running proxy can drop it.
+    import argparse  # noqa: PLC0415
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            sys.stderr.write(f"envoy: {message}\nUSAGE: {self.format_usage().split(': ', 1)[-1]}")
+            sys.exit(1)
+
     p = _Parser(prog="envoy", allow_abbrev=False, add_help=True)
     p.add_argument("-c", "--config-path", required=True, help="bootstrap envoy.yaml")
     p.add_argument("--service-cluster", default="")
@@ -63,8 +68,17 @@ def set_process_name(name: str = "envoy", argv: list[str] | None = None) -> None
             setproctitle.setproctitle(" ".join([binary, *(argv if argv is not None else sys.argv[1:])]))
         except ImportError:
             pass
+    # Writing /proc/self/comm is prctl(PR_SET_NAME) without loading ctypes (~1 MB RSS).
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        with open("/proc/self/comm", "wb") as fh:
+            fh.write(name.encode()[:15])
+        return
+    except OSError:
+        pass
+    try:
+        import ctypes  # noqa: PLC0415
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(15, name.encode()[:15], 0, 0, 0)
     except (OSError, AttributeError):
         pass
@@ -123,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         service_node=args.service_node, drain_time_s=args.drain_time_s,
         poll_interval=args.poll_interval_ms / 1000.0,
         argv={k: v for k, v in vars(args).items()},
+        lean=lean.enabled(),
     )
     uv = _install_uvloop()
     logging.getLogger("envoy.main").info("starting (uvloop=%s)", uv)

@@ -14,8 +14,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from .ciphers import CipherError, parse_cipher_suites
 from .model import (
     Bootstrap,
@@ -580,7 +578,21 @@ def parse_sds(doc: Any, read_file: ReadFile | None = None) -> tuple[dict[str, Se
 
 
 def load_yaml(text: bytes | str, what: str = "") -> Any:
-    """YAML (or JSON) text to Python values; syntax errors become ConfigError."""
+    """YAML (or JSON) text to Python values; syntax errors become ConfigError.
+
+    PyYAML is imported here (the running proxy drops it between reloads, see
+    ``lean``). libyaml's parser does the work when present; a document it
+    rejects is parsed again by the pure-Python loader, so the result and the
+    error message are exactly ``yaml.safe_load``'s.
+    """
+    import yaml  # noqa: PLC0415
+
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.load(text, Loader=fast)  # noqa: S506 - CSafeLoader is the safe loader
+        except Exception:  # noqa: BLE001 - the pure loader below decides (and words the error)
+            pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

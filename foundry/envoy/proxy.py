@@ -287,6 +287,7 @@ class Downstream(asyncio.Protocol):
 
     def read_tls(self) -> None:
         sslobj = self.sslobj
+        inc = self.inc
         chunks = []
         while True:
             try:
@@ -306,6 +307,8 @@ class Downstream(asyncio.Protocol):
                 self.downstream_eof()
                 break
             chunks.append(chunk)
+            if not inc.pending and not sslobj.pending():  # type: ignore[union-attr]
+                break  # nothing left to decrypt: skip the SSLWantReadError round trip
         if chunks:
             self.to_upstream(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         if self.out.pending:  # type: ignore[union-attr]

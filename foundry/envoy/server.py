@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import admin
+from . import lean
 from .config import load_yaml, parse_bootstrap, parse_lds, parse_sds
 from .model import Bootstrap, ConfigError, Listener, ResolvedTls, SocketAddress
 from .proxy import ClusterState, Downstream, ListenerState, ProxyRuntime
@@ -40,6 +40,7 @@ class Options:
     drain_time_s: float = 600.0
     poll_interval: float = 0.3
     argv: dict[str, Any] = field(default_factory=dict)
+    lean: bool = False  # drop config-loading modules between reloads (see lean.py)
 
 
 def _read(path: str) -> bytes:
@@ -88,16 +89,20 @@ class Runtime:
 
     # -- config loading ----------------------------------------------------
     def _load_bootstrap(self) -> Bootstrap:
-        doc = load_yaml(_read(self.opts.config_path), "")
+        doc = self._load_yaml(_read(self.opts.config_path))
         boot, warnings = parse_bootstrap(doc, _read)
         self._warn(self.opts.config_path, warnings)
         return boot
 
     def _load_lds(self, path: str) -> tuple[tuple[Listener, ...], dict]:
-        doc = load_yaml(_read(path), "")
+        doc = self._load_yaml(_read(path))
         listeners, warnings = parse_lds(doc, _read)
         self._warn(path, warnings)
         return listeners, doc
+
+    def _load_yaml(self, text: bytes) -> Any:
+        # The real process parses in a forked child so PyYAML never becomes resident.
+        return lean.load_yaml(text) if self.opts.lean else load_yaml(text, "")
 
     def _warn(self, path: str, warnings: list[str]) -> None:
         for w in warnings:
@@ -112,7 +117,7 @@ class Runtime:
     def _load_sds_file(self, path: str, names: set[str]) -> bool:
         """Parse one SDS file into a candidate store; True when it was accepted."""
         try:
-            doc = load_yaml(_read(path), "")
+            doc = self._load_yaml(_read(path))
             secrets, warnings = parse_sds(doc, _read)
             self._warn(path, warnings)
             store = dict(self.secret_files)
@@ -281,12 +286,18 @@ class Runtime:
         if self.bootstrap.lds:
             self.watcher.track(self.bootstrap.lds.path)
             self._apply_lds(self.bootstrap.lds.path)
-        trim_heap()
+        self._release()
         if self.bootstrap.admin:
             a = self.bootstrap.admin
             self.admin_server = await asyncio.start_server(self._admin_conn, a.address, a.port,
                                                            reuse_address=True)
             log.info("admin on %s", a)
+
+    def _release(self) -> None:
+        if self.opts.lean:
+            lean.release()
+        else:
+            trim_heap()
 
     def poll(self) -> None:
         """One watch tick: apply every file that was replaced since the last tick."""
@@ -303,7 +314,7 @@ class Runtime:
         lds = self.bootstrap.lds
         if lds and lds.path in changed:
             self._apply_lds(lds.path)
-        trim_heap()
+        self._release()
 
     async def run(self) -> int:
         await self.start()
@@ -399,6 +410,8 @@ class Runtime:
 
     # -- admin HTTP --------------------------------------------------------
     async def _admin_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from . import admin  # noqa: PLC0415 - loaded on the first admin request, not at start
+
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
             request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
@@ -424,14 +437,7 @@ class Runtime:
             writer.close()
 
 
-def trim_heap() -> None:
-    """Give the YAML/PEM parsing garbage back to the OS (glibc only; RSS matters here)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+trim_heap = lean.trim_heap
 
 
 def _serve(loop: asyncio.AbstractEventLoop, ls: ListenerState,

@@ -10,7 +10,12 @@ def _q(value: str) -> str:
     """A quoted field; empty prints as "-" (quotes kept), inner quotes escaped like Go."""
     if not value:
         return '"-"'
+    if "\\" not in value and '"' not in value:
+        return f'"{value}"'
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_last_second: list[tuple[int, str]] = [(-1, "")]  # strftime once per second, not per request
 
 
 def format_timestamp(ts: float) -> str:
@@ -19,7 +24,11 @@ def format_timestamp(ts: float) -> str:
     nanos = int(round((ts - secs) * 1e9))
     if nanos >= 1_000_000_000:
         secs, nanos = secs + 1, nanos - 1_000_000_000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+    cached_secs, text = _last_second[0]
+    if cached_secs != secs:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+        _last_second[0] = (secs, text)
+    return f"{text}.{nanos:09d}Z"
 
 
 @dataclass(slots=True)

@@ -99,12 +99,14 @@ class EndpointPool:
 
     __slots__ = ("host", "context_path", "endpoints", "by_key", "next_idx",
                  "lb_algorithm", "route_service_url", "max_conns",
-                 "retry_after_failure", "_random")
+                 "retry_after_failure", "_random", "tally")
 
     def __init__(self, host: str, context_path: str = "/", *, lb_algorithm: str = ROUND_ROBIN,
                  max_conns: int = 500, retry_after_failure: float = 30.0,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, tally: list[int] | None = None) -> None:
         self.host = host
+        # A one-element list shared by the registry's pools: endpoints over all routes.
+        self.tally = tally if tally is not None else [0]
         self.context_path = context_path
         self.endpoints: list[Endpoint] = []
         self.by_key: dict[str, Endpoint] = {}
@@ -131,6 +133,7 @@ class EndpointPool:
         if current is None:
             self.endpoints.append(endpoint)
             self.by_key[endpoint.key] = endpoint
+            self.tally[0] += 1
             return PutResult.ADDED
         if current.same_registration(endpoint):
             current.updated_at = endpoint.updated_at
@@ -146,6 +149,7 @@ class EndpointPool:
         if current is None:
             return False
         self.endpoints.remove(current)
+        self.tally[0] -= 1
         return True
 
     def find_by_instance_id(self, instance_id: str) -> Endpoint | None:

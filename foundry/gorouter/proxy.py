@@ -45,6 +45,60 @@ class ClientGone(Exception):
     """The client closed its connection while the router was answering it."""
 
 
+class _IdleWatchdog:
+    """Cancels a connection's task once it has waited `period` for the next request.
+
+    The timer re-arms itself for the rest of the period while requests keep coming,
+    so a busy keep-alive connection costs one timer per period, not one per request.
+    """
+
+    __slots__ = ("task", "period", "waiting", "fired", "since", "handle", "loop")
+
+    def __init__(self, task: asyncio.Task | None, period: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = task
+        self.period = period
+        self.waiting = False
+        self.fired = False
+        self.since = self.loop.time()
+        self.handle: asyncio.TimerHandle | None = self.loop.call_later(period, self._check)
+
+    def begin(self) -> None:
+        self.waiting = True
+        self.since = self.loop.time()
+
+    def _check(self) -> None:
+        left = self.since + self.period - self.loop.time()
+        if not self.waiting or left > 0:
+            self.handle = self.loop.call_later(max(left, 0.0) if self.waiting else self.period,
+                                               self._check)
+            return
+        self.handle = None
+        self.fired = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
+class _Deadline:
+    """endpoint_timeout for one response head: aborts the backend connection when due."""
+
+    __slots__ = ("conn", "fired")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.fired = False
+
+    def fire(self) -> None:
+        self.fired = True
+        with contextlib.suppress(Exception):
+            self.conn.writer.transport.abort()
+
+
 class Proxy:
     def __init__(self, cfg: Config, registry: Registry, metrics: Metrics,
                  access_log: AccessLogWriter | None = None,
@@ -76,11 +130,18 @@ class Proxy:
                            writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("", 0)
         client_ip, client_addr = str(peer[0]), f"{peer[0]}:{peer[1]}"
+        # One idle watchdog per connection instead of an asyncio.timeout per request.
+        idle = _IdleWatchdog(asyncio.current_task(), CLIENT_IDLE_TIMEOUT)
         try:
             while True:
                 try:
-                    async with asyncio.timeout(CLIENT_IDLE_TIMEOUT):
-                        raw = await reader.readuntil(b"\r\n\r\n")
+                    idle.begin()
+                    raw = await reader.readuntil(b"\r\n\r\n")
+                    idle.waiting = False
+                except asyncio.CancelledError:
+                    if not idle.fired:
+                        raise
+                    break  # idle for CLIENT_IDLE_TIMEOUT between requests
                 except asyncio.LimitOverrunError:
                     self.metrics.inc("rejected_requests")
                     writer.write(error_response(
@@ -107,6 +168,7 @@ class Proxy:
         except Exception:  # noqa: BLE001 - one connection must never take the router down
             log.exception("unexpected error serving %s", client_addr)
         finally:
+            idle.cancel()
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -280,32 +342,29 @@ class Proxy:
             raise AttemptFailed(classify(e, Phase.WRITE, address=address, server_name=san,
                                          idempotent=idempotent),
                                 body_consumed=body_consumed, reused=reused) from e
-        # 2. response head (skipping interim 1xx but 101)
+        # 2. response head (skipping interim 1xx but 101). The deadline aborts the
+        # backend connection (a timer, cheaper than asyncio.timeout per request).
+        deadline = _Deadline(conn)
+        timer = asyncio.get_running_loop().call_later(self.cfg.endpoint_timeout, deadline.fire)
         try:
-            async with asyncio.timeout(self.cfg.endpoint_timeout):
-                while True:
-                    raw = await br.readuntil(b"\r\n\r\n")
-                    resp = parse_response_head(raw)
-                    if resp.status == 101 or resp.status >= 200:
-                        break
-        except asyncio.IncompleteReadError as e:
-            exc: BaseException = ConnectionResetError() if e.partial else EOFError()
-            if not e.partial:
-                raise AttemptFailed(classify(EOFError(), Phase.READ, address=address,
-                                             server_name=san, idempotent=idempotent),
-                                    body_consumed=body_consumed, reused=reused) from None
-            raise AttemptFailed(classify(exc, Phase.READ, address=address, server_name=san),
-                                body_consumed=body_consumed, reused=reused) from None
-        except HTTPError as e:
-            raise AttemptFailed(Failure(FailureKind.OTHER, f"malformed HTTP response: {e.reason}"),
-                                body_consumed=body_consumed) from None
-        except asyncio.LimitOverrunError:
-            raise AttemptFailed(Failure(FailureKind.OTHER, "net/http: response headers too long"),
-                                body_consumed=body_consumed) from None
+            while True:
+                raw = await br.readuntil(b"\r\n\r\n")
+                resp = parse_response_head(raw)
+                if resp.status == 101 or resp.status >= 200:
+                    break
         except Exception as e:  # noqa: BLE001
-            raise AttemptFailed(classify(e, Phase.READ, address=address, server_name=san,
-                                         idempotent=idempotent),
-                                body_consumed=body_consumed, reused=reused) from e
+            if deadline.fired:
+                raise AttemptFailed(classify(TimeoutError(), Phase.READ, address=address,
+                                             server_name=san, idempotent=idempotent),
+                                    body_consumed=body_consumed, reused=reused) from e
+            self._response_head_failed(e, address, san, idempotent, body_consumed, reused)
+            raise  # not reached
+        finally:
+            timer.cancel()
+        if deadline.fired:  # the head arrived as the deadline passed: the connection is gone
+            raise AttemptFailed(classify(TimeoutError(), Phase.READ, address=address,
+                                         server_name=san, idempotent=idempotent),
+                                body_consumed=body_consumed, reused=reused)
         # 3. response to the client
         close_client = not req.keep_alive
         cookie = None
@@ -364,6 +423,31 @@ class Proxy:
         else:
             conn.close()
         return not close_client
+
+    @staticmethod
+    def _response_head_failed(err: Exception, address: str, san: str, idempotent: bool,
+                              body_consumed: bool, reused: bool) -> None:
+        """Raise the AttemptFailed for an error while reading the response head."""
+        try:
+            raise err
+        except asyncio.IncompleteReadError as e:
+            exc: BaseException = ConnectionResetError() if e.partial else EOFError()
+            if not e.partial:
+                raise AttemptFailed(classify(EOFError(), Phase.READ, address=address,
+                                             server_name=san, idempotent=idempotent),
+                                    body_consumed=body_consumed, reused=reused) from None
+            raise AttemptFailed(classify(exc, Phase.READ, address=address, server_name=san),
+                                body_consumed=body_consumed, reused=reused) from None
+        except HTTPError as e:
+            raise AttemptFailed(Failure(FailureKind.OTHER, f"malformed HTTP response: {e.reason}"),
+                                body_consumed=body_consumed) from None
+        except asyncio.LimitOverrunError:
+            raise AttemptFailed(Failure(FailureKind.OTHER, "net/http: response headers too long"),
+                                body_consumed=body_consumed) from None
+        except Exception as e:  # noqa: BLE001
+            raise AttemptFailed(classify(e, Phase.READ, address=address, server_name=san,
+                                         idempotent=idempotent),
+                                body_consumed=body_consumed, reused=reused) from e
 
     # -- body relays ----------------------------------------------------------
     @staticmethod

@@ -53,28 +53,42 @@ def wildcards(host: str) -> Iterator[str]:
 class RouteTable:
     """host → {context path → pool}."""
 
-    __slots__ = ("_hosts",)
+    __slots__ = ("_hosts", "_count")
 
     def __init__(self) -> None:
         self._hosts: dict[str, dict[str, EndpointPool]] = {}
+        self._count = 0  # routes; kept up to date so total_routes is O(1)
 
     def __len__(self) -> int:
-        return sum(len(paths) for paths in self._hosts.values())
+        return self._count
 
     def get(self, host: str, path: str) -> EndpointPool | None:
         paths = self._hosts.get(host)
         return paths.get(path) if paths else None
 
     def add(self, host: str, path: str, pool: EndpointPool) -> None:
-        self._hosts.setdefault(host, {})[path] = pool
+        paths = self._hosts.get(host)
+        if paths is None:
+            self._hosts[host] = {path: pool}
+            self._count += 1
+            return
+        if path not in paths:
+            self._count += 1
+        paths[path] = pool
 
     def delete(self, host: str, path: str) -> None:
         paths = self._hosts.get(host)
         if paths is None:
             return
-        paths.pop(path, None)
+        if paths.pop(path, None) is not None:
+            self._count -= 1
         if not paths:
             del self._hosts[host]
+
+    def num_endpoints(self) -> int:
+        """Endpoints over all routes (the total_endpoints gauge); no copies, no tuples."""
+        return sum([len(pool.endpoints) for paths in self._hosts.values()
+                    for pool in paths.values()])
 
     def items(self) -> Iterator[tuple[str, str, EndpointPool]]:
         for host, paths in list(self._hosts.items()):

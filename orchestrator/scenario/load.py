@@ -98,3 +98,15 @@ def probe(port: int, app: str, host: str, timeout: float = 3.0) -> Sample:
         return failure(app, exc)
     finally:
         conn.close()
+
+
+def page(port: int, host: str, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of one GET of `host`'s route through the router."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/", headers={"Host": host, "Connection": "close",
+                                          "User-Agent": "cflab-scenario-probe"})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()

@@ -6,8 +6,12 @@ Everything here is I/O; the runner keeps the decisions.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from orchestrator.config import FoundationConfig
@@ -118,3 +122,59 @@ def cfdot(cell_container: str, *args: str) -> str:
 
 def proxy_certs(instance_container: str) -> str:
     return exec_text(instance_container, "curl", "-s", "127.0.0.1:61004/certs")
+
+
+# -- the Cloud Controller, through the `cf` CLI ---------------------------------------
+
+IDENTITY_APP_DIR = Path(__file__).resolve().parents[2] / "foundry" / "apps" / "identity"
+
+
+class CFError(RuntimeError):
+    """A `cf` command failed; the message has its output."""
+
+
+class CF:
+    """`python -m foundry.cli.cf` with CF_HOME pointing at the foundation's config."""
+
+    def __init__(self, cf_home: Path) -> None:
+        self.env = dict(os.environ, CF_HOME=str(cf_home))
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 300) -> str:
+        proc = subprocess.run([sys.executable, "-m", "foundry.cli.cf", *args],
+                              capture_output=True, text=True, env=self.env, timeout=timeout)
+        if check and proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-6:]
+            raise CFError(f"cf {' '.join(args)} failed ({proc.returncode}): "
+                          + " | ".join(tail))
+        return proc.stdout
+
+    def curl(self, path: str) -> Any:
+        return json.loads(self("curl", path))
+
+    def app(self, name: str) -> dict[str, Any] | None:
+        found = self.curl(f"/v2/apps?q=name:{name}").get("resources") or []
+        return found[0] if found else None
+
+    def process_guid(self, name: str) -> str:
+        """The LRP's process guid: app guid + version (a new version every start)."""
+        app = self.app(name)
+        if app is None:
+            raise CFError(f"the Cloud Controller has no app {name!r}")
+        version = app["entity"].get("version")
+        if app["entity"].get("state") != "STARTED" or not version:
+            return f"{app['metadata']['guid']}-stopped"
+        return f"{app['metadata']['guid']}-{version}"
+
+    def service_instance_exists(self, name: str) -> bool:
+        return bool(self.curl(f"/v2/service_instances?q=name:{name}").get("resources"))
+
+    def push(self, name: str, host: str, instances: int) -> str:
+        return self("push", name, "-p", str(IDENTITY_APP_DIR), "-i", str(instances),
+                    "--hostname", host)
+
+
+def exec_with_input(container: str, script: str, data: bytes, timeout: float = 30) -> str:
+    """`sh -c script` in the container with `data` on stdin."""
+    proc = run(["docker", "exec", "-i", container, "sh", "-c", script], input=data,
+               check=False, timeout=timeout)
+    return (proc.stdout + proc.stderr).decode(errors="replace")

@@ -8,6 +8,7 @@ certificate (``<project>_secrets-gorouter``: backends.crt/.key) it answers.
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 
@@ -66,3 +67,104 @@ def with_router_cert(project: str, address: str, port: int, app_name: str,
                 curl_script(address, port, client_cert=True, server_name=instance_guid)],
                check=False, timeout=60)
     return judge((proc.stdout + proc.stderr).decode(errors="replace"), app_name)
+
+
+# -- CredHub secure service credentials ----------------------------------------------
+#
+# A bound app's VCAP_SERVICES holds only {"credhub-ref": "((/c/...))"} in the Cloud
+# Controller. Inside an instance, the launcher posts it to CredHub's interpolate
+# endpoint with the instance identity (mTLS); CredHub answers with the real values only
+# to an app holding `read` on that name (actor mtls-app:<app guid>).
+
+CREDHUB_INTERPOLATE = "https://credhub.service.cf.internal:8844/api/v1/interpolate"
+SYSTEM_CA = "/etc/cf-system-certificates/system_ca.crt"
+# The cell gives CF_INSTANCE_CERT/KEY to the app's process, not to the container, so a
+# `docker exec` shell lacks them: fall back to where they always are.
+INSTANCE_CERT = "/etc/cf-instance-credentials/instance.crt"
+INSTANCE_KEY = "/etc/cf-instance-credentials/instance.key"
+VCAP_FILE = "/tmp/cflab-probe-vcap.json"
+ANSWER_FILE = "/tmp/cflab-probe-answer.json"
+
+
+def vcap_services_from_env(cf_env_output: str) -> dict:
+    """The VCAP_SERVICES object in `cf env APP`'s output ({} when there is none)."""
+    at = cf_env_output.find('"VCAP_SERVICES"')
+    if at < 0:
+        return {}
+    start = cf_env_output.find("{", at)
+    if start < 0:
+        return {}
+    try:
+        value = json.JSONDecoder().raw_decode(cf_env_output[start:])[0]
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def credhub_refs(vcap_services: dict) -> list[str]:
+    """Every `credhub-ref` in a VCAP_SERVICES object."""
+    return [e["credentials"]["credhub-ref"] for entries in vcap_services.values()
+            if isinstance(entries, list) for e in entries
+            if isinstance(e, dict) and isinstance(e.get("credentials"), dict)
+            and "credhub-ref" in e["credentials"]]
+
+
+def only_references(vcap_services: dict) -> ProbeResult:
+    """The Cloud Controller's view: every binding's credentials are just a credhub-ref."""
+    entries = [e for v in vcap_services.values() if isinstance(v, list) for e in v
+               if isinstance(e, dict)]
+    if not entries:
+        return ProbeResult(False, "no bound services in VCAP_SERVICES")
+    keys = sorted({k for e in entries for k in (e.get("credentials") or {})})
+    ok = keys == ["credhub-ref"]
+    refs = ", ".join(credhub_refs(vcap_services))
+    return ProbeResult(ok, f"credentials keys {keys}" + (f": {refs}" if refs else ""))
+
+
+_FIELDS = ("import json,sys; d=json.load(open(sys.argv[1])); print(sorted({k for v in d.values()"
+           " for e in v for k in (e.get('credentials') or {})}))")
+
+
+def interpolate_script() -> str:
+    """curl in an app instance: its identity cert as client cert, CredHub's CA, the body
+    from VCAP_FILE. Prints the HTTP status (000: no answer) on the first line, then on
+    200 only the credential field names (the values never leave the container), else
+    the error body and curl's message."""
+    curl = ("curl -sS --max-time 10 -o " + ANSWER_FILE + " -w '%{http_code}'"
+            f' --cert "${{CF_INSTANCE_CERT:-{INSTANCE_CERT}}}"'
+            f' --key "${{CF_INSTANCE_KEY:-{INSTANCE_KEY}}}"'
+            f" --cacert {SYSTEM_CA} -H 'Content-Type: application/json'"
+            f" -X POST {CREDHUB_INTERPOLATE} -d @{VCAP_FILE}")
+    return (f"code=$({curl} 2>/tmp/cflab-probe-err); echo \"$code\";"
+            f" if [ \"$code\" = 200 ]; then python3 -c {shlex.quote(_FIELDS)} {ANSWER_FILE};"
+            f" else head -c 300 {ANSWER_FILE} 2>/dev/null; echo; cat /tmp/cflab-probe-err; fi;"
+            f" rm -f {ANSWER_FILE} {VCAP_FILE} /tmp/cflab-probe-err")
+
+
+def judge_interpolate(output: str) -> tuple[int, str]:
+    """(HTTP status, detail) from interpolate_script's output; 0 when curl got no answer."""
+    lines = output.strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    rest = " ".join(x.strip() for x in lines[1:] if x.strip())[:200]
+    if not (first.isdigit() and len(first) == 3) or first == "000":
+        return 0, f"no HTTP answer: {rest or output.strip()[:200]}"
+    status = int(first)
+    if status == 200:
+        return 200, f"http 200: interpolated, credential fields {rest}"
+    return status, f"http {status}: {rest}"
+
+
+def credentials_masked(page: dict) -> ProbeResult:
+    """The identity app's page lists interpolated service credentials with secrets masked
+    (no credhub-ref left, and something was masked)."""
+    creds = page.get("service_credentials") if isinstance(page, dict) else None
+    if not isinstance(creds, dict) or not creds:
+        return ProbeResult(False, "no service_credentials on the page")
+    text = json.dumps(creds)
+    if "credhub-ref" in text:
+        return ProbeResult(False, f"not interpolated: {text[:200]}")
+    if "****" not in text:
+        return ProbeResult(False, f"nothing masked: {sorted(creds)}")
+    fields = {name: sorted(v) if isinstance(v, dict) else type(v).__name__
+              for name, v in creds.items()}
+    return ProbeResult(True, f"masked credentials for {fields}")

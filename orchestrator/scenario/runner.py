@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ from orchestrator.docker_cli import run
 from orchestrator.foundation import Foundation
 from orchestrator.scenario import faults, platform, probes, report
 from orchestrator.scenario.classify import ERROR, INTENDED, MISROUTED, Sample
-from orchestrator.scenario.load import LoadGenerator, probe
+from orchestrator.scenario.load import LoadGenerator, page, probe
 from orchestrator.scenario.results import ERRORED, SKIPPED, ModeResult
 from orchestrator.scenario.schema import INSTANT_FAULTS, Scenario, Step
 
@@ -71,6 +72,9 @@ class ModeRun:
         self.open_faults: dict[str, int] = {}
         self.load: LoadGenerator | None = None
         self.started_at = time.monotonic()
+        self._cf: platform.CF | None = None
+        self.cf_apps: dict[str, str] = {}         # app pushed with cf -> its process guid
+        self.refs: dict[str, dict[str, Any]] = {}  # app -> last VCAP_SERVICES with a ref
 
     # -- helpers -------------------------------------------------------------
 
@@ -82,7 +86,20 @@ class ModeRun:
         return self.load.now() if self.load else 0.0
 
     def pg(self, app: str) -> str:
+        if app in self.cf_apps:
+            return self.cf_apps[app]
         return platform.process_guid(self.cfg.project, self.sc.app(app))
+
+    @property
+    def cf(self) -> platform.CF:
+        if self._cf is None:
+            self.foundation.write_cf_config()
+            self._cf = platform.CF(self.foundation.cf_home)
+        return self._cf
+
+    def refresh_pg(self, app: str) -> None:
+        """After a cf start/restart the LRP has a new process guid (a new version)."""
+        self.cf_apps[app] = self.cf.process_guid(app)
 
     def running(self, app: str) -> list[dict[str, Any]]:
         return [lrp for lrp in self.bbs.actual(self.pg(app)) if lrp.get("state") == "RUNNING"]
@@ -223,7 +240,18 @@ class ModeRun:
         if until == "off_cell":
             return lambda: self.app_running(app) and all(
                 lrp["cell_id"] != p["cell"] for lrp in self.running(app))
+        if until == "app_has_credentials":
+            return lambda: self.credentials_shown(app).ok
         raise StepFailed(f"unknown condition {until}")
+
+    def credentials_shown(self, app: str) -> probes.ProbeResult:
+        status, _, body = page(self.cfg.ports["http"], self.sc.app(app).host)
+        if status != 200:
+            return probes.ProbeResult(False, f"http {status} from {app}'s route")
+        data = json.loads(body)
+        if data.get("app_name") != app:
+            return probes.ProbeResult(False, f"answered by {data.get('app_name')!r}")
+        return probes.credentials_masked(data)
 
     # -- steps -----------------------------------------------------------------
 
@@ -298,7 +326,83 @@ class ModeRun:
             self.result.marks.append({"name": p["name"], "t": round(self.now(), 3)})
         elif k == "probe_direct":
             return self.probe_direct(p)
+        elif k == "cf_push":
+            return self.cf_push(p)
+        elif k == "bind_service":
+            return self.bind_service(p)
+        elif k == "unbind_service":
+            self.cf("unbind-service", p["app"], p["instance_name"])
+            return f"{p['instance_name']} unbound from {p['app']} (no restart)"
+        elif k == "probe_credhub":
+            return self.probe_credhub(p)
         return ""
+
+    def cf_push(self, p: dict[str, Any]) -> str:
+        app = self.sc.app(p["app"])
+        label, _, domain = app.host.partition(".")
+        if domain != self.cfg.apps_domain:
+            raise StepFailed(f"cf push maps {label}.{self.cfg.apps_domain}, but {app.name}'s"
+                             f" host is {app.host}")
+        instances = p.get("instances", self.instances[app.name])
+        self.instances[app.name] = instances
+        self.cf.push(app.name, label, instances)
+        self.refresh_pg(app.name)
+        self.started.add(app.name)
+        return f"{app.name} ×{instances} via the Cloud Controller ({self.cf_apps[app.name]})"
+
+    def bind_service(self, p: dict[str, Any]) -> str:
+        app, si = p["app"], p["instance_name"]
+        created = not self.cf.service_instance_exists(si)
+        if created:
+            self.cf("create-service", p["service"], p.get("plan", "small"), si)
+        self.cf("bind-service", app, si)
+        self.cf("restart", app)      # a binding reaches the instances at their next start
+        self.refresh_pg(app)
+        note = f"{'created ' if created else ''}{si}, bound to {app}, restarted"
+        if "name" in p:
+            text = self.cf("env", app)
+            d = self.out / "evidence"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"cf-env-{app}-bound.txt").write_text(text)   # before any unbind
+            self.result.evidence.append(str(d / f"cf-env-{app}-bound.txt"))
+            view = probes.only_references(self.remember(app, text))
+            self.result.checks[p["name"]] = view.ok
+            self.result.check_details[p["name"]] = f"cf env {app}: {view.detail}"
+            note += f"; CC view {'ok' if view.ok else 'FAIL'} — {view.detail}"
+        return note
+
+    def remember(self, app: str, cf_env_output: str) -> dict[str, Any]:
+        """VCAP_SERVICES as `cf env APP` shows it; remembered while it holds a ref."""
+        vcap = probes.vcap_services_from_env(cf_env_output)
+        if probes.credhub_refs(vcap):
+            self.refs[app] = vcap
+        return vcap
+
+    def instance_container(self, app: str) -> str:
+        """The container of the instance the router sends `app`'s route to."""
+        sample = self.probe(app)
+        if sample.outcome != INTENDED or not sample.instance_guid:
+            raise StepFailed(f"{app}'s route did not answer with an instance guid"
+                             f" ({sample.outcome} {sample.error_key})")
+        return sample.instance_guid
+
+    def probe_credhub(self, p: dict[str, Any]) -> str:
+        """From `from_app`'s instance, interpolate `ref_app`'s VCAP_SERVICES at CredHub."""
+        self.remember(p["ref_app"], self.cf("env", p["ref_app"]))
+        vcap = self.refs.get(p["ref_app"])   # after an unbind: the last one that had a ref
+        if not vcap:
+            status, detail = 0, f"no credhub-ref in {p['ref_app']}'s VCAP_SERVICES"
+        else:
+            container = self.instance_container(p["from_app"])
+            out = platform.exec_with_input(
+                container, f"cat > {probes.VCAP_FILE} && {probes.interpolate_script()}",
+                json.dumps(vcap).encode())
+            status, detail = probes.judge_interpolate(out)
+            detail = f"{p['from_app']} ({container}) → {', '.join(probes.credhub_refs(vcap))}:" \
+                     f" {detail}"
+        self.result.checks[p["name"]] = status == 200
+        self.result.check_details[p["name"]] = detail
+        return f"{'ok' if status == 200 else 'fail'} — {detail}"
 
     def wait_step(self, step: Step) -> str:
         p = step.params
@@ -306,6 +410,13 @@ class ModeRun:
         self.last_wait_error = ""
         took = self.wait(name, self.condition(step), p["timeout"])
         self.result.timers[name] = None if took is None else round(took, 3)
+        if p["until"] == "app_has_credentials" and "name" in p:
+            try:
+                shown = self.credentials_shown(p["app"])
+            except Exception as exc:  # noqa: BLE001 - recorded as the check's detail
+                shown = probes.ProbeResult(False, f"{type(exc).__name__}: {exc}")
+            self.result.checks[name] = took is not None and shown.ok
+            self.result.check_details[name] = f"{p['app']}'s page: {shown.detail}"
         if took is None:
             why = f"; last error {self.last_wait_error}" if self.last_wait_error else ""
             if p.get("on_timeout", "fail") == "fail":
@@ -359,8 +470,11 @@ class ModeRun:
                            for c in platform.app_containers(self.cfg.project))
         files["proxy-certs.txt"] = certs
         for job, container in self.jobs.items():
-            if job in ("router", "nats", "bbs") or job.startswith("cell-"):
+            if job in ("router", "nats", "bbs") or job.startswith("cell-") or \
+                    (self.cf_apps and job in ("cloud-controller", "credhub", "service-broker")):
                 files[f"log-{job}.txt"] = lambda c=container: _logs(c)
+        for app in self.cf_apps:   # the Cloud Controller's view: only credhub-refs
+            files[f"cf-env-{app}.txt"] = lambda a=app: self.cf("env", a, check=False)
         for name, get in files.items():
             try:
                 (d / name).write_text(get())

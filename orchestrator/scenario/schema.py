@@ -16,6 +16,7 @@ import yaml
 from orchestrator.config import MODES, ConfigError, parse_duration
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+_CHECK = re.compile(r"^[a-z0-9_-]{1,60}$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$")
 
 
@@ -46,7 +47,15 @@ STEP_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "observe": (("duration",), ()),
     "mark": (("name",), ()),
     "probe_direct": (("app", "name"), ("client_cert", "index")),
+    # Through the Cloud Controller with the `cf` CLI (apps the CC knows; see CC_STEPS).
+    "cf_push": (("app",), ("instances",)),
+    "bind_service": (("app", "service", "instance_name"), ("plan", "name")),
+    "unbind_service": (("app", "instance_name"), ()),
+    "probe_credhub": (("from_app", "ref_app", "name"), ()),
 }
+# Steps that act on an app through the Cloud Controller: it must be pushed with cf_push.
+CC_STEPS = {"bind_service": ("app",), "unbind_service": ("app",),
+            "probe_credhub": ("from_app", "ref_app")}
 # Faults that open a shaded window on the timeline, and the step that closes it.
 FAULT_CLOSERS = {
     "partition": "heal", "kill_job": "start_job", "stop_job": "start_job",
@@ -67,6 +76,7 @@ WAIT_CONDITIONS = (
     "cert_rotated",     # `app` answers with a certificate serial other than its first
     "cell_gone",        # the BBS no longer lists `cell`
     "off_cell",         # every instance of `app` RUNNING and none on `cell`
+    "app_has_credentials",  # `app`'s page lists bound service credentials, secrets masked
 )
 NEEDS_APP = set(WAIT_CONDITIONS) - {"routes_ok", "cell_gone"}
 JOBS = ("nats", "router", "bbs")
@@ -277,8 +287,9 @@ def _step(i: int, raw: Any, cells: int, apps: list[str]) -> Step:
 def _check_params(kind: str, p: dict[str, Any], where: str, cells: int,
                   apps: list[str]) -> None:
     cell_names = [f"cell-{n}" for n in range(1, cells + 1)]
-    if "app" in p and p["app"] not in apps:
-        raise _fail(f"{where}.app", f"no app {p['app']!r} (apps: {', '.join(apps)})")
+    for key in ("app", "from_app", "ref_app"):
+        if key in p and p[key] not in apps:
+            raise _fail(f"{where}.{key}", f"no app {p[key]!r} (apps: {', '.join(apps)})")
     if "cell" in p and p["cell"] not in cell_names:
         raise _fail(f"{where}.cell", f"no cell {p['cell']!r} (cells: {', '.join(cell_names)})")
     if "job" in p:
@@ -292,6 +303,14 @@ def _check_params(kind: str, p: dict[str, Any], where: str, cells: int,
         raise _fail(where, "from and to are the same job")
     if kind == "scale":
         _positive_int(p["instances"], f"{where}.instances", low=0)
+    if kind == "cf_push" and "instances" in p:
+        _positive_int(p["instances"], f"{where}.instances")
+    for key in ("instance_name", "service", "plan"):
+        if key in p and not (isinstance(p[key], str) and _NAME.match(p[key])):
+            raise _fail(f"{where}.{key}", f"lower-case letters, digits and '-', got {p[key]!r}")
+    if kind in ("probe_credhub", "bind_service") and "name" in p \
+            and not (isinstance(p["name"], str) and _CHECK.match(p["name"])):
+        raise _fail(f"{where}.name", f"a check name (a-z, 0-9, '_', '-'), got {p['name']!r}")
     if "index" in p:
         _positive_int(p["index"], f"{where}.index", low=0)
     if kind == "nats_outage" and p.get("how", "pause") not in ("pause", "stop"):
@@ -412,12 +431,25 @@ def _parse(data: Any, path: Path | None) -> Scenario:
 
 def _check_pushes(apps: tuple[App, ...], steps: tuple[Step, ...]) -> None:
     started = {a.name for a in apps if a.start}
+    via_cc: set[str] = set()
     for s in steps:
-        if s.kind == "push":
+        if s.kind in ("push", "cf_push"):
             if s.params["app"] in started and not s.modes:
-                raise _fail(f"steps[{s.index}].push.app",
+                raise _fail(f"steps[{s.index}].{s.kind}.app",
                             f"{s.params['app']!r} is already started (set start: false)")
             started.add(s.params["app"])
+            if s.kind == "cf_push":
+                app = next(a for a in apps if a.name == s.params["app"])
+                if app.host.split(".", 1)[0] != app.name:
+                    raise _fail(f"steps[{s.index}].cf_push.app",
+                                f"cf push routes {app.name}.<apps_domain>; {app.name!r} has"
+                                f" host {app.host!r}")
+                via_cc.add(app.name)
+        for key in CC_STEPS.get(s.kind, ()):
+            if s.params[key] not in via_cc:
+                raise _fail(f"steps[{s.index}].{s.kind}.{key}",
+                            f"{s.params[key]!r} is not pushed with an earlier cf_push step"
+                            " (the Cloud Controller does not know it)")
 
 
 def load_file(path: Path) -> Scenario:

@@ -55,3 +55,18 @@ def test_strict_direct_access_needs_the_router_certificate(tmp_path):
     assert doc["checks"] == {"no-client-cert": False, "router-cert": True}, doc["check_details"]
     assert result.status == PASSED
     assert no_leftovers()
+
+
+@pytest.mark.timeout(600)
+def test_credential_delivery_only_the_bound_app_reads(tmp_path):
+    result, doc = replay("credential-delivery", "strict", tmp_path)
+    assert result.error == "", result.error
+    assert doc["checks"] == {"cc-holds-only-ref": True, "vault-has-credentials": True,
+                             "own-app-reads": True, "other-app-denied": False,
+                             "read-after-unbind": False}, doc["check_details"]
+    assert "http 403" in doc["check_details"]["other-app-denied"]
+    assert doc["counts"]["misrouted"] == 0
+    assert result.status == PASSED, doc["expectations"]
+    assert (tmp_path / "credential-delivery" / "strict" / "evidence"
+            / "cf-env-vault-bound.txt").read_text().count("credhub-ref") == 1
+    assert no_leftovers()

@@ -141,3 +141,44 @@ def test_to_json_shape() -> None:
     assert out == {"app.example.com/api": [{
         "address": "10.0.0.1:61443", "protocol": "http1", "tls": True, "ttl": 120,
         "tags": {"c": "r"}, "private_instance_id": "guid-a", "server_cert_domain_san": "guid-a"}]}
+
+
+def test_fast_and_general_decoding_agree() -> None:
+    exact = {"host": "10.0.0.1", "port": 80, "tls_port": 61001, "uris": ["a.example.com/p"],
+             "app": "app", "private_instance_id": "i", "private_instance_index": "2",
+             "server_cert_domain_san": "i", "tags": {"component": "c"},
+             "stale_threshold_in_seconds": 30, "route_service_url": "https://rs",
+             "isolation_segment": "seg", "endpoint_updated_at_ns": 7, "protocol": "http2",
+             "availability_zone": "z1"}
+    fast = parse_registry_message(json.dumps(exact).encode())
+    # Upper-cased names and an unknown key force the general path: same message.
+    slow = parse_registry_message(json.dumps({**{k.upper(): v for k, v in exact.items()},
+                                              "other": [1]}).encode())
+    assert fast == slow
+    with pytest.raises(InvalidRegistryMessage):  # a bad type after good ones
+        parse_registry_message(json.dumps({**exact, "uris": ["a", 1]}).encode())
+    assert parse_registry_message(b'{"uris":["a",null]}').uris == ["a", ""]
+
+
+def test_route_and_endpoint_counts_follow_changes() -> None:
+    clock = [1000.0]
+    reg = Registry(clock=lambda: clock[0], droplet_stale_threshold=120)
+
+    def route(uri: str, port: int) -> bytes:
+        return json.dumps({"host": "10.0.0.1", "port": port, "uris": [uri]}).encode()
+
+    for i in range(10):
+        reg.handle("router.register", route(f"r{i}.example.com", 8000 + i))
+        reg.handle("router.register", route(f"r{i}.example.com/path", 8000 + i))
+    reg.handle("router.register", route("r0.example.com", 9000))
+    reg.handle("router.register", route("r0.example.com", 9000))  # a heartbeat
+    assert len(reg.table) == 20 and reg.num_endpoints() == 21
+    reg.handle("router.unregister", route("r0.example.com", 8000))
+    reg.handle("router.unregister", route("r1.example.com", 8001))
+    reg.handle("router.unregister", route("r1.example.com", 8001))  # already gone
+    assert len(reg.table) == 19 and reg.num_endpoints() == 19
+    clock[0] += 121
+    reg.handle("router.register", route("r2.example.com", 8002))  # fresh; the rest goes stale
+    assert reg.prune_stale_droplets() == 18
+    assert len(reg.table) == 1 and reg.num_endpoints() == 1
+    assert reg.num_endpoints() == reg.table.num_endpoints()

@@ -38,7 +38,8 @@ def bad(mutate) -> str:
 def test_shipped_scenarios_are_valid():
     found = schema.discover()
     assert set(found) == {"stale-route-port-reuse", "nats-outage", "cert-rotation-under-load",
-                          "strict-direct-access", "app-crash-restart", "cell-loss"}
+                          "strict-direct-access", "app-crash-restart", "cell-loss",
+                          "credential-delivery"}
     for path in found.values():
         sc = schema.load_file(path)
         assert sc.name == path.stem
@@ -120,3 +121,83 @@ def test_bad_yaml_file(tmp_path):
     f.write_text("name: [unclosed\n")
     with pytest.raises(schema.ScenarioError, match="not valid YAML"):
         schema.load_file(f)
+
+
+CRED = {
+    "name": "cred",
+    "foundation": {"modes": ["after-envoy", "strict"]},
+    "apps": [{"name": "vault", "start": False}, {"name": "other", "start": False},
+             {"name": "web"}],
+    "steps": [
+        {"cf_push": "vault"},
+        {"cf_push": {"app": "other", "instances": 2}},
+        {"bind_service": {"app": "vault", "service": "cflab-db", "plan": "small",
+                          "instance_name": "vault-db", "name": "cc-view"}},
+        {"wait": {"until": "app_has_credentials", "app": "vault", "name": "creds"}},
+        {"probe_credhub": {"from_app": "other", "ref_app": "vault", "name": "other-denied"}},
+        {"unbind_service": {"app": "vault", "instance_name": "vault-db"}},
+    ],
+    "expect": {"all": {"check.other-denied": "fail", "check.creds": "ok"}},
+}
+
+
+def bad_cred(mutate) -> str:
+    data = copy.deepcopy(CRED)
+    mutate(data)
+    with pytest.raises(schema.ScenarioError) as exc:
+        schema.parse(data, "c.yml")
+    return str(exc.value)
+
+
+def test_cloud_controller_steps_parse():
+    sc = schema.parse(CRED)
+    assert [s.kind for s in sc.steps] == ["cf_push", "cf_push", "bind_service", "wait",
+                                          "probe_credhub", "unbind_service"]
+    assert sc.steps[0].params == {"app": "vault"}
+    assert sc.steps[1].params == {"app": "other", "instances": 2}
+    assert sc.steps[2].params["instance_name"] == "vault-db"
+    assert sc.steps[3].params["timeout"] == 60.0
+    assert sc.steps[4].describe() == "probe_credhub(from_app=other, ref_app=vault,"\
+        " name=other-denied)"
+    assert [e.text for e in sc.expect["strict"]] == ["check.other-denied == fail",
+                                                     "check.creds == ok"]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["steps"].insert(0, {"cf_push": "web"}),
+     "steps[0].cf_push.app: 'web' is already started"),
+    (lambda d: d["steps"].append({"cf_push": {"app": "vault", "instances": 0}}),
+     "steps[6].cf_push.instances: expected a whole number >= 1"),
+    (lambda d: d["steps"].append({"cf_push": {"app": "vault", "memory": 64}}),
+     "steps[6].cf_push.memory: unknown field"),
+    (lambda d: d["steps"].append({"bind_service": {"app": "web", "service": "cflab-db",
+                                                   "instance_name": "x"}}),
+     "steps[6].bind_service.app: 'web' is not pushed with an earlier cf_push step"),
+    (lambda d: d["steps"].insert(0, {"bind_service": {"app": "vault", "service": "cflab-db",
+                                                      "instance_name": "x"}}),
+     "steps[0].bind_service.app: 'vault' is not pushed"),
+    (lambda d: d["steps"].append({"bind_service": {"app": "vault", "instance_name": "x"}}),
+     "steps[6].bind_service.service: missing"),
+    (lambda d: d["steps"].append({"bind_service": {"app": "vault", "service": "cflab-db",
+                                                   "instance_name": "My DB"}}),
+     "steps[6].bind_service.instance_name: lower-case"),
+    (lambda d: d["steps"].append({"unbind_service": {"app": "vault"}}),
+     "steps[6].unbind_service.instance_name: missing"),
+    (lambda d: d["steps"].append({"probe_credhub": {"from_app": "nope", "ref_app": "vault",
+                                                    "name": "p"}}),
+     "steps[6].probe_credhub.from_app: no app 'nope'"),
+    (lambda d: d["steps"].append({"probe_credhub": {"from_app": "web", "ref_app": "vault",
+                                                    "name": "p"}}),
+     "steps[6].probe_credhub.from_app: 'web' is not pushed"),
+    (lambda d: d["steps"].append({"probe_credhub": {"from_app": "vault", "ref_app": "vault",
+                                                    "name": "Not Ok"}}),
+     "steps[6].probe_credhub.name: a check name"),
+    (lambda d: d["steps"].append({"probe_credhub": {"from_app": "vault", "ref_app": "vault"}}),
+     "steps[6].probe_credhub.name: missing"),
+    (lambda d: d["steps"].append({"wait": {"until": "app_has_credentials"}}),
+     "steps[6].wait.app: condition app_has_credentials needs an app"),
+    (lambda d: d["apps"][0].update(host="safe.apps.internal"),
+     "steps[0].cf_push.app: cf push routes vault.<apps_domain>"),
+])
+def test_bad_cloud_controller_steps_name_the_field(mutate, message):
+    assert message in bad_cred(mutate)
