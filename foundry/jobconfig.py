@@ -6,8 +6,14 @@ unreadable or non-object file into that job's ConfigError naming the path.
 
 from __future__ import annotations
 
+import argparse
 import json
-from typing import Any
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def read_object(path: str, error: type[Exception]) -> dict[str, Any]:
@@ -19,3 +25,24 @@ def read_object(path: str, error: type[Exception]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise error(f"{path}: top level must be an object")
     return raw
+
+
+def start_job(prog: str, description: str | None, default_path: str,
+              load: Callable[[str], T], error: type[Exception],
+              argv: list[str] | None = None) -> T:
+    """A job's start: `-c PATH`, logging to stderr, its config loaded.
+
+    A bad config ends the process with exit code 2 and one line naming the
+    problem, as a BOSH job that fails its pre-start would.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("-c", "--config", default=default_path,
+                        help=f"path to the job's config (default {default_path})")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return load(args.config)
+    except error as e:
+        print(f"{prog}: config error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

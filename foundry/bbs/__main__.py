@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import sys
@@ -10,21 +9,13 @@ import threading
 
 from foundry.bbs.config import ConfigError, load
 from foundry.bbs.server import BBSServer
+from foundry.jobconfig import start_job
 
 DEFAULT_CONFIG = "/var/vcap/jobs/bbs/config/bbs.json"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bbs", description=__doc__)
-    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="path to bbs.json")
-    args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load(args.config)
-    except ConfigError as e:
-        print(f"bbs: config error: {e}", file=sys.stderr)
-        return 2
+    cfg = start_job("bbs", __doc__, DEFAULT_CONFIG, load, ConfigError, argv)
     server = BBSServer(cfg)
 
     def stop(*_: object) -> None:

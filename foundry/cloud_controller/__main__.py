@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -16,22 +15,13 @@ from foundry.cloud_controller.config import ConfigError, load
 from foundry.cloud_controller.db import DB
 from foundry.cloud_controller.server import CCServers
 from foundry.cloud_controller.service import CloudController
+from foundry.jobconfig import start_job
 
 DEFAULT_CONFIG = "/var/vcap/jobs/cloud_controller/config/cloud_controller.json"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cloud_controller", description=__doc__)
-    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG,
-                        help="path to cloud_controller.json")
-    args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load(args.config)
-    except ConfigError as e:
-        print(f"cloud_controller: config error: {e}", file=sys.stderr)
-        return 2
+    cfg = start_job("cloud_controller", __doc__, DEFAULT_CONFIG, load, ConfigError, argv)
     os.makedirs(os.path.dirname(os.path.abspath(cfg.db_path)), exist_ok=True)
     bits = BitsStore(cfg.bits_dir)
     cc = CloudController(cfg, DB(cfg.db_path), BBSClient(cfg.bbs_address, cfg.bbs_timeout), bits)

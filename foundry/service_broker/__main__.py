@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
 import sys
 import threading
 
+from foundry.jobconfig import start_job
 from foundry.service_broker.broker import Broker
 from foundry.service_broker.config import ConfigError, load
 from foundry.service_broker.credhub_client import CredHubClient
@@ -18,16 +18,7 @@ DEFAULT_CONFIG = "/var/vcap/jobs/service_broker/config/service_broker.json"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="service_broker", description=__doc__)
-    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG)
-    args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load(args.config)
-    except ConfigError as e:
-        print(f"service_broker: config error: {e}", file=sys.stderr)
-        return 2
+    cfg = start_job("service_broker", __doc__, DEFAULT_CONFIG, load, ConfigError, argv)
     try:
         os.makedirs(os.path.dirname(os.path.abspath(cfg.db_path)), exist_ok=True)
         credhub = CredHubClient(cfg.credhub_url, cfg.cert_file, cfg.key_file, cfg.ca_file,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -32,3 +33,16 @@ def jobs(foundation) -> dict[str, dict]:
     return foundation.job_states()
 
 
+@pytest.fixture(scope="module")
+def cf(foundation):
+    """The host's `cf` pointed at the e2e foundation's Cloud Controller."""
+    foundation.write_cf_config()
+    env = {"CF_HOME": str(foundation.cf_home), "PATH": "/usr/bin:/bin:/usr/local/bin"}
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "foundry.cli.cf", *args],
+                              capture_output=True, text=True, env=env, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"cf {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+    return run

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
@@ -12,19 +11,6 @@ from tests.e2e.helpers import bbs, through_router, wait_for
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture(scope="module")
-def cf(foundation, cfg):
-    foundation.write_cf_config()
-    env = {"CF_HOME": str(foundation.cf_home), "PATH": "/usr/bin:/bin:/usr/local/bin"}
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "foundry.cli.cf", *args],
-                              capture_output=True, text=True, env=env, timeout=300)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"cf {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-        return proc
-    return run
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,19 +19,6 @@ INTERPOLATE = ("curl -s -o /tmp/answer.json -w '%{http_code}'"
                " --cacert /etc/cf-system-certificates/system_ca.crt -H 'Content-Type: application/json'"
                " -X POST https://credhub.service.cf.internal:8844/api/v1/interpolate -d @/tmp/vcap.json")
 
-
-@pytest.fixture(scope="module")
-def cf(foundation):
-    foundation.write_cf_config()
-    env = {"CF_HOME": str(foundation.cf_home), "PATH": "/usr/bin:/bin:/usr/local/bin"}
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "foundry.cli.cf", *args],
-                              capture_output=True, text=True, env=env, timeout=300)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"cf {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-        return proc
-    return run
 
 
 def instance_of(cfg, host: str) -> str:
