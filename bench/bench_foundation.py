@@ -53,55 +53,72 @@ def bare_nats_start() -> float:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
 
-def main() -> int:
-    cfg = config.load(overrides={
-        "project": "cflab-bench",
-        "sample_apps": False,
-        "subnets": {"foundation": "10.238.0.0/24", "cell_containers": "10.237.0.0/16"},
-        "ports": {"http": 38080, "nats_monitor": 38222, "bbs": 38889, "cloud_controller": 39022},
-    })
+BASE = {
+    "project": "cflab-bench",
+    "sample_apps": False,
+    "subnets": {"foundation": "10.238.0.0/24", "cell_containers": "10.237.0.0/16"},
+    "ports": {"http": 17080, "nats_monitor": 17222, "bbs": 17889, "cloud_controller": 17022},
+}
+
+
+def run_once(overrides: dict) -> dict:
+    """Start a foundation, measure it, start one LRP, measure that; always tear down."""
+    cfg = config.load(overrides={**BASE, **overrides})
     foundation = Foundation(cfg)
     foundation.down()
-    images.build()
-    print("bench: foundation cold start (images built, fresh PKI, `cflab up`)")
     start = time.monotonic()
     try:
         foundation.up()
-        cold = time.monotonic() - start
-        stats = subprocess.run(
+        out: dict = {"cold": time.monotonic() - start}
+        out["stats"] = subprocess.run(
             ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}",
              *[s["container"] for s in foundation.job_states().values()]],
             capture_output=True, text=True, check=True).stdout.splitlines()
         lrp_start = time.monotonic()
-        bbs(cfg, "POST", "/v1/desired_lrps", identity_lrp("bench-pg", "bench-app", "bench.apps.internal", "bench"))
-        wait_for(lambda: through_router(cfg, "bench.apps.internal")[0] == 200, 120, interval=0.05,
+        bbs(cfg, "POST", "/v1/desired_lrps",
+            identity_lrp("bench-pg", "bench-app", "bench.apps.internal", "bench"))
+        wait_for(lambda: through_router(cfg, "bench.apps.internal")[0] == 200, 120, interval=0.02,
                  what="the first 200")
-        first_200 = time.monotonic() - lrp_start
+        out["first_200"] = time.monotonic() - lrp_start
         guid = bbs(cfg, "GET", "/v1/actual_lrps?process_guid=bench-pg")[0]["instance_guid"]
-        app_mem = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", guid],
-                                 capture_output=True, text=True, check=True).stdout
-        proxy_rss = subprocess.run(
-            ["docker", "exec", guid, "sh", "-c", "grep VmRSS /proc/$(pgrep -f foundry.envoy | head -1)/status"],
+        out["app_mem"] = subprocess.run(
+            ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", guid],
+            capture_output=True, text=True, check=True).stdout
+        out["proxy_rss"] = subprocess.run(
+            ["docker", "exec", guid, "sh", "-c", "grep VmRSS /proc/$(pgrep -x envoy | head -1)/status"],
             capture_output=True, text=True).stdout.split()
+        return out
     finally:
         foundation.down()
+
+
+def main() -> int:
+    images.build()
+    print("bench: foundation cold start (images built, fresh PKI, `cflab up`), then one LRP")
+    cf_defaults = run_once({})
+    print("bench: again with the health check's startup interval at 200 ms (CF: 2 s)")
+    fast = run_once({"timings": {"healthcheck_startup_interval": "200ms"}})
+    cold, stats = cf_defaults["cold"], cf_defaults["stats"]
     total = sum(_mib(line.split(" ", 1)[1]) for line in stats)
     bare = bare_nats_start()
     print()
-    print(f"{'figure':<44} {'value':>10}")
-    print(f"{'cflab up, first healthy foundation':<44} {cold:>9.1f}s  (target < {TARGET_S:.0f}s:"
-          f" {'met' if cold < TARGET_S else 'MISSED'})")
-    print(f"{'peer: bare docker run of nats to healthy':<44} {bare:>9.2f}s  ratio {cold / bare:.1f}x")
-    print(f"{'published: kind create cluster':<44} {KIND_S:>9.1f}s  ratio {cold / KIND_S:.2f}x")
-    print(f"{'foundation memory (docker stats, all jobs)':<44} {total:>8.1f}MiB  ({len(stats)} containers)")
+    print(f"{'figure':<46} {'value':>10}")
+    for label, run in (("", cf_defaults), (" (2nd run)", fast)):
+        print(f"{'cflab up, first healthy foundation' + label:<46} {run['cold']:>9.1f}s  (target <"
+              f" {TARGET_S:.0f}s: {'met' if run['cold'] < TARGET_S else 'MISSED'})")
+    print(f"{'peer: bare docker run of nats to healthy':<46} {bare:>9.2f}s  ratio {cold / bare:.1f}x")
+    print(f"{'published: kind create cluster':<46} {KIND_S:>9.1f}s  ratio {cold / KIND_S:.2f}x")
+    print(f"{'foundation memory (docker stats, all jobs)':<46} {total:>8.1f}MiB  ({len(stats)} containers)")
     for line in stats:
         print(f"    {line}")
-    print(f"{'desired LRP -> first 200 through the router':<44} {first_200:>9.2f}s  (target < {LRP_TARGET_S:.0f}s:"
-          f" {'met' if first_200 < LRP_TARGET_S else 'MISSED'}; real CF: tens of seconds)")
-    print(f"{'app container with its proxy (docker stats)':<44} {_mib(app_mem):>8.1f}MiB"
+    for label, run in (("CF's 2 s health-check interval", cf_defaults), ("200 ms interval", fast)):
+        print(f"{'desired LRP -> first 200, ' + label:<46} {run['first_200']:>9.2f}s  (target <"
+              f" {LRP_TARGET_S:.0f}s: {'met' if run['first_200'] < LRP_TARGET_S else 'MISSED'};"
+              " real CF: tens of seconds)")
+    print(f"{'app container with its proxy (docker stats)':<46} {_mib(cf_defaults['app_mem']):>8.1f}MiB"
           f"  (Diego budgets +32 MB for Envoy)")
-    if len(proxy_rss) >= 2:
-        print(f"{'  of which the proxy (VmRSS)':<44} {int(proxy_rss[1]) / 1024:>8.1f}MiB")
+    if len(cf_defaults["proxy_rss"]) >= 2:
+        print(f"{'  of which the proxy (VmRSS)':<46} {int(cf_defaults['proxy_rss'][1]) / 1024:>8.1f}MiB")
     return 0
 
 

@@ -185,7 +185,7 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
         "jitter_factor": 0.2,
         "greet_interval": t["greet_retry_interval"],
         "greet_max_attempts": 30,
-        "poll_interval": 0.5,
+        "poll_interval": 0.2,
     }
 
 
@@ -208,7 +208,10 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "cap_add": ["NET_ADMIN"],
             "sysctls": {"net.ipv4.ip_forward": "1"},
             "networks": ["foundation", net],
-            "depends_on": ["bbs", "nats", "credhub"],
+            "depends_on": {"bbs": {"condition": "service_started"},
+                           "nats": {"condition": "service_started"},
+                           "credhub": {"condition": "service_started"},
+                           "pki": {"condition": "service_completed_successfully"}},
             "volumes": [
                 f"{docker_socket}:/var/run/docker.sock",
                 "secrets-rep:/var/vcap/jobs/rep/secrets:ro",
@@ -218,7 +221,7 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "command": ["sh", "-c", "route_emitter_ctl & exec python3 -m foundry.rep"
                         " -c /var/vcap/jobs/rep/config/rep.json"],
             "healthcheck": {"test": ["CMD", "test", "-f", "/var/vcap/data/rep/ready"],
-                            "interval": "1s", "timeout": "2s", "retries": 120},
+                            "interval": "5s", "timeout": "2s", "retries": 24},
         }
     return {"services": services, "networks": networks}
 

@@ -161,9 +161,10 @@ def issue_leaf(
     validity: dt.timedelta = DEFAULT_LEAF_VALIDITY,
     now: dt.datetime | None = None,
     serial: int | None = None,
+    key: rsa.RSAPrivateKey | None = None,
 ) -> Credential:
-    """A leaf certificate; SANs and EKUs as given."""
-    key = new_key(key_size)
+    """A leaf certificate; SANs and EKUs as given (a fresh key unless one is handed in)."""
+    key = key or new_key(key_size)
     builder = _builder(
         _name(common_name, org_units), issuer, key, now or _now(), validity, serial
     )
@@ -204,6 +205,7 @@ def issue_instance_identity(
     key_size: int = 2048,
     validity: dt.timedelta = dt.timedelta(hours=24),
     now: dt.datetime | None = None,
+    key: rsa.RSAPrivateKey | None = None,
 ) -> Credential:
     """The executor's instance identity credential (credmanager.go).
 
@@ -224,6 +226,7 @@ def issue_instance_identity(
         validity=validity,
         now=now,
         serial=uuid.uuid4().int >> 1,
+        key=key,
     )
 
 

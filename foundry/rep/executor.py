@@ -28,6 +28,7 @@ from foundry.rep import dnat, proxy_config
 from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.garden import Garden, GardenError
 from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
+from foundry.rep.keys import KeyPool
 from foundry.rep.ports import FifoAllocator, FirstFitAllocator
 
 log = logging.getLogger("rep.executor")
@@ -111,6 +112,7 @@ class Executor:
         self.containers: dict[str, Container] = {}
         self.lock = threading.RLock()
         self.validity = dt.timedelta(seconds=cfg.validity)
+        self.keys = KeyPool(cfg.key_size)
         self.rotation = rotation_period(self.validity).total_seconds()
 
     # -- setup -----------------------------------------------------------------
@@ -146,7 +148,7 @@ class Executor:
     def _issue(self, c: Container, guid: str) -> Credential:
         ou = (c.desired.get("certificate_properties") or {}).get("organizational_unit") or []
         return issue_instance_identity(self.signer, guid, ou, c.ip, key_size=self.cfg.key_size,
-                                       validity=self.validity)
+                                       validity=self.validity, key=self.keys.take())
 
     def _proxy_files(self, c: Container, cred: Credential) -> dict[str, tuple[bytes, int, int]]:
         spec = proxy_config.ProxySpec(
@@ -186,9 +188,13 @@ class Executor:
         threading.Thread(target=self._run, args=(c,), name=f"lrp-{c.handle}", daemon=True).start()
 
     def _run(self, c: Container) -> None:
+        t0 = time.monotonic()
         try:
             self._create(c)
+            t1 = time.monotonic()
             self._await_healthy(c)
+            log.info("instance %s: container and processes %.2fs, startup health check %.2fs",
+                     c.handle, t1 - t0, time.monotonic() - t1)
         except (StartFailed, GardenError, OSError) as exc:
             self._crash(c, str(exc))
             return
@@ -218,40 +224,56 @@ class Executor:
                   c.process_guid, "cflab.instance-guid": c.instance_guid,
                   "cflab.index": str(c.index)}
         extra_hosts = {s.name: self.cfg.cell_container_ip for s in self.cfg.platform_services}
+        t = time.monotonic()
         c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts)
+        marks = {"create": time.monotonic() - t}
+        t = time.monotonic()
         cred = self._issue(c, c.instance_guid)
+        marks["credential"] = time.monotonic() - t
+        t = time.monotonic()
         c.serial, c.rotate_at = cred.cert.serial_number, time.monotonic() + self.rotation
         creds = self._cred_files(cred)
         self._keep_copy("instance_identity", c, creds)
-        self.garden.put_files(c.cid, CRED_DIR, creds)
+        tree = {CRED_DIR: creds}
         if self.cfg.system_certs:
-            self.garden.put_files(c.cid, SYSTEM_CERT_DIR, {
-                n: (b, 0o644, 0) for n, b in self.cfg.system_certs.items()})
+            tree[SYSTEM_CERT_DIR] = {n: (b, 0o644, 0) for n, b in self.cfg.system_certs.items()}
         if self.cfg.proxy_enabled:
             files = self._proxy_files(c, cred)
             self._keep_copy("proxy_config", c, files)
-            self.garden.put_files(c.cid, proxy_config.CONFIG_DIR, files)
+            tree[proxy_config.CONFIG_DIR] = files
+        self.garden.put_tree(c.cid, tree)
+        marks["files"] = time.monotonic() - t
+        t = time.monotonic()
         self.garden.start(c.cid)
+        marks["start"] = time.monotonic() - t
+        t = time.monotonic()
         for cmd in dnat.add_commands(self.cfg.cell_ip, c.dnat_mappings):
             res = iptables(cmd)
             if res.returncode != 0:
                 raise StartFailed(f"iptables: {res.stderr.strip()}")
+        marks["dnat"] = time.monotonic() - t
+        t = time.monotonic()
         self._setup_bits(c)
+        marks["bits"] = time.monotonic() - t
+        t = time.monotonic()
         env = self._env(c)
-        ports = [m.container_port for m in c.mappings]
-        if 2222 in ports:
-            c.processes["sshd"] = self.garden.run(c.cid, ["/usr/sbin/sshd", "-D", "-p", "2222"])
+        # The app first: it is what the startup health check waits for.
+        run = (c.desired.get("action") or {}).get("run") or {}
+        command = [run["path"], *run.get("args", [])] if run.get("path") else [
+            LAUNCHER, "/home/vcap/app", "python3 app.py", ""]
+        c.processes["app"] = self.garden.run(c.cid, command, user=run.get("user", "vcap"),
+                                             env=env, workdir="/home/vcap/app")
         if self.cfg.proxy_enabled:
             node = f"sidecar~{c.ip}~{c.handle}~x"
             wrapper = (f"trap 'kill -9 0' TERM; {ENVOY} -c {proxy_config.CONFIG_DIR}/envoy.yaml"
                        f" --service-cluster proxy-cluster --service-node {node}"
                        " --drain-time-s 900 --log-level critical& pid=$!; wait $pid")
             c.processes["envoy"] = self.garden.run(c.cid, ["sh", "-c", wrapper])
-        run = (c.desired.get("action") or {}).get("run") or {}
-        command = [run["path"], *run.get("args", [])] if run.get("path") else [
-            LAUNCHER, "/home/vcap/app", "python3 app.py", ""]
-        c.processes["app"] = self.garden.run(c.cid, command, user=run.get("user", "vcap"),
-                                             env=env, workdir="/home/vcap/app")
+        if 2222 in [m.container_port for m in c.mappings]:
+            c.processes["sshd"] = self.garden.run(c.cid, ["/usr/sbin/sshd", "-D", "-p", "2222"])
+        marks["processes"] = time.monotonic() - t
+        log.info("instance %s created: %s", c.handle,
+                  ", ".join(f"{k} {v:.2f}s" for k, v in marks.items()))
 
     def _setup_bits(self, c: Container) -> None:
         """The setup action: a `download` of the app bits into /home/vcap/app.
@@ -295,15 +317,32 @@ class Executor:
         return [HEALTHCHECK, f"-port={port}", "-timeout=1000ms", *flags]
 
     def _await_healthy(self, c: Container) -> None:
+        """The app's startup check and, as Diego does, one per TLS proxy port, all at once."""
         if not c.mappings:
             return
-        code, out = self.garden.run_sync(c.cid, self._health_cmd(
-            c, f"-startup-interval={self.cfg.startup_interval:g}s",
-            f"-startup-timeout={self.cfg.startup_timeout:g}s"))
+        startup = (f"-startup-interval={self.cfg.startup_interval:g}s",
+                   f"-startup-timeout={self.cfg.startup_timeout:g}s")
+        checks = {"app": self._health_cmd(c, *startup)}
+        if self.cfg.proxy_enabled:
+            for m in c.mappings:
+                checks[f"proxy:{m.container_tls_proxy_port}"] = [
+                    HEALTHCHECK, f"-port={m.container_tls_proxy_port}", "-timeout=1000ms", *startup]
+        results: dict[str, tuple[int, bytes]] = {}
+        threads = [threading.Thread(target=lambda k=k, cmd=cmd: results.__setitem__(
+            k, self.garden.run_sync(c.cid, cmd))) for k, cmd in checks.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        code, out = results.get("app", (-1, b"no result"))
         if code != 0:
             raise StartFailed(
                 f"Instance never healthy after {self.cfg.startup_timeout:g}s: "
                 f"{out.decode(errors='replace').strip()}")
+        for name, (code, out) in results.items():
+            if name != "app" and code != 0:
+                raise StartFailed(f"instance proxy failed to start ({name}): "
+                                  f"{out.decode(errors='replace').strip()}")
         c.processes["liveness"] = self.garden.run(c.cid, self._health_cmd(
             c, f"-liveness-interval={self.cfg.liveness_interval:g}s"))
 

@@ -24,20 +24,27 @@ class GardenError(RuntimeError):
     pass
 
 
-def _tar(directory: str, files: dict[str, tuple[bytes, int, int]]) -> bytes:
-    """A tar holding `directory` (and its parents) and files (content, mode, uid)."""
+def _tar(tree: dict[str, dict[str, tuple[bytes, int, int]]]) -> bytes:
+    """A tar holding each directory (and its parents) with its files (content, mode, uid)."""
     buf = io.BytesIO()
     now = time.time()
+    seen: set[str] = set()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        parts = directory.strip("/").split("/")
-        for i in range(1, len(parts) + 1):
-            info = tarfile.TarInfo("/".join(parts[:i]))
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
-            tar.addfile(info)
-        for name, (content, mode, uid) in files.items():
-            info = tarfile.TarInfo(f"{directory.strip('/')}/{name}")
-            info.size, info.mode, info.mtime, info.uid, info.gid = len(content), mode, now, uid, uid
-            tar.addfile(info, io.BytesIO(content))
+        for directory, files in tree.items():
+            parts = directory.strip("/").split("/")
+            for i in range(1, len(parts) + 1):
+                name = "/".join(parts[:i])
+                if name in seen:
+                    continue
+                seen.add(name)
+                info = tarfile.TarInfo(name)
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+                tar.addfile(info)
+            for fname, (content, mode, uid) in files.items():
+                info = tarfile.TarInfo(f"{directory.strip('/')}/{fname}")
+                info.size, info.mode, info.mtime = len(content), mode, now
+                info.uid = info.gid = uid
+                tar.addfile(info, io.BytesIO(content))
     return buf.getvalue()
 
 
@@ -64,8 +71,12 @@ class Garden:
         return ctr["Id"]
 
     def put_files(self, cid: str, directory: str, files: dict[str, tuple[bytes, int, int]]) -> None:
-        if not self.client.api.put_archive(cid, "/", _tar(directory, files)):
-            raise GardenError(f"could not copy files into {directory}")
+        self.put_tree(cid, {directory: files})
+
+    def put_tree(self, cid: str, tree: dict[str, dict[str, tuple[bytes, int, int]]]) -> None:
+        """Copy files into several directories in one call (one tar, one API request)."""
+        if not self.client.api.put_archive(cid, "/", _tar(tree)):
+            raise GardenError(f"could not copy files into {', '.join(tree)}")
 
     def replace_files(self, cid: str, directory: str,
                       files: dict[str, tuple[bytes, int, int]]) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.helpers import bbs, cflab, identity_lrp, through_router, wait_for
+
+APP_DIR = Path(__file__).resolve().parents[2] / "foundry" / "apps" / "identity"
 
 pytestmark = pytest.mark.e2e
 PG, HOST = "e2e-modes-pg", "modes.apps.internal"
@@ -18,10 +21,17 @@ def running(cfg):
 
 
 @pytest.fixture(scope="module")
-def app(foundation, cfg):
+def app(foundation, cfg, cf):
     bbs(cfg, "POST", "/v1/desired_lrps", identity_lrp(PG, "modes-app", HOST, "modes"))
+    cf("push", "modes-cf", "-p", str(APP_DIR))
     wait_for(lambda: through_router(cfg, HOST)[0] == 200, 90, what="the app through the router")
     return PG
+
+
+def v2_stats(cf) -> dict:
+    apps = json.loads(cf("curl", "/v2/apps").stdout)["resources"]
+    guid = next(a["metadata"]["guid"] for a in apps if a["entity"]["name"] == "modes-cf")
+    return json.loads(cf("curl", f"/v2/apps/{guid}/stats").stdout)
 
 
 def serves_new_instance(cfg, old_guids):
@@ -43,6 +53,15 @@ def test_strict_mode_serves_and_refuses_clients_without_a_certificate(foundation
                              f"https://{lrp['address']}:{tls_port}/"], capture_output=True)
     assert direct.returncode != 0  # the proxy demands the router's client certificate
     assert "mode: strict" in cflab("status").stdout
+
+
+def test_strict_mode_stats_show_no_port_as_pcf_2_3_did(cfg, cf, app):
+    def running_stats():
+        stats = v2_stats(cf)
+        return stats if stats and all(s["state"] == "RUNNING" for s in stats.values()) else None
+    stats = wait_for(running_stats, 120, what="modes-cf RUNNING again in strict mode")
+    assert [s["stats"]["port"] for s in stats.values()] == [0]
+    assert through_router(cfg, "modes-cf.apps.internal")[0] == 200
 
 
 def test_before_envoy_mode_has_no_proxy(foundation, cfg, app):
