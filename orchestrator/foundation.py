@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -218,11 +219,7 @@ class Foundation:
         vols = set(ids("volume", label)) | set(ids("volume", project_label))
         if vols:
             run(["docker", "volume", "rm", "-f", *vols], check=False)
-        state = render.state_dir(self.project)
-        if state.exists():
-            for p in sorted(state.rglob("*"), reverse=True):
-                p.unlink() if p.is_file() or p.is_symlink() else p.rmdir()
-            state.rmdir()
+        shutil.rmtree(render.state_dir(self.project), ignore_errors=True)
         return {"containers": len(containers), "networks": len(nets), "volumes": len(vols)}
 
     # -- status ----------------------------------------------------------------

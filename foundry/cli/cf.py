@@ -338,13 +338,19 @@ def cmd_restart(ctx: Context, a: argparse.Namespace) -> int:
     return 0
 
 
+def confirm_delete(ctx: Context, what: str) -> bool:
+    """cf's prompt before deleting without -f; anything but y/yes cancels."""
+    ctx.out.write(f"Really delete {what}?> ")
+    ctx.out.flush()
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return True
+    ctx.say("Delete cancelled")
+    return False
+
+
 def cmd_delete(ctx: Context, a: argparse.Namespace) -> int:
-    if not a.force:
-        ctx.out.write(f"Really delete the app {a.name}?> ")
-        ctx.out.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            ctx.say("Delete cancelled")
-            return 0
+    if not a.force and not confirm_delete(ctx, f"the app {a.name}"):
+        return 0
     ctx.say(f"Deleting app {a.name} {ctx.where()}...")
     app = ctx.find_app(a.name)
     ctx.say("OK")
@@ -557,12 +563,8 @@ def cmd_create_service(ctx: Context, a: argparse.Namespace) -> int:
 
 
 def cmd_delete_service(ctx: Context, a: argparse.Namespace) -> int:
-    if not a.force:
-        ctx.out.write(f"Really delete the service {a.service_instance}?> ")
-        ctx.out.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            ctx.say("Delete cancelled")
-            return 0
+    if not a.force and not confirm_delete(ctx, f"the service {a.service_instance}"):
+        return 0
     ctx.say(f"Deleting service {a.service_instance} {ctx.where()}...")
     found = ctx.client.resources("/v2/service_instances", f"name:{a.service_instance}")
     if not found:

@@ -159,6 +159,11 @@ class Executor:
             layout=self.cfg.proxy_config_layout)
         return {name: (text.encode(), 0o600, 0) for name, text in proxy_config.render(spec).items()}
 
+    def _certificate_files(self, c: Container, cred: Credential) -> dict[str, tuple[bytes, int, int]]:
+        """Only the proxy files that carry the certificate: what a rotation or stop rewrites."""
+        names = proxy_config.certificate_files(self.cfg.proxy_config_layout)
+        return {n: v for n, v in self._proxy_files(c, cred).items() if n in names}
+
     def _keep_copy(self, kind: str, c: Container, files: dict[str, tuple[bytes, int, int]]) -> None:
         """The cell's own copy, where `ls` on a real cell shows it."""
         d = self.cfg.state_dir / kind / c.handle
@@ -381,8 +386,7 @@ class Executor:
     def rotate(self, c: Container) -> None:
         cred = self._issue(c, c.instance_guid)
         if self.cfg.proxy_enabled:
-            files = {n: v for n, v in self._proxy_files(c, cred).items()
-                     if n in proxy_config.certificate_files(self.cfg.proxy_config_layout)}
+            files = self._certificate_files(c, cred)
             self._keep_copy("proxy_config", c, files)
             self.garden.replace_files(c.cid, proxy_config.CONFIG_DIR, files)
         creds = self._cred_files(cred)
@@ -406,8 +410,7 @@ class Executor:
         if was_running and self.cfg.proxy_enabled:
             try:  # CF's stop sequence: invalid certificate, reload delay, then stop
                 invalid = self._issue(c, "")
-                files = {n: v for n, v in self._proxy_files(c, invalid).items()
-                         if n in proxy_config.certificate_files(self.cfg.proxy_config_layout)}
+                files = self._certificate_files(c, invalid)
                 self.garden.replace_files(c.cid, proxy_config.CONFIG_DIR, files)
                 time.sleep(self.cfg.reload_duration)
             except (GardenError, OSError) as exc:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from tests import support
+
 CONFIG = Path(__file__).with_name("foundation.yml")
+wait_for = functools.partial(support.wait_for, interval=0.25)
 
 
 def cflab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -46,23 +50,6 @@ def through_router(cfg, host: str, timeout: float = 10):
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
         conn.close()
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - keep polling, report the last one
-            last_error = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last_error}")
 
 
 def identity_lrp(process_guid: str, app_guid: str, host: str, name: str, instances: int = 1) -> dict:

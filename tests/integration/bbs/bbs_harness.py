@@ -4,68 +4,29 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.support import REPO, JobProcess, free_port, wait_for
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
-class BBSProcess:
+class BBSProcess(JobProcess):
     def __init__(self, tmp: Path, **config: Any) -> None:
-        self.tmp = tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config = {"listen_address": f"127.0.0.1:{self.port}",
-                       "db_path": str(tmp / "bbs.sqlite3"), "convergence_interval": 0.5,
-                       "cell_presence_ttl": 3, "restart_backoff_base": 1,
-                       "restart_backoff_max": 4, **config}
-        (tmp / "bbs.json").write_text(json.dumps(self.config))
-        self.proc: subprocess.Popen | None = None
+        super().__init__(tmp, "bbs", "foundry.bbs", {
+            "listen_address": f"127.0.0.1:{self.port}", "db_path": str(tmp / "bbs.sqlite3"),
+            "convergence_interval": 0.5, "cell_presence_ttl": 3, "restart_backoff_base": 1,
+            "restart_backoff_max": 4, **config})
 
     def start(self) -> BBSProcess:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.log = open(self.tmp / "bbs.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "foundry.bbs", "-c", str(self.tmp / "bbs.json")],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        super().start()
         wait_for(lambda: self.request("GET", "/ping")[0] == 200, what="bbs /ping")
         return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None

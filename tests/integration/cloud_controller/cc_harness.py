@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from foundry.pki import ca as pki
+from tests.support import REPO, free_port
+from tests.support import JobProcess as Proc
+from tests.support import wait_for as _wait_for
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+wait_for = functools.partial(_wait_for, timeout=20.0)
 
 
 def http(method: str, url: str, body: Any = None, ctx: ssl.SSLContext | None = None,
@@ -55,30 +37,6 @@ def http(method: str, url: str, body: Any = None, ctx: ssl.SSLContext | None = N
         return status, json.loads(out) if out else None
     except ValueError:
         return status, out
-
-
-class Proc:
-    def __init__(self, tmp: Path, name: str, module: str, config: dict[str, Any]) -> None:
-        self.tmp, self.name, self.module, self.config = tmp, name, module, config
-        (tmp / f"{name}.json").write_text(json.dumps(config))
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.log = open(self.tmp / f"{self.name}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module, "-c",
-                                      str(self.tmp / f"{self.name}.json")],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 class FakeCell(threading.Thread):

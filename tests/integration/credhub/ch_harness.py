@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import http.client
 import json
-import os
-import socket
 import ssl
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +18,12 @@ from foundry.pki import (
     new_ca,
     new_instance_guid,
 )
+from tests.support import REPO, free_port  # noqa: F401  (REPO: re-exported for the tests)
+from tests.support import JobProcess as Proc
+from tests.support import wait_for as _wait_for
 
-REPO = Path(__file__).resolve().parents[3]
+wait_for = functools.partial(_wait_for, timeout=20.0)
 BROKER_USER, BROKER_PASS = "broker", "s3cret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 class PKI:
@@ -81,33 +60,6 @@ class PKI:
     def expired_instance(self, app_guid: str) -> Credential:
         return self.instance(app_guid, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2),
                              validity=dt.timedelta(hours=1))
-
-
-class Proc:
-    def __init__(self, tmp: Path, name: str, module: str, config: dict[str, Any]) -> None:
-        self.tmp, self.name, self.module = tmp, name, module
-        (tmp / f"{name}.json").write_text(json.dumps(config))
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.log = open(self.tmp / f"{self.name}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, "-c", str(self.tmp / f"{self.name}.json")],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def logs(self) -> str:
-        return (self.tmp / f"{self.name}.log").read_text()
 
 
 class Stack:
