@@ -7,6 +7,7 @@ context: `kind create cluster` 12.5 s (kind issue #2893).
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import time
@@ -61,6 +62,25 @@ BASE = {
 }
 
 
+SAMPLES = 5
+
+
+def first_200(cfg: config.FoundationConfig, i: int) -> float:
+    """Desired LRP created -> first 200 through the router; the one before is deleted
+    and gone first, so each sample starts on a quiet cell (the last one stays)."""
+    if i:
+        bbs(cfg, "DELETE", f"/v1/desired_lrps/bench-pg-{i - 1}")
+        wait_for(lambda: not subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=cflab.process-guid=bench-pg-{i - 1}"],
+            capture_output=True, text=True).stdout.strip(), 60, what="the previous instance gone")
+    host = f"bench-{i}.apps.internal"
+    start = time.monotonic()
+    bbs(cfg, "POST", "/v1/desired_lrps", identity_lrp(f"bench-pg-{i}", f"bench-app-{i}", host,
+                                                      f"bench-{i}"))
+    wait_for(lambda: through_router(cfg, host)[0] == 200, 120, interval=0.02, what="the first 200")
+    return time.monotonic() - start
+
+
 def run_once(overrides: dict) -> dict:
     """Start a foundation, measure it, start one LRP, measure that; always tear down."""
     cfg = config.load(overrides={**BASE, **overrides})
@@ -74,13 +94,9 @@ def run_once(overrides: dict) -> dict:
             ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}",
              *[s["container"] for s in foundation.job_states().values()]],
             capture_output=True, text=True, check=True).stdout.splitlines()
-        lrp_start = time.monotonic()
-        bbs(cfg, "POST", "/v1/desired_lrps",
-            identity_lrp("bench-pg", "bench-app", "bench.apps.internal", "bench"))
-        wait_for(lambda: through_router(cfg, "bench.apps.internal")[0] == 200, 120, interval=0.02,
-                 what="the first 200")
-        out["first_200"] = time.monotonic() - lrp_start
-        guid = bbs(cfg, "GET", "/v1/actual_lrps?process_guid=bench-pg")[0]["instance_guid"]
+        out["first_200"] = [first_200(cfg, i) for i in range(SAMPLES)]
+        guid = bbs(cfg, "GET", f"/v1/actual_lrps?process_guid=bench-pg-{SAMPLES - 1}"
+                   )[0]["instance_guid"]
         out["app_mem"] = subprocess.run(
             ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", guid],
             capture_output=True, text=True, check=True).stdout
@@ -112,9 +128,11 @@ def main() -> int:
     for line in stats:
         print(f"    {line}")
     for label, run in (("CF's 2 s health-check interval", cf_defaults), ("200 ms interval", fast)):
-        print(f"{'desired LRP -> first 200, ' + label:<46} {run['first_200']:>9.2f}s  (target <"
-              f" {LRP_TARGET_S:.0f}s: {'met' if run['first_200'] < LRP_TARGET_S else 'MISSED'};"
-              " real CF: tens of seconds)")
+        samples = sorted(run["first_200"])
+        median = statistics.median(samples)
+        print(f"{'desired LRP -> first 200, ' + label:<46} {median:>9.2f}s  median of {len(samples)}"
+              f" ({', '.join(f'{x:.2f}' for x in samples)}); target < {LRP_TARGET_S:.0f}s:"
+              f" {'met' if median < LRP_TARGET_S else 'MISSED'}; real CF: tens of seconds")
     print(f"{'app container with its proxy (docker stats)':<46} {_mib(cf_defaults['app_mem']):>8.1f}MiB"
           f"  (Diego budgets +32 MB for Envoy)")
     if len(cf_defaults["proxy_rss"]) >= 2:

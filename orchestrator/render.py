@@ -185,7 +185,7 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
         "jitter_factor": 0.2,
         "greet_interval": t["greet_retry_interval"],
         "greet_max_attempts": 30,
-        "poll_interval": 0.2,
+        "poll_interval": 1.0,  # a fallback: BBS events wake the emitter at once
     }
 
 

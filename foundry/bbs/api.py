@@ -19,11 +19,29 @@ Response = tuple[int, Any]
 LIFECYCLE = ("claim", "start", "crash", "remove")
 
 
+MAX_EVENT_WAIT = 30.0
+
+
 class BBSService:
     def __init__(self, state: BBSState, store: Store | None = None) -> None:
         self.state = state
         self.store = store
         self.lock = threading.Lock()
+        # A change counter that `GET /v1/events` waits on: what BBS's event stream gives
+        # the rep and the route emitter, so neither waits a poll interval to see work.
+        self.version = 0
+        self.changed = threading.Condition()
+
+    def _bump(self) -> None:
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    def wait_for_change(self, after: int, timeout: float) -> int:
+        """Block until the state changed past version `after` (or `timeout`); the version."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.version != after, min(timeout, MAX_EVENT_WAIT))
+            return self.version
 
     def _flush(self) -> None:
         if self.store is not None:
@@ -35,19 +53,31 @@ class BBSService:
                 return
             self.state.converge()
             self._flush()
+        self._bump()
 
     def handle(self, method: str, target: str, body: Any) -> Response:
         path, _, qs = target.partition("?")
         query = {k: v[-1] for k, v in parse_qs(qs).items()}
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
         try:
+            if parts == ["v1", "events"] and method == "GET":
+                return 200, {"version": self.wait_for_change(*self._event_args(query))}
             with self.lock:
                 try:
                     return self._route(method, parts, query, body)
                 finally:
                     self._flush()
+                    if method != "GET":
+                        self._bump()
         except BBSError as e:
             return e.status, {"error": e.message}
+
+    @staticmethod
+    def _event_args(query: dict[str, str]) -> tuple[int, float]:
+        try:
+            return int(query.get("after", "-1")), float(query.get("timeout", "10"))
+        except ValueError:
+            raise InvalidRequest("after: an integer version; timeout: seconds") from None
 
     def _route(self, method: str, parts: list[str], query: dict[str, str], body: Any) -> Response:
         s = self.state

@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
              cfg.proxy_enabled, cfg.strict, cfg.unproxied_port_mappings)
     ready = Path(cfg.state_dir) / "ready"
     last_beat = last_tick = 0.0
+    version = -1
     while not stopping:
         now = time.monotonic()
         try:
@@ -165,7 +166,16 @@ def main(argv: list[str] | None = None) -> int:
                 last_tick = now
         except (BBSError, OSError) as exc:
             log.warning("BBS unavailable: %s", exc)
-        time.sleep(0.2)
+            time.sleep(0.2)
+            continue
+        # Until the BBS changes (new work at once, as the auctioneer's push) or a
+        # heartbeat or crash check is due.
+        due = min(last_beat, last_tick) + 1.0 - time.monotonic()
+        try:
+            version = bbs.wait_for_change(version, max(0.05, due))
+        except (BBSError, OSError, KeyError, ValueError, TypeError) as exc:
+            log.warning("BBS events unavailable: %s", exc)
+            time.sleep(0.2)
     return 0
 
 

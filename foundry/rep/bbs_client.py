@@ -41,6 +41,11 @@ class BBSClient:
     def actual_lrps(self, cell_id: str) -> list[dict]:
         return self._call("GET", f"/v1/actual_lrps?cell_id={cell_id}")
 
+    def wait_for_change(self, after: int, timeout: float) -> int:
+        """Block until the BBS state changes past version `after` (at most `timeout`)."""
+        path = f"/v1/events?after={after}&timeout={timeout:.3f}"
+        return int(self._call("GET", path)["version"])
+
     def lifecycle(self, action: str, **fields: Any) -> Any:
         """claim / start / crash / remove an actual LRP."""
         return self._call("POST", f"/v1/actual_lrps/{action}", fields)

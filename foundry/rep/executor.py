@@ -13,18 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-import shlex
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from foundry.pki import Credential, issue_instance_identity, new_instance_guid, rotation_period
-from foundry.rep import dnat, proxy_config
+from foundry.rep import bits, dnat, proxy_config
 from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.garden import Garden, GardenError
 from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
@@ -114,6 +114,7 @@ class Executor:
         self.validity = dt.timedelta(seconds=cfg.validity)
         self.keys = KeyPool(cfg.key_size)
         self.rotation = rotation_period(self.validity).total_seconds()
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="garden")
 
     # -- setup -----------------------------------------------------------------
 
@@ -197,8 +198,8 @@ class Executor:
         try:
             self._create(c)
             t1 = time.monotonic()
-            self._await_healthy(c)
-            log.info("instance %s: container and processes %.2fs, startup health check %.2fs",
+            self._await_healthy(c, self._run_processes(c))
+            log.info("instance %s: container %.2fs, processes and startup checks %.2fs",
                      c.handle, t1 - t0, time.monotonic() - t1)
         except (StartFailed, GardenError, OSError) as exc:
             self._crash(c, str(exc))
@@ -229,12 +230,18 @@ class Executor:
                   c.process_guid, "cflab.instance-guid": c.instance_guid,
                   "cflab.index": str(c.index)}
         extra_hosts = {s.name: self.cfg.cell_container_ip for s in self.cfg.platform_services}
+        source, target = self._download(c)
         t = time.monotonic()
+        # The cell fetches the Cloud Controller's bits while Docker creates the container.
+        fetch = self.pool.submit(self._fetch, source) if source.startswith("http") else None
         c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts)
         marks = {"create": time.monotonic() - t}
         t = time.monotonic()
         cred = self._issue(c, c.instance_guid)
         marks["credential"] = time.monotonic() - t
+        t = time.monotonic()
+        members = self._bits(c, source, target, fetch.result() if fetch else b"")
+        marks["bits"] = time.monotonic() - t
         t = time.monotonic()
         c.serial, c.rotate_at = cred.cert.serial_number, time.monotonic() + self.rotation
         creds = self._cred_files(cred)
@@ -246,7 +253,7 @@ class Executor:
             files = self._proxy_files(c, cred)
             self._keep_copy("proxy_config", c, files)
             tree[proxy_config.CONFIG_DIR] = files
-        self.garden.put_tree(c.cid, tree)
+        self.garden.put_tree(c.cid, tree, members)
         marks["files"] = time.monotonic() - t
         t = time.monotonic()
         self.garden.start(c.cid)
@@ -257,58 +264,63 @@ class Executor:
             if res.returncode != 0:
                 raise StartFailed(f"iptables: {res.stderr.strip()}")
         marks["dnat"] = time.monotonic() - t
-        t = time.monotonic()
-        self._setup_bits(c)
-        marks["bits"] = time.monotonic() - t
-        t = time.monotonic()
-        env = self._env(c)
-        # The app first: it is what the startup health check waits for.
+        log.info("instance %s created: %s", c.handle,
+                  ", ".join(f"{k} {v:.2f}s" for k, v in marks.items()))
+
+    def _run_processes(self, c: Container) -> dict[str, Future[str]]:
+        """The app first, then the proxy and sshd side by side (each a Garden Run); returns
+        the sidecars still being started, so the startup checks need not wait for them."""
         run = (c.desired.get("action") or {}).get("run") or {}
         command = [run["path"], *run.get("args", [])] if run.get("path") else [
             LAUNCHER, "/home/vcap/app", "python3 app.py", ""]
-        c.processes["app"] = self.garden.run(c.cid, command, user=run.get("user", "vcap"),
-                                             env=env, workdir="/home/vcap/app")
+        runs = {"app": (command, {"user": run.get("user", "vcap"), "env": self._env(c),
+                                  "workdir": "/home/vcap/app"})}
         if self.cfg.proxy_enabled:
             node = f"sidecar~{c.ip}~{c.handle}~x"
             wrapper = (f"trap 'kill -9 0' TERM; {ENVOY} -c {proxy_config.CONFIG_DIR}/envoy.yaml"
                        f" --service-cluster proxy-cluster --service-node {node}"
                        " --drain-time-s 900 --log-level critical& pid=$!; wait $pid")
-            c.processes["envoy"] = self.garden.run(c.cid, ["sh", "-c", wrapper])
+            runs["envoy"] = (["sh", "-c", wrapper], {})
         if 2222 in [m.container_port for m in c.mappings]:
-            c.processes["sshd"] = self.garden.run(c.cid, ["/usr/sbin/sshd", "-D", "-p", "2222"])
-        marks["processes"] = time.monotonic() - t
-        log.info("instance %s created: %s", c.handle,
-                  ", ".join(f"{k} {v:.2f}s" for k, v in marks.items()))
+            runs["sshd"] = (["/usr/sbin/sshd", "-D", "-p", "2222"], {})
+        cmd, kw = runs.pop("app")
+        c.processes["app"] = self.garden.run(c.cid, cmd, **kw)
+        return {name: self.pool.submit(self.garden.run, c.cid, cmd, **kw)
+                for name, (cmd, kw) in runs.items()}
 
-    def _setup_bits(self, c: Container) -> None:
-        """The setup action: a `download` of the app bits into /home/vcap/app.
+    @staticmethod
+    def _download(c: Container) -> tuple[str, str]:
+        setup = (c.desired.get("setup") or {}).get("download") or {}
+        return setup.get("from", ""), setup.get("to", "/home/vcap/app")
+
+    @staticmethod
+    def _fetch(source: str) -> bytes:
+        try:
+            with urllib.request.urlopen(source, timeout=60) as resp:
+                return resp.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise StartFailed(f"downloading the app bits from {source} failed: {exc}") from None
+
+    def _bits(self, c: Container, source: str, target: str, archive: bytes) -> list[bits.Member]:
+        """The setup action, a `download` of the app bits into `target`, as tar members.
 
         `http(s)://` sources (the Cloud Controller's bits) are fetched by the cell,
-        which alone is on the foundation network, and extracted into the
-        container; `file://` sources are folders already in the stack image.
+        which alone is on the foundation network; `file://` sources are folders the
+        stack image holds, read from the created container. Both are copied in with
+        the credentials, owned by vcap, before any process starts.
         """
-        setup = (c.desired.get("setup") or {}).get("download") or {}
-        source, target = setup.get("from", ""), setup.get("to", "/home/vcap/app")
         if not source:
-            return
-        if source.startswith(("http://", "https://")):
-            try:
-                with urllib.request.urlopen(source, timeout=60) as resp:
-                    archive = resp.read()
-            except (urllib.error.URLError, OSError) as exc:
-                raise StartFailed(f"downloading the app bits from {source} failed: {exc}") from None
-            self.garden.run_sync(c.cid, ["mkdir", "-p", target])
-            if not self.garden.client.api.put_archive(c.cid, target, archive):
-                raise StartFailed("extracting the app bits into the container failed")
-            script = f"chown -R vcap:vcap {shlex.quote(target)}"
-        elif source.startswith("file://"):
-            script = (f"mkdir -p {shlex.quote(target)} && cp -a {shlex.quote(source[7:])}/. "
-                      f"{shlex.quote(target)}/ && chown -R vcap:vcap {shlex.quote(target)}")
-        else:
+            return []
+        strip_top = False
+        if source.startswith("file://"):
+            archive = self.garden.image_folder(c.cid, self.cfg.stack_image, source[7:])
+            strip_top = True
+        elif not source.startswith(("http://", "https://")):
             raise StartFailed(f"setup.download.from: unsupported source {source!r}")
-        code, out = self.garden.run_sync(c.cid, ["sh", "-c", script])
-        if code != 0:
-            raise StartFailed(f"placing the app bits failed: {out.decode(errors='replace')}")
+        try:
+            return bits.retarget(archive, target, VCAP_UID, strip_top=strip_top)
+        except bits.BitsError as exc:
+            raise StartFailed(f"placing the app bits failed: {exc}") from None
 
     def _env(self, c: Container) -> dict[str, str]:
         extra = {e["name"]: e["value"] for e in c.desired.get("env") or []}
@@ -321,9 +333,12 @@ class Executor:
         port = c.mappings[0].container_port if c.mappings else 8080
         return [HEALTHCHECK, f"-port={port}", "-timeout=1000ms", *flags]
 
-    def _await_healthy(self, c: Container) -> None:
-        """The app's startup check and, as Diego does, one per TLS proxy port, all at once."""
+    def _await_healthy(self, c: Container, sidecars: dict[str, Future[str]]) -> None:
+        """The app's startup check and, as Diego does, one per TLS proxy port, all at once,
+        while the sidecars are still being started (the checks retry until they listen)."""
         if not c.mappings:
+            for name, fut in sidecars.items():
+                c.processes[name] = fut.result()
             return
         startup = (f"-startup-interval={self.cfg.startup_interval:g}s",
                    f"-startup-timeout={self.cfg.startup_timeout:g}s")
@@ -332,13 +347,24 @@ class Executor:
             for m in c.mappings:
                 checks[f"proxy:{m.container_tls_proxy_port}"] = [
                     HEALTHCHECK, f"-port={m.container_tls_proxy_port}", "-timeout=1000ms", *startup]
+        # Own threads, not the pool: a startup check may block for start_timeout.
+        t0 = time.monotonic()
         results: dict[str, tuple[int, bytes]] = {}
-        threads = [threading.Thread(target=lambda k=k, cmd=cmd: results.__setitem__(
-            k, self.garden.run_sync(c.cid, cmd))) for k, cmd in checks.items()]
+        took: dict[str, float] = {}
+
+        def check(name: str, cmd: list[str]) -> None:
+            results[name] = self.garden.run_sync(c.cid, cmd)
+            took[name] = time.monotonic() - t0
+
+        threads = [threading.Thread(target=check, args=item) for item in checks.items()]
         for t in threads:
             t.start()
+        for name, fut in sidecars.items():  # a sidecar that cannot start fails the instance now
+            c.processes[name] = fut.result()
         for t in threads:
             t.join()
+        log.info("instance %s startup checks done after %s", c.handle,
+                 ", ".join(f"{k} {v:.2f}s" for k, v in took.items()))
         code, out = results.get("app", (-1, b"no result"))
         if code != 0:
             raise StartFailed(
@@ -348,8 +374,11 @@ class Executor:
             if name != "app" and code != 0:
                 raise StartFailed(f"instance proxy failed to start ({name}): "
                                   f"{out.decode(errors='replace').strip()}")
-        c.processes["liveness"] = self.garden.run(c.cid, self._health_cmd(
+        # Liveness starts beside the RUNNING report rather than before it.
+        liveness = self.pool.submit(self.garden.run, c.cid, self._health_cmd(
             c, f"-liveness-interval={self.cfg.liveness_interval:g}s"))
+        liveness.add_done_callback(lambda f: f.exception() or c.processes.__setitem__(
+            "liveness", f.result()))
 
     # -- running ---------------------------------------------------------------
 

@@ -11,9 +11,12 @@ import io
 import logging
 import tarfile
 import time
+from collections.abc import Sequence
 
 import docker
 from docker.errors import APIError, NotFound
+
+from foundry.rep.bits import Member
 
 log = logging.getLogger("rep.garden")
 
@@ -24,8 +27,9 @@ class GardenError(RuntimeError):
     pass
 
 
-def _tar(tree: dict[str, dict[str, tuple[bytes, int, int]]]) -> bytes:
-    """A tar holding each directory (and its parents) with its files (content, mode, uid)."""
+def _tar(tree: dict[str, dict[str, tuple[bytes, int, int]]], members: Sequence[Member] = ()) -> bytes:
+    """A tar holding each directory (and its parents) with its files (content, mode, uid),
+    then ready-made `members` (the app bits)."""
     buf = io.BytesIO()
     now = time.time()
     seen: set[str] = set()
@@ -45,6 +49,8 @@ def _tar(tree: dict[str, dict[str, tuple[bytes, int, int]]]) -> bytes:
                 info.size, info.mode, info.mtime = len(content), mode, now
                 info.uid = info.gid = uid
                 tar.addfile(info, io.BytesIO(content))
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
     return buf.getvalue()
 
 
@@ -53,6 +59,7 @@ class Garden:
         self.client = docker.from_env(timeout=60)
         self.network = network
         self.labels = labels
+        self._folders: dict[tuple[str, str], bytes] = {}
 
     def create(self, handle: str, image: str, ip: str, labels: dict[str, str],
                extra_hosts: dict[str, str] | None = None) -> str:
@@ -73,9 +80,10 @@ class Garden:
     def put_files(self, cid: str, directory: str, files: dict[str, tuple[bytes, int, int]]) -> None:
         self.put_tree(cid, {directory: files})
 
-    def put_tree(self, cid: str, tree: dict[str, dict[str, tuple[bytes, int, int]]]) -> None:
+    def put_tree(self, cid: str, tree: dict[str, dict[str, tuple[bytes, int, int]]],
+                 members: Sequence[Member] = ()) -> None:
         """Copy files into several directories in one call (one tar, one API request)."""
-        if not self.client.api.put_archive(cid, "/", _tar(tree)):
+        if not self.client.api.put_archive(cid, "/", _tar(tree, members)):
             raise GardenError(f"could not copy files into {', '.join(tree)}")
 
     def replace_files(self, cid: str, directory: str,
@@ -87,6 +95,27 @@ class Garden:
         if code != 0:
             raise GardenError(f"rename in container failed: {out!r}")
 
+    def get_folder(self, cid: str, path: str) -> bytes:
+        """A folder of the container's filesystem as a tar (works before it starts)."""
+        try:
+            stream, _ = self.client.api.get_archive(cid, path)
+        except NotFound:
+            raise GardenError(f"{path} does not exist in the container") from None
+        except APIError as exc:
+            raise GardenError(f"reading {path} failed: {exc.explanation or exc}") from None
+        return b"".join(stream)
+
+    def image_folder(self, cid: str, image: str, path: str) -> bytes:
+        """A folder of the stack image, read once per image id (Diego caches downloads too):
+        a folder of an image never changes, and `get_archive` costs a rootfs mount."""
+        try:
+            key = (self.client.api.inspect_image(image)["Id"], path)
+        except (APIError, NotFound) as exc:
+            raise GardenError(f"image {image}: {exc}") from None
+        if key not in self._folders:
+            self._folders[key] = self.get_folder(cid, path)
+        return self._folders[key]
+
     def start(self, cid: str) -> None:
         try:
             self.client.api.start(cid)
@@ -97,8 +126,11 @@ class Garden:
             workdir: str | None = None) -> str:
         """Start a process in the container (Garden's Run); returns its exec id."""
         api = self.client.api
-        exec_id = api.exec_create(cid, cmd, user=user, environment=env, workdir=workdir)["Id"]
-        api.exec_start(exec_id, detach=True)
+        try:
+            exec_id = api.exec_create(cid, cmd, user=user, environment=env, workdir=workdir)["Id"]
+            api.exec_start(exec_id, detach=True)
+        except APIError as exc:
+            raise GardenError(f"running {cmd[0]} failed: {exc.explanation or exc}") from None
         return exec_id
 
     def run_sync(self, cid: str, cmd: list[str], user: str = "root") -> tuple[int, bytes]:

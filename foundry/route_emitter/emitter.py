@@ -40,6 +40,13 @@ def fetch_snapshot(bbs: str, cell_id: str, timeout: float = 5.0
     return desired, actual
 
 
+def wait_for_change(bbs: str, after: int, timeout: float) -> int:
+    """Block until the BBS state changes past version `after` (at most `timeout`)."""
+    url = f"{bbs.rstrip('/')}/v1/events?after={after}&timeout={timeout:.3f}"
+    with urllib.request.urlopen(url, timeout=timeout + 5) as resp:
+        return int(json.loads(resp.read())["version"])
+
+
 class RouteEmitter:
     def __init__(self, cfg: EmitterConfig) -> None:
         self.cfg = cfg
@@ -82,6 +89,9 @@ class RouteEmitter:
         self.wake.set()
 
     async def _poll_loop(self) -> None:
+        """A full sync whenever the BBS changes (its event stream), and at least every
+        `poll_interval`; a change made while syncing is seen by the next wait."""
+        version = -1
         while not self.stop_event.is_set():
             try:
                 desired, actual = await asyncio.to_thread(
@@ -92,8 +102,12 @@ class RouteEmitter:
                 stale = time.monotonic() - self.last_sync
                 lvl = logging.WARNING if stale > self.cfg.sync_interval else logging.DEBUG
                 log.log(lvl, "BBS sync failed (%s); last good sync %.0fs ago", e, stale)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), self.cfg.poll_interval)
+            try:
+                version = await asyncio.to_thread(wait_for_change, self.cfg.bbs_address,
+                                                  version, self.cfg.poll_interval)
+            except (OSError, ValueError, KeyError, TypeError):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stop_event.wait(), self.cfg.poll_interval)
 
     async def _tick_loop(self) -> None:
         while not self.stop_event.is_set():
