@@ -78,7 +78,8 @@ bench: venv bench-tools
 
 scenarios: venv host-tools
 	@for s in $$(ls scenarios | sed 's/\.yml$$//'); do \
-	  echo "== scenario $$s"; $(CFLAB) scenario run $$s --out out/scenarios || rc=1; done; exit $${rc:-0}
+	  echo "== scenario $$s"; $(CFLAB) scenario run $$s --out out/scenarios || rc=1; done; \
+	$(CFLAB) scenario table --out out/scenarios | tee out/scenarios/table.md; exit $${rc:-0}
 
 lint: venv
 	@$(BIN)/ruff check .

@@ -115,6 +115,9 @@ class Executor:
         self.keys = KeyPool(cfg.key_size)
         self.rotation = rotation_period(self.validity).total_seconds()
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="garden")
+        # Addresses Docker refused as taken though no container holds them (a stale
+        # endpoint left in the network); never offered again by this rep.
+        self.bad_ips: set[str] = set()
 
     # -- setup -----------------------------------------------------------------
 
@@ -139,7 +142,7 @@ class Executor:
     # -- start -----------------------------------------------------------------
 
     def _allocate_ip(self) -> str:
-        used = self.garden.used_ips() | {c.ip for c in self.containers.values()}
+        used = self.garden.used_ips() | {c.ip for c in self.containers.values()} | self.bad_ips
         net = ipaddress.IPv4Network(self.cfg.container_subnet)
         for host in list(net.hosts())[1:]:  # .1 is the bridge's gateway
             if str(host) not in used:
@@ -231,13 +234,45 @@ class Executor:
                   "cflab.index": str(c.index)}
         extra_hosts = {s.name: self.cfg.cell_container_ip for s in self.cfg.platform_services}
         source, target = self._download(c)
-        t = time.monotonic()
         # The cell fetches the Cloud Controller's bits while Docker creates the container.
         fetch = self.pool.submit(self._fetch, source) if source.startswith("http") else None
-        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts)
-        marks = {"create": time.monotonic() - t}
+        marks: dict[str, float] = {}
+        for _attempt in range(3):
+            try:
+                self._container(c, labels, extra_hosts, source, target, fetch, marks)
+                break
+            except GardenError as exc:
+                if "already in use" not in str(exc):
+                    raise
+                # Docker holds the address for an endpoint no container owns (a stale
+                # endpoint); this rep never offers it again.
+                log.warning("container IP %s is held by a stale endpoint; trying another", c.ip)
+                if c.cid:
+                    self.garden.destroy(c.cid)
+                    c.cid = ""
+                with self.lock:
+                    self.bad_ips.add(c.ip)
+                    c.ip = self._allocate_ip()
+        else:
+            raise StartFailed(f"no usable container IP after 3 attempts (last {c.ip})")
         t = time.monotonic()
-        cred = self._issue(c, c.instance_guid)
+        for cmd in dnat.add_commands(self.cfg.cell_ip, c.dnat_mappings):
+            res = iptables(cmd)
+            if res.returncode != 0:
+                raise StartFailed(f"iptables: {res.stderr.strip()}")
+        marks["dnat"] = time.monotonic() - t
+        log.info("instance %s created: %s", c.handle,
+                  ", ".join(f"{k} {v:.2f}s" for k, v in marks.items()))
+
+    def _container(self, c: Container, labels: dict[str, str], extra_hosts: dict[str, str],
+                   source: str, target: str, fetch: Future[bytes] | None,
+                   marks: dict[str, float]) -> None:
+        """Create the container, copy credentials, proxy config and bits in, start it."""
+        t = time.monotonic()
+        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts)
+        marks["create"] = time.monotonic() - t
+        t = time.monotonic()
+        cred = self._issue(c, c.instance_guid)  # its IP SAN is the address just given
         marks["credential"] = time.monotonic() - t
         t = time.monotonic()
         members = self._bits(c, source, target, fetch.result() if fetch else b"")
@@ -258,14 +293,6 @@ class Executor:
         t = time.monotonic()
         self.garden.start(c.cid)
         marks["start"] = time.monotonic() - t
-        t = time.monotonic()
-        for cmd in dnat.add_commands(self.cfg.cell_ip, c.dnat_mappings):
-            res = iptables(cmd)
-            if res.returncode != 0:
-                raise StartFailed(f"iptables: {res.stderr.strip()}")
-        marks["dnat"] = time.monotonic() - t
-        log.info("instance %s created: %s", c.handle,
-                  ", ".join(f"{k} {v:.2f}s" for k, v in marks.items()))
 
     def _run_processes(self, c: Container) -> dict[str, Future[str]]:
         """The app first, then the proxy and sshd side by side (each a Garden Run); returns

@@ -29,7 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     run.add_argument("--out", type=Path, default=Path("scenario-results"),
                      help="results go to DIR/<scenario>/ (default ./scenario-results)")
     run.add_argument("--dir", type=Path, default=schema.SCENARIO_DIR, help=argparse.SUPPRESS)
-    for sp in (p, ls, run):
+    tab = sub.add_parser("table", help="one side-by-side Markdown table of the results in DIR")
+    tab.add_argument("--out", type=Path, default=Path("scenario-results"),
+                     help="where `scenario run --out` wrote (default ./scenario-results)")
+    for sp in (p, ls, run, tab):
         sp.set_defaults(func=run_command)
     return p
 
@@ -58,6 +61,21 @@ def cmd_list(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_table(args: argparse.Namespace) -> int:
+    from orchestrator.scenario import matrix
+
+    try:
+        results = matrix.load(args.out)
+    except ValueError as exc:
+        print(f"cflab scenario table: {exc}", file=sys.stderr)
+        return 2
+    if not results:
+        print(f"cflab scenario table: no result.json under {args.out}/*/", file=sys.stderr)
+        return 2
+    print(matrix.table(results))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.docker_cli import require_engine
     from orchestrator.scenario.runner import run_scenario
@@ -77,6 +95,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if args.scenario_command == "list":
             return cmd_list(args)
+        if args.scenario_command == "table":
+            return cmd_table(args)
         return cmd_run(args)
     except (schema.ScenarioError, ConfigError) as exc:
         print(f"cflab scenario: {exc}", file=sys.stderr)

@@ -44,10 +44,13 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def foundation_config(scenario: Scenario, mode: str, project: str | None = None
-                      ) -> config.FoundationConfig:
+def foundation_config(scenario: Scenario, mode: str, project: str | None = None,
+                      placement: dict[str, Any] | None = None) -> config.FoundationConfig:
+    """The scenario's foundation in `mode`; `placement` (subnets, ports) lets a second
+    runner, such as the e2e tests, stay clear of `make scenarios` and its leftovers."""
     ports = {k: v + PORT_OFFSET for k, v in config.defaults()["ports"].items()}
-    overrides = _merge({**RUNNER_DEFAULTS, "ports": ports}, scenario.foundation)
+    overrides = _merge(_merge({**RUNNER_DEFAULTS, "ports": ports}, scenario.foundation),
+                       placement or {})
     overrides["mode"] = mode
     if project:
         overrides["project"] = project
@@ -533,8 +536,8 @@ class ModeRun:
 
 def run_scenario(scenario: Scenario, modes: Sequence[str] | None = None,
                  out: Path = Path("scenario-results"), project: str | None = None,
-                 log: Callable[[str], None] = lambda m: print(m, flush=True)
-                 ) -> list[ModeResult]:
+                 log: Callable[[str], None] = lambda m: print(m, flush=True),
+                 placement: dict[str, Any] | None = None) -> list[ModeResult]:
     """Every requested mode in turn; writes result.json, report.md, timeline.png."""
     modes = list(modes or scenario.modes)
     dest = out / scenario.name
@@ -546,7 +549,7 @@ def run_scenario(scenario: Scenario, modes: Sequence[str] | None = None,
             r = ModeResult(mode=mode, status=SKIPPED, note=note)
             log(f"[{scenario.name}/{mode}] skipped: {note}")
         else:
-            cfg = foundation_config(scenario, mode, project)
+            cfg = foundation_config(scenario, mode, project, placement)
             r = ModeRun(scenario, cfg, dest / mode, log).run()
         r.evaluate(scenario.expect.get(mode, ()))
         for o in r.outcomes:

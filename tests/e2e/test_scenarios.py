@@ -25,13 +25,18 @@ from orchestrator.scenario.runner import run_scenario
 pytestmark = pytest.mark.e2e
 
 PROJECT = "cflab-scn-e2e"
+# Its own subnets and ports: a `make scenarios` run (project cflab-scn) beside it, or one
+# Docker left a network of behind, cannot clash with it.
+PLACEMENT = {"subnets": {"foundation": "10.236.0.0/24", "cell_containers": "10.235.0.0/16"},
+             "ports": {"http": 29080, "nats_monitor": 29222, "bbs": 29889,
+                       "cloud_controller": 30022}}
 MATRIX = [(name, mode) for name, path in sorted(schema.discover().items())
           for mode in schema.load_file(path).modes]
 
 
 def replay(name: str, mode: str, tmp_path) -> dict:
     sc = schema.load_file(schema.discover()[name])
-    results = run_scenario(sc, [mode], out=tmp_path, project=PROJECT)
+    results = run_scenario(sc, [mode], out=tmp_path, project=PROJECT, placement=PLACEMENT)
     result, dest = results[0], tmp_path / name
     doc = json.loads((dest / "result.json").read_text())["modes"][mode]
     assert result.error == "", result.error
