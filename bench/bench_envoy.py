@@ -328,6 +328,14 @@ def memory(s: Setup, pid: int, port: int, n: int) -> tuple[int, float]:
     return idle, (loaded - idle) / n
 
 
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def bench(name: str, start, s: Setup, args) -> dict:  # noqa: ANN001
     ka, mtls = free_port(), free_port()
     proc = start(s, ka, mtls)
@@ -342,11 +350,7 @@ def bench(name: str, start, s: Setup, args) -> dict:  # noqa: ANN001
         res["rps_per_cpu"] = res["rps"] * args.seconds / max(c1 - c0, 0.01)
         res["hs_per_cpu"] = res["hs"] * args.seconds / max(c2 - c1, 0.01)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     print(f"  {name:8s} keep-alive {res['rps']:9.0f} req/s | handshakes {res['hs']:7.0f}/s "
           f"({res['hs_failed']} failed) | idle RSS {res['idle_rss_kb'] / 1024:5.1f} MB | "
           f"{res['kb_per_conn']:5.1f} KB per open TLS conn")
@@ -367,11 +371,7 @@ def handshakes_only(name: str, start, s: Setup, args) -> dict:  # noqa: ANN001
             out[label] = hs * args.seconds / max(cpu_seconds(proc.pid) - c0, 0.01)
             out[f"{label}_failed"] = failed
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     print(f"  {name:8s} handshakes per proxy CPU-second: one-way TLS {out['one-way']:6.0f}"
           f" ({out['one-way_failed']} failed) | mTLS {out['mtls']:6.0f} ({out['mtls_failed']} failed)")
     return out
