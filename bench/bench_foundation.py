@@ -130,9 +130,11 @@ def main() -> int:
     for label, run in (("CF's 2 s health-check interval", cf_defaults), ("200 ms interval", fast)):
         samples = sorted(run["first_200"])
         median = statistics.median(samples)
+        verdict = (f"target < {LRP_TARGET_S:.0f}s: {'met' if median < LRP_TARGET_S else 'MISSED'}"
+                   if run is fast else "floor: the startup check's 2 s interval (its first probe"
+                   " comes before the app listens)")
         print(f"{'desired LRP -> first 200, ' + label:<46} {median:>9.2f}s  median of {len(samples)}"
-              f" ({', '.join(f'{x:.2f}' for x in samples)}); target < {LRP_TARGET_S:.0f}s:"
-              f" {'met' if median < LRP_TARGET_S else 'MISSED'}; real CF: tens of seconds")
+              f" ({', '.join(f'{x:.2f}' for x in samples)}); {verdict}; real CF: tens of seconds")
     print(f"{'app container with its proxy (docker stats)':<46} {_mib(cf_defaults['app_mem']):>8.1f}MiB"
           f"  (Diego budgets +32 MB for Envoy)")
     if len(cf_defaults["proxy_rss"]) >= 2:

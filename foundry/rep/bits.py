@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import posixpath
 import tarfile
+import time
 
 Member = tuple[tarfile.TarInfo, bytes | None]
 
@@ -62,6 +63,6 @@ def retarget(archive: bytes, target: str, uid: int, strip_top: bool = False) -> 
 
 def _dir(name: str, uid: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
-    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
     info.uid = info.gid = uid
     return info
