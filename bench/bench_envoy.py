@@ -46,15 +46,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from foundry.pki import ca  # noqa: E402
+from tests.support import free_port, stop_process  # noqa: E402
 
 ROUTER_SAN = "gorouter.service.cf.internal"
 CIPHERS = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kb(pid: int) -> int:
@@ -328,14 +323,6 @@ def memory(s: Setup, pid: int, port: int, n: int) -> tuple[int, float]:
     return idle, (loaded - idle) / n
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def bench(name: str, start, s: Setup, args) -> dict:  # noqa: ANN001
     ka, mtls = free_port(), free_port()
     proc = start(s, ka, mtls)
@@ -350,7 +337,7 @@ def bench(name: str, start, s: Setup, args) -> dict:  # noqa: ANN001
         res["rps_per_cpu"] = res["rps"] * args.seconds / max(c1 - c0, 0.01)
         res["hs_per_cpu"] = res["hs"] * args.seconds / max(c2 - c1, 0.01)
     finally:
-        stop(proc)
+        stop_process(proc, 5)
     print(f"  {name:8s} keep-alive {res['rps']:9.0f} req/s | handshakes {res['hs']:7.0f}/s "
           f"({res['hs_failed']} failed) | idle RSS {res['idle_rss_kb'] / 1024:5.1f} MB | "
           f"{res['kb_per_conn']:5.1f} KB per open TLS conn")
@@ -371,7 +358,7 @@ def handshakes_only(name: str, start, s: Setup, args) -> dict:  # noqa: ANN001
             out[label] = hs * args.seconds / max(cpu_seconds(proc.pid) - c0, 0.01)
             out[f"{label}_failed"] = failed
     finally:
-        stop(proc)
+        stop_process(proc, 5)
     print(f"  {name:8s} handshakes per proxy CPU-second: one-way TLS {out['one-way']:6.0f}"
           f" ({out['one-way_failed']} failed) | mTLS {out['mtls']:6.0f} ({out['mtls_failed']} failed)")
     return out

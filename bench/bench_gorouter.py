@@ -30,15 +30,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from foundry.gorouter.registry import Registry  # noqa: E402
 from foundry.gorouter.router import tune_gc  # noqa: E402
 from foundry.pki import issue_instance_identity, new_ca, new_instance_guid  # noqa: E402
+from tests.support import free_port  # noqa: E402
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(cond, timeout: float, what: str):

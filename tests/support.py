@@ -37,6 +37,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: floa
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> int:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`; its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
 class JobProcess:
     """A platform job (`python -m <module> -c <name>.json`) run from the repo, logging to a file."""
 
@@ -54,13 +65,8 @@ class JobProcess:
             env={**os.environ, "PYTHONPATH": str(REPO)})
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
         self.log.close()
 
     def logs(self) -> str:

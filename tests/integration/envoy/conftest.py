@@ -12,40 +12,17 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 import yaml
 
 from foundry.pki import ca
+from tests.support import free_port, wait_for
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 FIXTURES = pathlib.Path("/work/shared/fixtures")
 ROUTER_SAN = "gorouter.service.cf.internal"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll ``cond`` until truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - keep polling
-            last = exc
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def fill_markers(text: str, chain: bytes, key: bytes) -> str:

@@ -27,6 +27,7 @@ from foundry.gorouter.accesslog import AccessLogWriter
 from foundry.gorouter.config import from_dict
 from foundry.gorouter.router import Router
 from foundry.pki import Credential, issue_instance_identity, issue_leaf, new_ca, new_instance_guid
+from tests.support import free_port, stop_process  # noqa: F401  (free_port: re-exported)
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 DEADLINE = 20.0
@@ -42,12 +43,6 @@ def wait_until(cond: Callable[[], Any], timeout: float = DEADLINE, what: str = "
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last={last!r})")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- nats-server ---------------------------------------------------------------
@@ -70,12 +65,7 @@ class NatsServer:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.proc = None
 
     def publish(self, subject: str, payload: bytes | str | dict) -> None:

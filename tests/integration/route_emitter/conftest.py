@@ -18,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bbs"))
 
 from bbs_harness import REPO, BBSProcess, free_port, wait_for  # noqa: E402
 
+from tests.support import stop_process  # noqa: E402
+
 NATS_SERVER = "/usr/sbin/nats-server"
 
 
@@ -37,8 +39,7 @@ class NatsServer:
             return s.connect_ex(("127.0.0.1", self.port)) == 0
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        stop_process(self.proc)
         self.log.close()
 
 
@@ -106,15 +107,9 @@ class EmitterProcess:
         return self.log_path.read_text()
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = stop_process(self.proc)
         self.log.close()
-        return self.proc.returncode
+        return code
 
 
 @pytest.fixture
