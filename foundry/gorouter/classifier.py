@@ -12,6 +12,8 @@ import ssl
 from dataclasses import dataclass
 from enum import Enum
 
+from foundry.gorouter.http11 import RequestHead
+
 
 class FailureKind(Enum):
     DIAL = "dial"
@@ -212,3 +214,13 @@ def connection_limit_body(host: str) -> str:
 
 
 EMPTY_HOST_BODY = "400 Bad Request: Request had empty Host header"
+
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def is_idempotent(req: RequestHead, has_body: bool) -> bool:
+    """Whether a failed request may be sent again: gorouter retries only these."""
+    return not has_body and (req.method in IDEMPOTENT_METHODS
+                             or req.get("idempotency-key") is not None
+                             or req.get("x-idempotency-key") is not None)

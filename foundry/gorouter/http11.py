@@ -39,17 +39,15 @@ class Head:
     chunked: bool = False
     keep_alive: bool = True
     connection_tokens: frozenset[str] = frozenset()
+    # lower-cased name → values, filled by the parser (headers are never edited after)
+    index: dict[str, list[str]] = field(default_factory=dict)
 
     def get(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
+        values = self.index.get(name.lower())
+        return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self.headers if k.lower() == name]
+        return self.index.get(name.lower(), [])
 
 
 @dataclass(slots=True)
@@ -81,24 +79,55 @@ class ResponseHead(Head):
     reason: str = ""
 
 
-def _split_lines(data: bytes) -> list[bytes]:
+def _split(data: bytes) -> tuple[bytes, bytes]:
+    """(start line, header lines) of a head ending in CRLFCRLF."""
     if not data.endswith(b"\r\n\r\n"):
         raise HTTPError(400, "Bad Request: unterminated header block")
     body = data[:-4]
-    lines = body.split(b"\r\n")
-    for line in lines:
-        if b"\r" in line or b"\n" in line:
-            raise HTTPError(400, "Bad Request: bare CR or LF in header block")
-    return lines
+    # every CR and LF is part of a CRLF line break: no bare CR or LF anywhere
+    breaks = body.count(b"\r\n")
+    if body.count(b"\r") != breaks or body.count(b"\n") != breaks:
+        raise HTTPError(400, "Bad Request: bare CR or LF in header block")
+    start, _, block = body.partition(b"\r\n")
+    return start, block
 
 
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
 _CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _parse_fields(lines: list[bytes], head: Head) -> dict[str, list[str]]:
-    seen: dict[str, list[str]] = {}
-    headers = head.headers
+_FIELD_TEXT = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r\n")
+_FIELDS_TEXT = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*")
+_CTL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _parse_fields(block: bytes, head: Head) -> dict[str, list[str]]:
+    """Header lines into head.headers and head.index. A well-formed block is taken in
+    three regex passes; anything else goes line by line to name the error."""
+    seen = head.index
+    if block:
+        text = block.decode("latin-1") + "\r\n"
+        if _CTL_TEXT.search(text) is None and _FIELDS_TEXT.fullmatch(text):
+            pairs: list[tuple[str, str]] = _FIELD_TEXT.findall(text)
+        else:
+            pairs = _fields_by_line(block.split(b"\r\n"))
+        head.headers = pairs
+        for n, v in pairs:
+            ln = n.lower()
+            values = seen.get(ln)
+            if values is None:
+                seen[ln] = [v]
+            else:
+                values.append(v)
+    conn = seen.get("connection")
+    if conn:
+        head.connection_tokens = frozenset(
+            t.strip().lower() for v in conn for t in v.split(",") if t.strip())
+    return seen
+
+
+def _fields_by_line(lines: list[bytes]) -> list[tuple[str, str]]:
+    pairs = []
     for line in lines:
         m = _FIELD.fullmatch(line)
         if m is None:
@@ -110,19 +139,8 @@ def _parse_fields(lines: list[bytes], head: Head) -> dict[str, list[str]]:
         name, value = m.groups()
         if _CTL.search(value):
             raise HTTPError(400, f"Bad Request: invalid header value for {name.decode()}")
-        n = name.decode("ascii")
-        v = value.decode("latin-1")
-        headers.append((n, v))
-        ln = n.lower()
-        if ln in seen:
-            seen[ln].append(v)
-        else:
-            seen[ln] = [v]
-    conn = seen.get("connection")
-    if conn:
-        head.connection_tokens = frozenset(
-            t.strip().lower() for v in conn for t in v.split(",") if t.strip())
-    return seen
+        pairs.append((name.decode("ascii"), value.decode("latin-1")))
+    return pairs
 
 
 def _framing(head: Head, seen: dict[str, list[str]]) -> None:
@@ -149,8 +167,8 @@ def parse_request_head(data: bytes, max_header_bytes: int = MAX_HEADER_BYTES) ->
     """Parse a request head ending in CRLFCRLF; raises HTTPError."""
     if len(data) > max_header_bytes:
         raise HTTPError(431, "Request Header Fields Too Large")
-    lines = _split_lines(data)
-    parts = lines[0].split(b" ")
+    start, block = _split(data)
+    parts = start.split(b" ")
     if len(parts) != 3:
         raise HTTPError(400, "Bad Request: malformed request line")
     method, target, version = parts
@@ -165,7 +183,7 @@ def parse_request_head(data: bytes, max_header_bytes: int = MAX_HEADER_BYTES) ->
         raise HTTPError(400, "Bad Request: unsupported protocol version")
     head = RequestHead(method=method.decode("ascii"), target=target.decode("latin-1"),
                        version=version.decode("ascii"))
-    seen = _parse_fields(lines[1:], head)
+    seen = _parse_fields(block, head)
     hosts = seen.get("host")
     http11 = m.group(2) != b"0"
     if hosts is None:
@@ -188,8 +206,8 @@ def parse_request_head(data: bytes, max_header_bytes: int = MAX_HEADER_BYTES) ->
 
 def parse_response_head(data: bytes) -> ResponseHead:
     """Parse a backend's response head; raises HTTPError (the proxy turns that into a 502)."""
-    lines = _split_lines(data)
-    version, _, rest = lines[0].partition(b" ")
+    start, block = _split(data)
+    version, _, rest = start.partition(b" ")
     m = _VERSION.match(version)
     if m is None or m.group(1) != b"1":
         raise HTTPError(502, "malformed HTTP response")
@@ -198,7 +216,7 @@ def parse_response_head(data: bytes) -> ResponseHead:
         raise HTTPError(502, f"malformed HTTP status code {code[:16]!r}")
     head = ResponseHead(status=int(code), reason=reason.decode("latin-1"),
                         version=version.decode("ascii"))
-    seen = _parse_fields(lines[1:], head)
+    seen = _parse_fields(block, head)
     _framing(head, seen)
     tokens = head.connection_tokens
     head.keep_alive = ("close" not in tokens) if m.group(2) != b"0" else ("keep-alive" in tokens)

@@ -317,6 +317,7 @@ class NatsSubscriber:
         self.conn: _Connection | None = None
         self._ready = False
         self._task: asyncio.Task | None = None
+        self._closing = False
         self.dropped = 0
         self.received = 0
         self.starts_published = 0
@@ -340,7 +341,9 @@ class NatsSubscriber:
     # -- connection lifecycle ---------------------------------------------------
     async def _run(self) -> None:
         first = True
-        while True:
+        # Python 3.11's wait_for can swallow a cancel that races the connection's loss
+        # (gh-86296): the flag ends the loop even then, so a stop never hangs.
+        while not self._closing:
             for host in self.cfg.nats_hosts:
                 try:
                     conn = await self._connect(host.hostname, host.port)
@@ -357,6 +360,8 @@ class NatsSubscriber:
                 await self.publish_start()
                 await self._serve(conn)
                 self._ready = False
+                if self._closing:
+                    return
                 log.warning("nats-disconnected")
                 self.on_state(False)
             await asyncio.sleep(self.reconnect_time_wait)
@@ -445,6 +450,7 @@ class NatsSubscriber:
                           payload[:256])
 
     async def close(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(BaseException):

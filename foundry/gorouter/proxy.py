@@ -13,13 +13,22 @@ import time
 
 from foundry.gorouter import classifier as cls
 from foundry.gorouter.accesslog import AccessLogRecord, AccessLogWriter
-from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify
+from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify, is_idempotent
 from foundry.gorouter.config import Config
-from foundry.gorouter.headers import backend_request_head, client_response_head, request_context
+from foundry.gorouter.fastpath import FastAttempt
+from foundry.gorouter.framing import SMALL_BODY
+from foundry.gorouter.frontend import CLIENT_IDLE_TIMEOUT, ClientProtocol
+from foundry.gorouter.headers import (
+    RequestContext,
+    backend_request_head,
+    client_response_head,
+    request_context,
+)
 from foundry.gorouter.http11 import (
     REASONS,
     HTTPError,
     RequestHead,
+    ResponseHead,
     error_response,
     parse_chunk_size,
     parse_request_head,
@@ -27,18 +36,22 @@ from foundry.gorouter.http11 import (
     response_has_body,
 )
 from foundry.gorouter.metrics import Metrics
-from foundry.gorouter.pool import Endpoint, EndpointPool
+from foundry.gorouter.pool import Endpoint, EndpointIterator, EndpointPool
 from foundry.gorouter.registry import Registry
 from foundry.gorouter.route_table import request_key
 from foundry.gorouter.sticky import requested_instance, vcap_id_cookie
-from foundry.gorouter.transport import AttemptFailed, Connection, Transport
+from foundry.gorouter.transport import (
+    AttemptFailed,
+    Connection,
+    Resume,
+    Transport,
+    body_failure,
+    head_failure,
+)
 
 log = logging.getLogger("gorouter.proxy")
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 COPY_CHUNK = 64 * 1024
-SMALL_BODY = 256 * 1024
-CLIENT_IDLE_TIMEOUT = 900.0  # gorouter's frontend idle timeout
 
 
 class ClientGone(Exception):
@@ -113,9 +126,10 @@ class Proxy:
         self.port = 0
 
     async def start(self, host: str = "0.0.0.0", port: int | None = None) -> None:
-        self.server = await asyncio.start_server(
-            self.serve_client, host, self.cfg.port if port is None else port,
-            limit=self.cfg.max_header_bytes, reuse_address=True, backlog=1024)
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: ClientProtocol(self, loop), host, self.cfg.port if port is None else port,
+            reuse_address=True, backlog=1024)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -125,14 +139,20 @@ class Proxy:
                 await asyncio.wait_for(self.server.wait_closed(), 1)
         self.transport.close_all()
 
-    # -- client side ----------------------------------------------------------
-    async def serve_client(self, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> None:
+    # -- client side: stream mode ----------------------------------------------
+    async def serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                           first: tuple[RequestHead, float, int] | None = None) -> None:
+        """The stream-based loop: a connection's requests from `first` on, until it closes."""
         peer = writer.get_extra_info("peername") or ("", 0)
         client_ip, client_addr = str(peer[0]), f"{peer[0]}:{peer[1]}"
         # One idle watchdog per connection instead of an asyncio.timeout per request.
         idle = _IdleWatchdog(asyncio.current_task(), CLIENT_IDLE_TIMEOUT)
         try:
+            if first is not None:
+                req, received_at, head_len = first
+                if not await self.handle(req, reader, writer, client_ip, client_addr,
+                                         received_at, head_len):
+                    return
             while True:
                 try:
                     idle.begin()
@@ -143,10 +163,7 @@ class Proxy:
                         raise
                     break  # idle for CLIENT_IDLE_TIMEOUT between requests
                 except asyncio.LimitOverrunError:
-                    self.metrics.inc("rejected_requests")
-                    writer.write(error_response(
-                        431, REASONS[431], "", router_error="max-request-size-exceeded",
-                        close=True))
+                    writer.write(self.head_too_large())
                     break
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     break
@@ -154,10 +171,7 @@ class Proxy:
                 try:
                     req = parse_request_head(raw, self.cfg.max_header_bytes)
                 except HTTPError as e:
-                    self.metrics.inc("rejected_requests")
-                    log.info("bad-request from %s: %s", client_addr, e.reason)
-                    writer.write(error_response(e.status, REASONS.get(e.status, "Bad Request"),
-                                                f"{e.status} {e.reason}", close=True))
+                    writer.write(self.bad_request(e, client_addr))
                     break
                 keep = await self.handle(req, reader, writer, client_ip, client_addr,
                                          received_at, len(raw))
@@ -172,42 +186,129 @@ class Proxy:
             with contextlib.suppress(Exception):
                 writer.close()
 
+    def bad_request(self, e: HTTPError, client_addr: str) -> bytes:
+        self.metrics.inc("rejected_requests")
+        log.info("bad-request from %s: %s", client_addr, e.reason)
+        return error_response(e.status, REASONS.get(e.status, "Bad Request"),
+                              f"{e.status} {e.reason}", close=True)
+
+    def head_too_large(self) -> bytes:
+        self.metrics.inc("rejected_requests")
+        return error_response(431, REASONS[431], "", router_error="max-request-size-exceeded",
+                              close=True)
+
+    def begin(self, req: RequestHead, received_at: float, client_addr: str) -> AccessLogRecord:
+        self.metrics.inc("total_requests")
+        return AccessLogRecord(host=req.host, received_at=received_at, method=req.method,
+                               request_uri=req.target, proto=req.version,
+                               referer=req.get("referer") or "",
+                               user_agent=req.get("user-agent") or "", remote_addr=client_addr)
+
+    def finish(self, rec: AccessLogRecord) -> None:
+        rec.finished_at = time.time()
+        self.metrics.observe_latency(rec.finished_at - rec.received_at)
+        if rec.status is not None:
+            self.metrics.response(rec.status)
+        if self.access_log is not None:
+            self.access_log.write(rec.format())
+
+    def route(self, req: RequestHead, writer: asyncio.StreamWriter, client_ip: str,
+              rec: AccessLogRecord, has_body: bool) -> EndpointPool | bool:
+        """The request's pool, or (having answered the rejection) whether to keep the
+        client connection."""
+        keep = req.keep_alive
+        host, path = request_key(req.host, req.path)
+        if not host or host == client_ip:
+            return self._reject(writer, rec, 400, cls.EMPTY_HOST_BODY, "empty_host",
+                                [("Cache-Control", "public,max-age=2")], has_body, keep)
+        pool = self.registry.lookup(host, path)
+        if pool is None:
+            return self._reject(writer, rec, 404, cls.unknown_route_body(host),
+                                "unknown_route", [("Cache-Control", "no-cache, no-store")],
+                                has_body, keep)
+        if pool.is_empty():
+            return self._reject(writer, rec, 503, cls.no_endpoints_body(host), "no_endpoints",
+                                None, has_body, keep)
+        if pool.all_overloaded():
+            self.metrics.inc("backend_exhausted_conns")
+            return self._reject(writer, rec, 503, cls.connection_limit_body(host),
+                                "Connection Limit Reached", None, has_body, keep)
+        return pool
+
+    def context(self, req: RequestHead, client_ip: str, pool: EndpointPool,
+                rec: AccessLogRecord) -> tuple[RequestContext, str, EndpointIterator]:
+        """Once per request: header values, the sticky instance, the endpoint iterator."""
+        ctx = request_context(req, client_ip, "http", rec.received_at)
+        rec.vcap_request_id = ctx.request_id
+        rec.x_forwarded_for = ctx.x_forwarded_for
+        rec.x_forwarded_proto = req.get("x-forwarded-proto") or ctx.x_forwarded_proto
+        requested = requested_instance(req.get_all("cookie"), self.sticky_names)
+        return ctx, requested, pool.iterator(self.registry.clock(), requested)
+
     async def handle(self, req: RequestHead, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter, client_ip: str, client_addr: str,
                      received_at: float, head_len: int) -> bool:
         """Serve one request; returns whether the client connection may be reused."""
-        self.metrics.inc("total_requests")
-        rec = AccessLogRecord(host=req.host, received_at=received_at, method=req.method,
-                              request_uri=req.target, proto=req.version,
-                              referer=req.get("referer") or "",
-                              user_agent=req.get("user-agent") or "", remote_addr=client_addr)
+        rec = self.begin(req, received_at, client_addr)
         has_body = req.content_length > 0 or req.chunked
-        keep = req.keep_alive
         try:
-            host, path = request_key(req.host, req.path)
-            if not host or host == client_ip:
-                return self._reject(writer, rec, 400, cls.EMPTY_HOST_BODY, "empty_host",
-                                    [("Cache-Control", "public,max-age=2")], has_body, keep)
-            pool = self.registry.lookup(host, path)
-            if pool is None:
-                return self._reject(writer, rec, 404, cls.unknown_route_body(host),
-                                    "unknown_route", [("Cache-Control", "no-cache, no-store")],
-                                    has_body, keep)
-            if pool.is_empty():
-                return self._reject(writer, rec, 503, cls.no_endpoints_body(host), "no_endpoints",
-                                    None, has_body, keep)
-            if pool.all_overloaded():
-                self.metrics.inc("backend_exhausted_conns")
-                return self._reject(writer, rec, 503, cls.connection_limit_body(host),
-                                    "Connection Limit Reached", None, has_body, keep)
+            pool = self.route(req, writer, client_ip, rec, has_body)
+            if not isinstance(pool, EndpointPool):
+                return pool
             return await self._proxy(req, reader, writer, client_ip, pool, rec, has_body)
         finally:
-            rec.finished_at = time.time()
-            self.metrics.observe_latency(rec.finished_at - received_at)
-            if rec.status is not None:
-                self.metrics.response(rec.status)
-            if self.access_log is not None:
-                self.access_log.write(rec.format())
+            self.finish(rec)
+
+    # -- client side: fast mode ------------------------------------------------
+    def serve_fast(self, cp: ClientProtocol, req: RequestHead, received_at: float,
+                   head_len: int) -> bool | None:
+        """Serve a request from the client protocol's callback. Returns whether to keep
+        the connection when answered at once, None when the answer comes later."""
+        if req.content_length > 0 or req.chunked or req.upgrade:
+            cp.to_stream(req, received_at, head_len)
+            return None
+        rec = self.begin(req, received_at, cp.client_addr)
+        keep: bool | None = False
+        try:
+            pool = self.route(req, cp.writer, cp.client_ip, rec, False)
+            if not isinstance(pool, EndpointPool):
+                keep = pool
+                return keep
+            ctx, requested, it = self.context(req, cp.client_ip, pool, rec)
+            ep = it.next()
+            if ep is None:
+                keep = self._fail(cp.writer, rec, Failure(FailureKind.OTHER,
+                                                          "no endpoints available"),
+                                  False, req.keep_alive)
+                return keep
+            conn = self.transport.get_idle(ep)
+            keep = None
+            cp.busy = True
+            if conn is None:  # dialling (and TLS) is the stream path's job
+                cp.run(self.resume(cp, req, pool, rec, ctx, it, requested,
+                                   (ep, None, time.time())))
+            else:
+                FastAttempt(self, cp, req, pool, rec, ctx, it, requested, ep, conn)
+            return None
+        finally:
+            if keep is not None:
+                self.finish(rec)
+
+    async def resume(self, cp: ClientProtocol, req: RequestHead, pool: EndpointPool,
+                     rec: AccessLogRecord, ctx: RequestContext, it: EndpointIterator,
+                     requested: str, first: tuple[Endpoint, Resume, float]) -> None:
+        """A bodiless request the callback path handed on: its attempts from `first`."""
+        keep = False
+        try:
+            keep = await self._proxy(req, cp.reader, cp.writer, cp.client_ip, pool, rec, False,
+                                     ctx=ctx, it=it, requested=requested, first=first)
+        except ClientGone:
+            pass
+        except Exception:  # noqa: BLE001 - one connection must never take the router down
+            log.exception("unexpected error serving %s", cp.client_addr)
+        finally:
+            self.finish(rec)
+            cp.request_done(keep)
 
     def _reject(self, writer: asyncio.StreamWriter, rec: AccessLogRecord, status: int, body: str,
                 router_error: str, extra: list[tuple[str, str]] | None, has_body: bool,
@@ -222,37 +323,38 @@ class Proxy:
     # -- attempts -------------------------------------------------------------
     async def _proxy(self, req: RequestHead, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter, client_ip: str, pool: EndpointPool,
-                     rec: AccessLogRecord, has_body: bool) -> bool:
-        ctx = request_context(req, client_ip, "http", rec.received_at)
-        rec.vcap_request_id = ctx.request_id
-        rec.x_forwarded_for = ctx.x_forwarded_for
-        rec.x_forwarded_proto = req.get("x-forwarded-proto") or ctx.x_forwarded_proto
-        requested = requested_instance(req.get_all("cookie"), self.sticky_names)
-        it = pool.iterator(self.registry.clock(), requested)
-        idempotent = not has_body and (req.method in IDEMPOTENT_METHODS
-                                       or req.get("idempotency-key") is not None
-                                       or req.get("x-idempotency-key") is not None)
+                     rec: AccessLogRecord, has_body: bool, *, ctx: RequestContext | None = None,
+                     it: EndpointIterator | None = None, requested: str = "",
+                     first: tuple[Endpoint, Resume, float] | None = None) -> bool:
+        if ctx is None or it is None:
+            ctx, requested, it = self.context(req, client_ip, pool, rec)
+        idempotent = is_idempotent(req, has_body)
         tried: set[str] = set()
         failure: Failure | None = None
         for _attempt in range(self.cfg.max_attempts):
-            if self._client_gone(reader, writer):
-                failure = cls.client_gone()
-                break
-            ep = it.next()
-            if ep is None:
-                if failure is None:
-                    failure = Failure(FailureKind.OTHER, "no endpoints available")
-                break
+            resume: Resume = None
+            if first is not None:  # the callback path chose this endpoint (and maybe tried it)
+                ep, resume, started = first
+                first = None
+            else:
+                if self._client_gone(reader, writer):
+                    failure = cls.client_gone()
+                    break
+                next_ep = it.next()
+                if next_ep is None:
+                    if failure is None:
+                        failure = Failure(FailureKind.OTHER, "no endpoints available")
+                    break
+                ep, started = next_ep, time.time()
             if ep.key in tried:  # never more attempts than distinct endpoints
                 break
             tried.add(ep.key)
             rec.backend_addr, rec.app_id = ep.key, ep.app_id
             rec.app_index, rec.instance_id = ep.private_instance_index, ep.private_instance_id
             ep.in_flight += 1
-            started = time.time()
             try:
                 return await self._attempt(req, reader, writer, ep, pool, ctx, rec,
-                                           requested, idempotent)
+                                           requested, idempotent, resume)
             except AttemptFailed as e:
                 failure = e.failure
                 spec = failure.spec
@@ -294,24 +396,36 @@ class Proxy:
 
     async def _attempt(self, req: RequestHead, reader: asyncio.StreamReader,
                        writer: asyncio.StreamWriter, ep: Endpoint, pool: EndpointPool,
-                       ctx, rec: AccessLogRecord, requested: str, idempotent: bool) -> bool:
-        conn = await self.transport.get(ep)
+                       ctx: RequestContext, rec: AccessLogRecord, requested: str,
+                       idempotent: bool, resume: Resume = None) -> bool:
+        """One endpoint: an exchange on a pooled or new connection, redialled once when a
+        reused connection turns out closed. `resume` carries on from the callback path:
+        its failure, or a response head whose body must be streamed."""
         head = backend_request_head(req, ctx, ep)
+        if isinstance(resume, AttemptFailed):
+            failed = resume
+        else:
+            conn = await self.transport.get(ep) if resume is None else resume[0]
+            try:
+                if resume is None:
+                    return await self._exchange(conn, head, req, reader, writer, ep, pool, ctx,
+                                                rec, requested, idempotent)
+                return await self._respond(conn, resume[1], req, reader, writer, ep, pool,
+                                           ctx, rec, requested)
+            except AttemptFailed as e:
+                conn.close()
+                failed = e
+            except BaseException:
+                conn.close()
+                raise
+        if not (failed.reused and not failed.body_consumed and not failed.response_started
+                and idempotent):
+            raise failed
+        # A keep-alive connection the backend had already closed: redial once.
+        conn = await self.transport.dial(ep)
         try:
             return await self._exchange(conn, head, req, reader, writer, ep, pool, ctx, rec,
                                         requested, idempotent)
-        except AttemptFailed as e:
-            conn.close()
-            if e.reused and not e.body_consumed and not e.response_started and idempotent:
-                # A keep-alive connection the backend had already closed: redial once.
-                conn = await self.transport.dial(ep)
-                try:
-                    return await self._exchange(conn, head, req, reader, writer, ep, pool, ctx,
-                                                rec, requested, idempotent)
-                except AttemptFailed:
-                    conn.close()
-                    raise
-            raise
         except BaseException:
             conn.close()
             raise
@@ -353,39 +467,33 @@ class Proxy:
                 if resp.status == 101 or resp.status >= 200:
                     break
         except Exception as e:  # noqa: BLE001
-            if deadline.fired:
-                raise AttemptFailed(classify(TimeoutError(), Phase.READ, address=address,
-                                             server_name=san, idempotent=idempotent),
-                                    body_consumed=body_consumed, reused=reused) from e
-            self._response_head_failed(e, address, san, idempotent, body_consumed, reused)
-            raise  # not reached
+            raise head_failure(e, deadline.fired, address, san, idempotent, body_consumed,
+                               reused) from e
         finally:
             timer.cancel()
         if deadline.fired:  # the head arrived as the deadline passed: the connection is gone
-            raise AttemptFailed(classify(TimeoutError(), Phase.READ, address=address,
-                                         server_name=san, idempotent=idempotent),
-                                body_consumed=body_consumed, reused=reused)
-        # 3. response to the client
-        close_client = not req.keep_alive
-        cookie = None
-        if ep.private_instance_id:
-            cookie = vcap_id_cookie(resp.get_all("set-cookie"), ep.private_instance_id,
-                                    requested, pool.context_path, self.cfg.secure_cookies,
-                                    self.sticky_names)
+            raise head_failure(TimeoutError(), True, address, san, idempotent, body_consumed,
+                               reused)
+        return await self._respond(conn, resp, req, reader, writer, ep, pool, ctx, rec,
+                                   requested)
+
+    async def _respond(self, conn: Connection, resp: ResponseHead, req: RequestHead,
+                       reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       ep: Endpoint, pool: EndpointPool, ctx: RequestContext,
+                       rec: AccessLogRecord, requested: str) -> bool:
+        """3. The response to the client, once its head has arrived."""
+        address, san = ep.key, ep.server_cert_domain_san
+        br = conn.reader
         has_body = response_has_body(req.method, resp.status)
         until_close = has_body and resp.content_length < 0 and not resp.chunked
-        if until_close:
-            close_client = True
-        head_out = client_response_head(resp, ctx.request_id, close=close_client,
-                                        extra_cookie=cookie)
+        close_client = until_close or not req.keep_alive
+        head_out = self.response_head(resp, req, ep, pool, ctx, requested, close_client)
         if has_body and not resp.chunked and 0 <= resp.content_length <= SMALL_BODY:
             # Small bodies (the common case) go out with the head in one write.
             try:
                 data = await br.readexactly(resp.content_length)
             except Exception as e:  # noqa: BLE001 - nothing sent to the client yet
-                raise AttemptFailed(classify(EOFError() if isinstance(
-                    e, asyncio.IncompleteReadError) else e, Phase.READ, address=address,
-                    server_name=san), body_consumed=True) from e
+                raise body_failure(e, address, san) from e
             rec.status = resp.status
             writer.write(head_out + data)
             rec.bytes_sent = len(data)
@@ -424,30 +532,17 @@ class Proxy:
             conn.close()
         return not close_client
 
-    @staticmethod
-    def _response_head_failed(err: Exception, address: str, san: str, idempotent: bool,
-                              body_consumed: bool, reused: bool) -> None:
-        """Raise the AttemptFailed for an error while reading the response head."""
-        try:
-            raise err
-        except asyncio.IncompleteReadError as e:
-            exc: BaseException = ConnectionResetError() if e.partial else EOFError()
-            if not e.partial:
-                raise AttemptFailed(classify(EOFError(), Phase.READ, address=address,
-                                             server_name=san, idempotent=idempotent),
-                                    body_consumed=body_consumed, reused=reused) from None
-            raise AttemptFailed(classify(exc, Phase.READ, address=address, server_name=san),
-                                body_consumed=body_consumed, reused=reused) from None
-        except HTTPError as e:
-            raise AttemptFailed(Failure(FailureKind.OTHER, f"malformed HTTP response: {e.reason}"),
-                                body_consumed=body_consumed) from None
-        except asyncio.LimitOverrunError:
-            raise AttemptFailed(Failure(FailureKind.OTHER, "net/http: response headers too long"),
-                                body_consumed=body_consumed) from None
-        except Exception as e:  # noqa: BLE001
-            raise AttemptFailed(classify(e, Phase.READ, address=address, server_name=san,
-                                         idempotent=idempotent),
-                                body_consumed=body_consumed, reused=reused) from e
+    def response_head(self, resp: ResponseHead, req: RequestHead, ep: Endpoint,
+                      pool: EndpointPool, ctx: RequestContext, requested: str,
+                      close_client: bool) -> bytes:
+        """The head relayed to the client, with the sticky-session cookie when due."""
+        cookie = None
+        if ep.private_instance_id:
+            cookie = vcap_id_cookie(resp.get_all("set-cookie"), ep.private_instance_id,
+                                    requested, pool.context_path, self.cfg.secure_cookies,
+                                    self.sticky_names)
+        return client_response_head(resp, ctx.request_id, close=close_client,
+                                    extra_cookie=cookie)
 
     # -- body relays ----------------------------------------------------------
     @staticmethod

@@ -13,9 +13,12 @@ import os
 import ssl
 import tempfile
 from collections import deque
+from typing import Protocol, Union
 
-from foundry.gorouter.classifier import Failure, Phase, classify
+from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify
 from foundry.gorouter.config import Config
+from foundry.gorouter.framing import BACKEND_HEAD_LIMIT, STREAM, HeadTooLarge, ResponseFramer
+from foundry.gorouter.http11 import HTTPError, ResponseHead
 from foundry.gorouter.pool import Endpoint
 
 Key = tuple[str, int, bool, str]
@@ -31,6 +34,41 @@ class AttemptFailed(Exception):
         self.body_consumed = body_consumed
         self.reused = reused
         self.response_started = response_started
+
+
+def head_failure(err: BaseException, timed_out: bool, address: str, san: str,
+                 idempotent: bool, body_consumed: bool, reused: bool) -> AttemptFailed:
+    """The failed attempt for an error while waiting for a response head. `reused` (which
+    earns one redial) only for a connection the backend closed: like Go's transport, a
+    backend that took too long is not sent the request again."""
+    if timed_out:
+        return AttemptFailed(classify(TimeoutError(), Phase.READ, address=address,
+                                      server_name=san, idempotent=idempotent),
+                             body_consumed=body_consumed)
+    if isinstance(err, asyncio.IncompleteReadError):
+        if not err.partial:
+            return AttemptFailed(classify(EOFError(), Phase.READ, address=address,
+                                          server_name=san, idempotent=idempotent),
+                                 body_consumed=body_consumed, reused=reused)
+        return AttemptFailed(classify(ConnectionResetError(), Phase.READ, address=address,
+                                      server_name=san),
+                             body_consumed=body_consumed, reused=reused)
+    if isinstance(err, HTTPError):
+        return AttemptFailed(Failure(FailureKind.OTHER, f"malformed HTTP response: {err.reason}"),
+                             body_consumed=body_consumed)
+    if isinstance(err, asyncio.LimitOverrunError | HeadTooLarge):
+        return AttemptFailed(Failure(FailureKind.OTHER, "net/http: response headers too long"),
+                             body_consumed=body_consumed)
+    return AttemptFailed(classify(err, Phase.READ, address=address, server_name=san,
+                                  idempotent=idempotent),
+                         body_consumed=body_consumed, reused=reused)
+
+
+def body_failure(err: BaseException, address: str, san: str) -> AttemptFailed:
+    """The failed attempt for an error reading a small body (nothing sent to the client)."""
+    exc = EOFError() if isinstance(err, asyncio.IncompleteReadError) else err
+    return AttemptFailed(classify(exc, Phase.READ, address=address, server_name=san),
+                         body_consumed=True)
 
 
 def backend_ssl_context(cfg: Config) -> ssl.SSLContext:
@@ -54,22 +92,119 @@ def backend_ssl_context(cfg: Config) -> ssl.SSLContext:
     return ctx
 
 
+class ResponseWaiter(Protocol):
+    """What waits on a backend connection in fast mode (the proxy's FastAttempt)."""
+
+    def on_response(self, resp: ResponseHead, body: bytes) -> None: ...
+    def on_stream(self, resp: ResponseHead) -> None: ...
+    def on_error(self, exc: BaseException, head_done: bool) -> None: ...
+
+
+class BackendProtocol(asyncio.StreamReaderProtocol):
+    """A backend connection's protocol, in one of two modes.
+
+    Stream mode feeds the StreamReader the stream-based path reads from. Fast mode
+    frames one response at a time straight from `data_received` and calls the waiter
+    back: no task, future or reader per request. A response that is not small and
+    length-delimited switches the connection to stream mode with the rest fed on.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(reader, loop=loop)
+        self.reader = reader
+        self.stream = True
+        self.framer: ResponseFramer | None = None
+        self.waiter: ResponseWaiter | None = None
+        self.stray = False  # bytes arrived that no request asked for: not reusable
+
+    def expect(self, waiter: ResponseWaiter, method: str) -> None:
+        self.stream = False
+        self.framer = ResponseFramer(method)
+        self.waiter = waiter
+
+    def to_fast(self) -> bool:
+        """Leave stream mode; only when the reader holds nothing (a complete exchange)."""
+        reader = self.reader
+        if self.stray or reader.at_eof() or reader.exception() is not None \
+                or getattr(reader, "_buffer", b""):
+            return False
+        return True
+
+    def data_received(self, data: bytes) -> None:
+        if self.stream:
+            super().data_received(data)
+            return
+        framer = self.framer
+        if framer is None:
+            self.stray = True
+            return
+        try:
+            result = framer.feed(data)
+        except Exception as e:  # noqa: BLE001 - HTTPError, HeadTooLarge: the waiter classifies
+            self._fail(e)
+            return
+        if result is None:
+            return
+        kind, resp, body, rest = result
+        waiter = self.waiter
+        self.framer = self.waiter = None
+        if kind == STREAM:
+            self.stream = True
+            if rest:
+                self.reader.feed_data(rest)
+            waiter.on_stream(resp)
+            return
+        if rest:
+            self.stray = True
+        waiter.on_response(resp, body)
+
+    def eof_received(self) -> bool | None:
+        keep_open = super().eof_received()
+        if not self.stream and self.waiter is not None:
+            self._fail(None)
+        return keep_open
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)
+        if not self.stream and self.waiter is not None:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException | None) -> None:
+        framer, waiter = self.framer, self.waiter
+        self.framer = self.waiter = None
+        self.stray = True
+        if exc is None:  # EOF: what StreamReader.readuntil/readexactly would raise
+            exc = asyncio.IncompleteReadError(framer.buf if framer else b"", None)
+        waiter.on_error(exc, framer is not None and framer.head_done)
+
+
 class Connection:
-    __slots__ = ("reader", "writer", "key", "reused")
+    __slots__ = ("reader", "writer", "key", "reused", "protocol")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 key: Key) -> None:
+                 key: Key, protocol: BackendProtocol | None = None) -> None:
         self.reader = reader
         self.writer = writer
         self.key = key
         self.reused = False
+        self.protocol = protocol
 
     def usable(self) -> bool:
-        return not self.writer.is_closing() and not self.reader.at_eof()
+        return not self.writer.is_closing() and not self.reader.at_eof() and not (
+            self.protocol is not None and self.protocol.stray)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.writer.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.transport.abort()
+
+
+# Where the stream path takes up an attempt the callback path began: from the start
+# (None), after its failure, or with a response head whose body must be streamed.
+Resume = Union["AttemptFailed", tuple[Connection, ResponseHead], None]
 
 
 class Transport:
@@ -91,18 +226,35 @@ class Transport:
             conn = idle.pop()
             if conn.usable():
                 conn.reused = True
+                if conn.protocol is not None:
+                    conn.protocol.stream = True
                 return conn
             conn.close()
         return await self.dial(ep, key)
+
+    def get_idle(self, ep: Endpoint) -> Connection | None:
+        """An idle connection ready for fast mode, or None (the caller dials)."""
+        idle = self.idle.get((ep.host, ep.port, ep.tls, ep.server_cert_domain_san))
+        while idle:
+            conn = idle.pop()
+            if conn.usable() and conn.protocol is not None and conn.protocol.to_fast():
+                conn.reused = True
+                return conn
+            conn.close()
+        return None
 
     async def dial(self, ep: Endpoint, key: Key | None = None) -> Connection:
         address = ep.key
         try:
             async with asyncio.timeout(self.cfg.endpoint_dial_timeout):
-                reader, writer = await asyncio.open_connection(ep.host, ep.port)
+                loop = asyncio.get_running_loop()
+                reader = asyncio.StreamReader(limit=BACKEND_HEAD_LIMIT, loop=loop)
+                protocol = BackendProtocol(reader, loop)
+                transport, _ = await loop.create_connection(lambda: protocol, ep.host, ep.port)
+                writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         except Exception as e:  # noqa: BLE001 - every dial error is classified
             raise AttemptFailed(classify(e, Phase.DIAL, address=address)) from e
-        conn = Connection(reader, writer, key or self.key_for(ep))
+        conn = Connection(reader, writer, key or self.key_for(ep), protocol)
         if ep.tls:
             server_name = ep.server_cert_domain_san or ep.host
             try:

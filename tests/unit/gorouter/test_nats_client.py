@@ -252,3 +252,37 @@ def test_auth_error_is_a_failed_connect() -> None:
         srv.close()
 
     asyncio.run(scenario())
+
+
+def test_close_ends_the_subscriber_even_when_the_cancel_is_swallowed() -> None:
+    """Python 3.11's wait_for returns the result instead of raising when the cancel races
+    the awaited future (gh-86296): here, the connection lost as the router stops."""
+
+    async def scenario() -> None:
+        server = FakeServer()
+        await server.start()
+        sub, _, _ = _subscriber(server.port)
+        swallowed: list[bool] = []
+
+        async def serve_like_a_racing_wait_for(conn) -> None:  # noqa: ANN001
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(True)  # as wait_for does when conn.lost is done too
+
+        sub._serve = serve_like_a_racing_wait_for  # type: ignore[method-assign]
+        await sub.start()
+        try:
+            await _until(lambda: sub.connected)
+            closing = asyncio.create_task(sub.close())
+            done, _ = await asyncio.wait({closing}, timeout=5)
+            assert closing in done, "close() hung: the subscriber went on reconnecting"
+            assert swallowed == [True] and sub._task is not None and sub._task.done()
+        finally:
+            if sub._task is not None:
+                sub._task.cancel()
+            await server.stop()
+
+    asyncio.run(scenario())

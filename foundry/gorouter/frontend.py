@@ -1,0 +1,173 @@
+"""The client side of one router connection: request heads framed from callbacks.
+
+Profiling the stream-based loop showed most of a request's cost in asyncio's
+machinery (a task resumed through five nested coroutines, StreamReader buffers,
+futures per read) rather than in routing. So a connection starts in fast mode:
+heads are framed in `data_received` and bodiless requests are routed there
+(`Proxy.serve_fast`). While a request is in flight, pipelined bytes wait in
+`buf`. A request with a body or an upgrade hands the connection to the stream
+loop (`Proxy.serve_stream`) for the rest of its life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from foundry.gorouter.framing import HeadTooLarge, split_head
+from foundry.gorouter.http11 import HTTPError, RequestHead, parse_request_head
+
+if TYPE_CHECKING:
+    from foundry.gorouter.proxy import Proxy
+
+CLIENT_IDLE_TIMEOUT = 900.0  # gorouter's frontend idle timeout
+
+
+class ClientProtocol(asyncio.StreamReaderProtocol):
+    def __init__(self, proxy: Proxy, loop: asyncio.AbstractEventLoop) -> None:
+        self.limit = proxy.cfg.max_header_bytes
+        reader = asyncio.StreamReader(limit=self.limit, loop=loop)
+        super().__init__(reader, loop=loop)
+        self.proxy = proxy
+        self.loop = loop
+        self.reader = reader
+        self.writer: asyncio.StreamWriter = None  # type: ignore[assignment]
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.client_ip = ""
+        self.client_addr = ""
+        self.buf = b""
+        self.busy = False  # a request is in flight
+        self.stream = False  # the stream loop owns the connection
+        self.eof = False
+        self.closed = False
+        self.read_paused = False
+        self.idle_since = 0.0
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task | None = None
+
+    # -- asyncio callbacks -------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport = transport  # type: ignore[assignment]
+        self.writer = asyncio.StreamWriter(self.transport, self, self.reader, self.loop)
+        peer = transport.get_extra_info("peername") or ("", 0)
+        self.client_ip, self.client_addr = str(peer[0]), f"{peer[0]}:{peer[1]}"
+        self.idle_since = self.loop.time()
+        self.idle_timer = self.loop.call_later(CLIENT_IDLE_TIMEOUT, self._idle_check)
+
+    def data_received(self, data: bytes) -> None:
+        if self.stream:
+            super().data_received(data)
+            return
+        self.buf = self.buf + data if self.buf else data
+        if not self.busy:
+            self._serve_next()
+        elif len(self.buf) > self.limit and not self.read_paused:
+            self.read_paused = True  # a pipelining client waits for the answers
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        if self.stream:
+            return super().eof_received()
+        self.eof = True
+        if not self.buf:  # what the stream path's client-gone check looks at
+            self.reader.feed_eof()
+        if not self.busy:
+            self._serve_next()
+        return True  # keep the write side for an answer in flight
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        super().connection_lost(exc)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if not self.busy and not self.stream:
+            self._serve_next()
+
+    # -- requests ------------------------------------------------------------------
+    def _serve_next(self) -> None:
+        while not (self.busy or self.stream or self.closed):
+            if self._paused:  # the client reads slower than we answer: wait for it
+                return
+            buf = self.buf
+            try:
+                n = split_head(buf, self.limit)
+            except HeadTooLarge:
+                self._close(self.proxy.head_too_large())
+                return
+            if not n:
+                if self.eof:
+                    self._close()
+                elif self.read_paused:
+                    self.read_paused = False
+                    self.transport.resume_reading()
+                return
+            self.buf = buf[n:]
+            received_at = time.time()
+            try:
+                req = parse_request_head(buf[:n], self.limit)
+            except HTTPError as e:
+                self._close(self.proxy.bad_request(e, self.client_addr))
+                return
+            keep = self.proxy.serve_fast(self, req, received_at, n)
+            if keep is None:
+                return  # answered later: request_done()
+            if not keep:
+                self._close()
+                return
+            self.idle_since = self.loop.time()
+
+    def request_done(self, keep: bool) -> None:
+        """The request in flight has been answered."""
+        self.busy = False
+        if not keep:
+            self._close()
+            return
+        self.idle_since = self.loop.time()
+        self._serve_next()
+
+    def run(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run the stream path for one request (the connection stays busy until done)."""
+        self.task = self.loop.create_task(coro)
+
+    def to_stream(self, req: RequestHead, received_at: float, head_len: int) -> None:
+        """Hand the connection, from `req` on, to the stream loop."""
+        self.stream = True
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        if self.buf:
+            self.reader.feed_data(self.buf)
+            self.buf = b""
+        if self.eof:
+            self.reader.feed_eof()
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.task = self.loop.create_task(
+            self.proxy.serve_stream(self.reader, self.writer, (req, received_at, head_len)))
+
+    def _close(self, last: bytes = b"") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if last:
+            self.transport.write(last)
+        self.transport.close()
+
+    def _idle_check(self) -> None:
+        self.idle_timer = None
+        if self.closed or self.stream:
+            return
+        left = self.idle_since + CLIENT_IDLE_TIMEOUT - self.loop.time()
+        if self.busy or left > 0:
+            self.idle_timer = self.loop.call_later(
+                CLIENT_IDLE_TIMEOUT if self.busy else left, self._idle_check)
+            return
+        self._close()
