@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -74,35 +75,49 @@ class AccessLogRecord:
 
 
 class AccessLogWriter:
-    """Appends records to the access log file and/or stdout (gorouter streams to both)."""
+    """Appends records to the access log file and/or stdout (gorouter streams to both).
+
+    Lines are batched and written whole with one write() on an O_APPEND descriptor
+    (every second, or at 64 KiB), so the router's processes can share one file
+    without splitting each other's lines, and a request costs no syscall.
+    """
+
+    BATCH = 64 * 1024
 
     def __init__(self, path: str = "", stdout: bool = True) -> None:
         import sys
 
-        self._file = None
+        self._fd = -1
         if path:
-            import os
-
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            # Block-buffered; the router flushes every second (a syscall per request costs
-            # more than the whole log line).
-            self._file = open(path, "a", buffering=64 * 1024)  # noqa: SIM115
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                               0o644)
         self._stdout = sys.stdout if stdout else None
+        self._pending: list[str] = []
+        self._size = 0
 
     def write(self, line: str) -> None:
-        line += "\n"
-        if self._file is not None:
-            self._file.write(line)
-        if self._stdout is not None:
-            self._stdout.write(line)
+        self._pending.append(line)
+        self._size += len(line) + 1
+        if self._size >= self.BATCH:
+            self.flush()
 
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        if not self._pending:
+            return
+        text = "\n".join(self._pending) + "\n"
+        self._pending.clear()
+        self._size = 0
+        if self._fd >= 0:
+            data = memoryview(text.encode())
+            while data:
+                data = data[os.write(self._fd, data):]
         if self._stdout is not None:
+            self._stdout.write(text)
             self._stdout.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self.flush()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

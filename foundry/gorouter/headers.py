@@ -39,21 +39,13 @@ def _uuid_from_hex(h: str) -> str:
 
 def request_context(req: RequestHead, client_ip: str, proto: str, now: float) -> RequestContext:
     """Header values shared by all attempts of one request (request id, XFF, B3...)."""
-    xff = xfp = xrs = trace = span = b3 = ""
-    for k, v in req.headers:
-        lk = k.lower()
-        if lk == "x-forwarded-for":
-            xff = f"{xff}, {v}" if xff else v
-        elif lk == "x-forwarded-proto" and not xfp:
-            xfp = v
-        elif lk == "x-request-start" and not xrs:
-            xrs = v
-        elif lk == "x-b3-traceid":
-            trace = v.lower()
-        elif lk == "x-b3-spanid":
-            span = v.lower()
-        elif lk == "b3":
-            b3 = v
+    idx = req.index
+    xff = ", ".join(idx.get("x-forwarded-for", ()))
+    xfp = (idx.get("x-forwarded-proto") or ("",))[0]
+    xrs = (idx.get("x-request-start") or ("",))[0]
+    trace = (idx.get("x-b3-traceid") or ("",))[-1].lower()
+    span = (idx.get("x-b3-spanid") or ("",))[-1].lower()
+    b3 = (idx.get("b3") or ("",))[-1]
     b3_headers: list[tuple[str, str]] = []
     if trace and span:
         if not b3:
@@ -65,6 +57,13 @@ def request_context(req: RequestHead, client_ip: str, proto: str, now: float) ->
         # Trace ids need uniqueness, not secrecy: skip a getrandom() syscall per request.
         trace, span = f"{_rand(128):032x}", f"{_rand(64):016x}"
         b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span), ("b3", f"{trace}-{span}")]
+        return RequestContext(  # the common case: no tracing headers came in
+            request_id=_uuid_from_hex(trace),
+            x_forwarded_for=f"{xff}, {client_ip}" if xff else client_ip,
+            x_forwarded_proto=xfp or proto,
+            request_start_ms=None if xrs else str(int(now * 1000)),
+            b3=b3_headers,
+        )
     # With tracing on, gorouter builds the request id from a 128-bit trace id.
     request_id = _uuid_from_hex(trace if _HEX32.match(trace) else f"{_rand(128):032x}")
     return RequestContext(
@@ -78,7 +77,8 @@ def request_context(req: RequestHead, client_ip: str, proto: str, now: float) ->
 
 def backend_request_head(req: RequestHead, ctx: RequestContext, endpoint: Endpoint) -> bytes:
     """The head sent to the endpoint for one attempt."""
-    drop = HOP_BY_HOP | (req.connection_tokens - PROTECTED)
+    tokens = req.connection_tokens
+    drop = HOP_BY_HOP | (tokens - PROTECTED) if tokens else HOP_BY_HOP
     upgrade = req.upgrade
     out = [f"{req.method} {req.path} {req.version}"]
     for k, v in req.headers:
@@ -92,10 +92,11 @@ def backend_request_head(req: RequestHead, ctx: RequestContext, endpoint: Endpoi
     if req.get("x-forwarded-proto") is None:
         out.append(f"X-Forwarded-Proto: {ctx.x_forwarded_proto}")
     out.append(f"X-Vcap-Request-Id: {ctx.request_id}")
-    out.extend(f"{k}: {v}" for k, v in ctx.b3)
-    out.append(f"X-CF-ApplicationID: {endpoint.app_id}")
-    out.append(f"X-CF-InstanceIndex: {endpoint.private_instance_index}")
-    out.append(f"X-CF-InstanceID: {endpoint.instance_id_header}")
+    for k, v in ctx.b3:
+        out.append(f"{k}: {v}")
+    out.append(f"X-CF-ApplicationID: {endpoint.app_id}\r\n"
+               f"X-CF-InstanceIndex: {endpoint.private_instance_index}\r\n"
+               f"X-CF-InstanceID: {endpoint.instance_id_header}")
     if upgrade:
         out.append("Connection: Upgrade")
     out.append("\r\n")
@@ -106,7 +107,8 @@ def client_response_head(resp: ResponseHead, request_id: str, *, close: bool,
                          extra_cookie: str | None) -> bytes:
     """The head relayed to the client: hop-by-hop dropped, request id and sticky cookie added."""
     upgrade = resp.status == 101
-    drop = HOP_BY_HOP | resp.connection_tokens
+    tokens = resp.connection_tokens
+    drop = HOP_BY_HOP if tokens <= HOP_BY_HOP else HOP_BY_HOP | tokens
     out = [f"HTTP/1.1 {resp.status} {resp.reason}"]
     has_request_id = False
     for k, v in resp.headers:

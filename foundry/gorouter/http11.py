@@ -96,19 +96,21 @@ _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
 _CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-_FIELD_TEXT = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r\n")
 _FIELDS_TEXT = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n]*\r\n)*")
 _CTL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _parse_fields(block: bytes, head: Head) -> dict[str, list[str]]:
     """Header lines into head.headers and head.index. A well-formed block is taken in
-    three regex passes; anything else goes line by line to name the error."""
+    two regex passes and a split; anything else goes line by line to name the error."""
     seen = head.index
     if block:
         text = block.decode("latin-1") + "\r\n"
         if _CTL_TEXT.search(text) is None and _FIELDS_TEXT.fullmatch(text):
-            pairs: list[tuple[str, str]] = _FIELD_TEXT.findall(text)
+            pairs: list[tuple[str, str]] = []
+            for line in text[:-2].split("\r\n"):  # each line is token ":" value
+                name, _, value = line.partition(":")
+                pairs.append((name, value.strip(" \t")))
         else:
             pairs = _fields_by_line(block.split(b"\r\n"))
         head.headers = pairs
@@ -120,7 +122,10 @@ def _parse_fields(block: bytes, head: Head) -> dict[str, list[str]]:
             else:
                 values.append(v)
     conn = seen.get("connection")
-    if conn:
+    if conn and len(conn) == 1 and "," not in conn[0]:
+        token = conn[0].strip().lower()
+        head.connection_tokens = frozenset((token,)) if token else frozenset()
+    elif conn:
         head.connection_tokens = frozenset(
             t.strip().lower() for v in conn for t in v.split(",") if t.strip())
     return seen
@@ -154,7 +159,7 @@ def _framing(head: Head, seen: dict[str, list[str]]) -> None:
             raise HTTPError(400, "Bad Request: both Transfer-Encoding and Content-Length")
         head.chunked = True
     if cl is not None:
-        values = {v.strip() for v in cl}
+        values = {cl[0].strip()} if len(cl) == 1 else {v.strip() for v in cl}
         if len(values) != 1:
             raise HTTPError(400, "Bad Request: conflicting Content-Length headers")
         value = values.pop()

@@ -37,6 +37,7 @@ class Metrics:
         self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
         self._latency_count = 0
+        self.peers: dict[str, dict] = {}  # worker → its last snapshot(), summed into render()
 
     def inc(self, name: str, by: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + by
@@ -58,19 +59,47 @@ class Metrics:
     def gauge(self, name: str, fn: Callable[[], float]) -> None:
         self.gauges[name] = fn
 
+    def snapshot(self) -> dict:
+        """This process's counts, as a worker reports them to the router's main process."""
+        return {"counters": self.counters, "responses": self.responses,
+                "registry_messages": [[a, c, n] for (a, c), n in
+                                      self.registry_messages.items()],
+                "buckets": self._buckets, "latency_sum": self._latency_sum,
+                "latency_count": self._latency_count}
+
+    def _totals(self) -> tuple[dict[str, int], dict[str, int], dict[tuple[str, str], int],
+                               list[int], float, int]:
+        counters, responses = dict(self.counters), dict(self.responses)
+        registry = dict(self.registry_messages)
+        buckets, total, count = list(self._buckets), self._latency_sum, self._latency_count
+        for snap in self.peers.values():
+            for k, v in snap.get("counters", {}).items():
+                counters[k] = counters.get(k, 0) + v
+            for k, v in snap.get("responses", {}).items():
+                responses[k] = responses.get(k, 0) + v
+            for a, c, n in snap.get("registry_messages", []):
+                registry[(a, c)] = registry.get((a, c), 0) + n
+            for i, n in enumerate(snap.get("buckets", [])[:len(buckets)]):
+                buckets[i] += n
+            total += snap.get("latency_sum", 0.0)
+            count += snap.get("latency_count", 0)
+        return counters, responses, registry, buckets, total, count
+
     def render(self) -> str:
+        """Prometheus text; counters include every worker's last report."""
+        counters, responses, registry, buckets, latency_sum, latency_count = self._totals()
         lines: list[str] = []
-        for name, value in sorted(self.counters.items()):
+        for name, value in sorted(counters.items()):
             lines.append(f"# HELP {name} {COUNTERS.get(name, name)}")
             lines.append(f"# TYPE {name} counter")
             lines.append(f"{name} {value}")
         lines.append("# HELP registry_message NATS registry messages processed")
         lines.append("# TYPE registry_message counter")
-        for (action, component), value in sorted(self.registry_messages.items()):
+        for (action, component), value in sorted(registry.items()):
             lines.append(f'registry_message{{action="{action}",component="{component}"}} {value}')
         lines.append("# HELP responses Responses by status class")
         lines.append("# TYPE responses counter")
-        for cls, value in sorted(self.responses.items()):
+        for cls, value in sorted(responses.items()):
             lines.append(f'responses{{status_group="{cls}"}} {value}')
         for name, fn in sorted(self.gauges.items()):
             lines.append(f"# TYPE {name} gauge")
@@ -78,11 +107,11 @@ class Metrics:
         lines.append("# HELP latency Request latency through the router in seconds")
         lines.append("# TYPE latency histogram")
         cumulative = 0
-        for bound, count in zip(LATENCY_BUCKETS, self._buckets, strict=False):
+        for bound, count in zip(LATENCY_BUCKETS, buckets, strict=False):
             cumulative += count
             lines.append(f'latency_bucket{{le="{bound}"}} {cumulative}')
-        cumulative += self._buckets[-1]
+        cumulative += buckets[-1]
         lines.append(f'latency_bucket{{le="+Inf"}} {cumulative}')
-        lines.append(f"latency_sum {self._latency_sum:.6f}")
-        lines.append(f"latency_count {self._latency_count}")
+        lines.append(f"latency_sum {latency_sum:.6f}")
+        lines.append(f"latency_count {latency_count}")
         return "\n".join(lines) + "\n"

@@ -307,8 +307,10 @@ class NatsSubscriber:
     def __init__(self, cfg: Config, registry: Registry, *,
                  on_state: Callable[[bool], None] | None = None,
                  reconnect_time_wait: float = 0.5,
-                 ping_interval: float = PING_INTERVAL) -> None:
+                 ping_interval: float = PING_INTERVAL, announce: bool = True) -> None:
         self.cfg = cfg
+        # router.start and router.greet belong to the router, not to each of its processes
+        self.announce = announce
         self.registry = registry
         self.on_state = on_state or (lambda _connected: None)
         self.reconnect_time_wait = reconnect_time_wait
@@ -357,7 +359,8 @@ class NatsSubscriber:
                     log.info("nats-reconnected %s:%d", host.hostname, host.port)
                 first = False
                 self.on_state(True)
-                await self.publish_start()
+                if self.announce:
+                    await self.publish_start()
                 await self._serve(conn)
                 self._ready = False
                 if self._closing:
@@ -433,7 +436,7 @@ class NatsSubscriber:
         elif subject == UNREGISTER:
             handler = self.registry.unregister
         elif subject == GREET:
-            if reply:
+            if reply and self.announce:
                 conn.write(pub_frame(reply, self.start_payload))
             return
         else:

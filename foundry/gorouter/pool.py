@@ -159,9 +159,13 @@ class EndpointPool:
         return None
 
     def all_overloaded(self) -> bool:
-        if self.max_conns <= 0 or not self.endpoints:
+        max_conns = self.max_conns
+        if max_conns <= 0 or not self.endpoints:
             return False
-        return all(e.in_flight >= self.max_conns for e in self.endpoints)
+        for e in self.endpoints:  # a loop, not all(genexpr): this runs on every request
+            if e.in_flight < max_conns:
+                return False
+        return True
 
     def endpoint_failed(self, endpoint: Endpoint, now: float, *, failable: bool,
                         prunable: bool) -> bool:

@@ -125,11 +125,12 @@ class Proxy:
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
 
-    async def start(self, host: str = "0.0.0.0", port: int | None = None) -> None:
+    async def start(self, host: str = "0.0.0.0", port: int | None = None,
+                    reuse_port: bool = False) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             lambda: ClientProtocol(self, loop), host, self.cfg.port if port is None else port,
-            reuse_address=True, backlog=1024)
+            reuse_address=True, reuse_port=reuse_port or None, backlog=1024)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

@@ -36,8 +36,13 @@ def tune_gc() -> None:
 
 class Router:
     def __init__(self, cfg: Config, *, clock: Callable[[], float] = time.monotonic,
-                 access_log: AccessLogWriter | None = None) -> None:
+                 access_log: AccessLogWriter | None = None, worker: bool = False,
+                 reuse_port: bool = False) -> None:
+        """`worker`: one of the router's extra processes (see workers.py): no status
+        listener, no router.start/greet. `reuse_port`: share the HTTP port with them."""
         self.cfg = cfg
+        self.worker = worker
+        self.reuse_port = reuse_port or worker
         self.metrics = Metrics()
         self.registry = Registry(
             clock=clock, droplet_stale_threshold=cfg.droplet_stale_threshold,
@@ -52,7 +57,8 @@ class Router:
         self.access_log = access_log or AccessLogWriter(cfg.access_log_file,
                                                         cfg.access_log_stdout)
         self.proxy = Proxy(cfg, self.registry, self.metrics, self.access_log)
-        self.nats = NatsSubscriber(cfg, self.registry, on_state=self.pruning.nats_state)
+        self.nats = NatsSubscriber(cfg, self.registry, on_state=self.pruning.nats_state,
+                                   announce=not worker)
         self.status = StatusServer(self.health, metrics_text=self.metrics.render,
                                    routes_json=self.registry.table.to_json,
                                    user=cfg.status_user, password=cfg.status_pass)
@@ -63,15 +69,19 @@ class Router:
         self._stopped = asyncio.Event()
 
     async def start(self) -> None:
-        await self.status.start(self.cfg.status_host, self.cfg.status_port,
-                                self.cfg.status_routes_port)
+        if not self.worker:
+            await self.status.start(self.cfg.status_host, self.cfg.status_port,
+                                    self.cfg.status_routes_port)
         await self.nats.start()
         self._tasks.append(asyncio.create_task(self._prune_loop()))
         self._tasks.append(asyncio.create_task(self._flush_loop()))
         if self.cfg.start_response_delay_interval > 0:
             log.info("waiting %ss for routes to load", self.cfg.start_response_delay_interval)
             await asyncio.sleep(self.cfg.start_response_delay_interval)
-        await self.proxy.start()
+        await self.proxy.start(reuse_port=self.reuse_port)
+        if self.worker:
+            log.info("gorouter.worker-started port=%d", self.proxy.port)
+            return
         if self.cfg.load_balancer_healthy_threshold > 0:
             # Listener is up; give the load balancer time before /health says 200.
             await asyncio.sleep(self.cfg.load_balancer_healthy_threshold)
@@ -114,6 +124,7 @@ class Router:
                 await t
         await self.proxy.stop()
         await self.nats.close()
-        await self.status.stop()
+        if not self.worker:
+            await self.status.stop()
         self.access_log.flush()
         self.access_log.close()
