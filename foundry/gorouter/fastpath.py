@@ -9,6 +9,7 @@ have raised, a large, chunked or upgraded response as its parsed head.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from foundry.gorouter.http11 import RequestHead, ResponseHead
 from foundry.gorouter.pool import Endpoint, EndpointIterator, EndpointPool
 from foundry.gorouter.transport import Connection, Resume, body_failure, head_failure
 
+log = logging.getLogger("gorouter.proxy")
+
 if TYPE_CHECKING:
     from foundry.gorouter.accesslog import AccessLogRecord
     from foundry.gorouter.frontend import ClientProtocol
@@ -26,35 +29,34 @@ if TYPE_CHECKING:
 
 class FastAttempt:
     __slots__ = ("proxy", "cp", "req", "pool", "rec", "ctx", "it", "requested", "ep", "conn",
-                 "started", "timer", "timed_out")
+                 "started")
 
     def __init__(self, proxy: Proxy, cp: ClientProtocol, req: RequestHead, pool: EndpointPool,
                  rec: AccessLogRecord, ctx: RequestContext, it: EndpointIterator,
                  requested: str, ep: Endpoint, conn: Connection) -> None:
         self.proxy, self.cp, self.req, self.pool, self.rec = proxy, cp, req, pool, rec
         self.ctx, self.it, self.requested, self.ep, self.conn = ctx, it, requested, ep, conn
-        self.timed_out = False
         rec.backend_addr, rec.app_id = ep.key, ep.app_id
         rec.app_index, rec.instance_id = ep.private_instance_index, ep.private_instance_id
         ep.in_flight += 1
         self.started = time.time()
-        conn.protocol.expect(self, req.method)  # type: ignore[union-attr]
+        # endpoint_timeout bounds the wait for the response head, as on the stream path
+        conn.protocol.expect(self, req.method, proxy.cfg.endpoint_timeout)  # type: ignore[union-attr]
         conn.writer.write(backend_request_head(req, ctx, ep))
-        self.timer = cp.loop.call_later(proxy.cfg.endpoint_timeout, self._deadline)
-
-    def _deadline(self) -> None:
-        """endpoint_timeout bounds the wait for the response head, as on the stream path."""
-        framer = self.conn.protocol.framer  # type: ignore[union-attr]
-        if framer is not None and not framer.head_done:
-            self.timed_out = True
-            self.conn.abort()  # connection_lost → on_error
 
     def _end(self) -> None:
-        self.timer.cancel()
         self.ep.in_flight -= 1
 
     # -- ResponseWaiter --------------------------------------------------------------
     def on_response(self, resp: ResponseHead, body: bytes) -> None:
+        try:
+            self._respond(resp, body)
+        except Exception:  # noqa: BLE001 - never leave the client waiting
+            log.exception("unexpected error answering %s", self.cp.client_addr)
+            self.conn.close()
+            self.cp.request_done(False)
+
+    def _respond(self, resp: ResponseHead, body: bytes) -> None:
         self._end()
         proxy, req, rec, conn, cp = self.proxy, self.req, self.rec, self.conn, self.cp
         rec.backend_time += time.time() - self.started
@@ -83,7 +85,8 @@ class FastAttempt:
         if head_done:
             failed = body_failure(exc, ep.key, ep.server_cert_domain_san)
         else:
-            failed = head_failure(exc, self.timed_out, ep.key, ep.server_cert_domain_san,
+            timed_out = self.conn.protocol.timed_out  # type: ignore[union-attr]
+            failed = head_failure(exc, timed_out, ep.key, ep.server_cert_domain_san,
                                   is_idempotent(self.req, False), False, self.conn.reused)
         self._hand_on(failed)
 

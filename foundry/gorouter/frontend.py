@@ -12,6 +12,7 @@ loop (`Proxy.serve_stream`) for the rest of its life.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from foundry.gorouter.http11 import HTTPError, RequestHead, parse_request_head
 
 if TYPE_CHECKING:
     from foundry.gorouter.proxy import Proxy
+
+log = logging.getLogger("gorouter.proxy")
 
 CLIENT_IDLE_TIMEOUT = 900.0  # gorouter's frontend idle timeout
 
@@ -115,7 +118,12 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
             except HTTPError as e:
                 self._close(self.proxy.bad_request(e, self.client_addr))
                 return
-            keep = self.proxy.serve_fast(self, req, received_at, n)
+            try:
+                keep = self.proxy.serve_fast(self, req, received_at, n)
+            except Exception:  # noqa: BLE001 - one connection must never take the router down
+                log.exception("unexpected error serving %s", self.client_addr)
+                self._close()
+                return
             if keep is None:
                 return  # answered later: request_done()
             if not keep:

@@ -26,6 +26,9 @@ COUNTERS = {
 }
 
 
+_STATUS_CLASS = {n: f"{n}xx" for n in range(1, 6)}
+
+
 class Metrics:
     """A tiny registry: counters, labelled counters, gauges and one latency histogram."""
 
@@ -48,7 +51,7 @@ class Metrics:
         self.registry_messages[key] = self.registry_messages.get(key, 0) + 1
 
     def response(self, status: int) -> None:
-        cls = f"{status // 100}xx"
+        cls = _STATUS_CLASS.get(status // 100) or f"{status // 100}xx"
         self.responses[cls] = self.responses.get(cls, 0) + 1
 
     def observe_latency(self, seconds: float) -> None:

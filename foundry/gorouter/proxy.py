@@ -1,7 +1,12 @@
 """The HTTP/1.1 reverse proxy: lookup, endpoint selection, attempts, relay, access log.
 
-asyncio streams at the edge; every decision (lookup, balancing, classification,
-headers, stickiness, log format) is delegated to the sans-IO modules.
+Two paths share every decision (lookup, balancing, classification, headers,
+stickiness, log format), which the sans-IO modules make. The callback path
+(`serve_fast`, frontend.py, fastpath.py) answers a bodiless request on a pooled
+backend connection with a small response. The stream path (asyncio streams,
+`serve_stream`, `_proxy`) does everything else: dialling and TLS, retries,
+bodies, streaming, upgrades; it takes over from the callback path where that
+one stopped.
 """
 
 from __future__ import annotations

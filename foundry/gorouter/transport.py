@@ -116,11 +116,35 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
         self.framer: ResponseFramer | None = None
         self.waiter: ResponseWaiter | None = None
         self.stray = False  # bytes arrived that no request asked for: not reusable
+        self.writer: asyncio.StreamWriter | None = None
+        # endpoint_timeout for a response head in fast mode: one lazily re-armed timer per
+        # connection rather than a timer per request
+        self.deadline = 0.0
+        self.deadline_timer: asyncio.TimerHandle | None = None
+        self.timed_out = False
 
-    def expect(self, waiter: ResponseWaiter, method: str) -> None:
+    def expect(self, waiter: ResponseWaiter, method: str, timeout: float) -> None:
         self.stream = False
         self.framer = ResponseFramer(method)
         self.waiter = waiter
+        loop = self._loop
+        self.deadline = loop.time() + timeout
+        self.timed_out = False
+        if self.deadline_timer is None:
+            self.deadline_timer = loop.call_later(timeout, self._check_deadline)
+
+    def _check_deadline(self) -> None:
+        self.deadline_timer = None
+        framer = self.framer
+        if framer is None or framer.head_done or self.stream:
+            return  # nothing waits for a head (a body has no deadline, as on the stream path)
+        left = self.deadline - self._loop.time()
+        if left > 0:
+            self.deadline_timer = self._loop.call_later(left, self._check_deadline)
+            return
+        self.timed_out = True
+        if self.writer is not None:
+            self.writer.transport.abort()  # connection_lost → the waiter's on_error
 
     def to_fast(self) -> bool:
         """Leave stream mode; only when the reader holds nothing (a complete exchange)."""
@@ -165,6 +189,9 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
         return keep_open
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        if self.deadline_timer is not None:
+            self.deadline_timer.cancel()
+            self.deadline_timer = None
         super().connection_lost(exc)
         if not self.stream and self.waiter is not None:
             self._fail(exc)
@@ -251,7 +278,7 @@ class Transport:
                 reader = asyncio.StreamReader(limit=BACKEND_HEAD_LIMIT, loop=loop)
                 protocol = BackendProtocol(reader, loop)
                 transport, _ = await loop.create_connection(lambda: protocol, ep.host, ep.port)
-                writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+                writer = protocol.writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         except Exception as e:  # noqa: BLE001 - every dial error is classified
             raise AttemptFailed(classify(e, Phase.DIAL, address=address)) from e
         conn = Connection(reader, writer, key or self.key_for(ep), protocol)

@@ -46,6 +46,26 @@ def test_access_log_writer(tmp_path) -> None:
     assert (tmp_path / "sub" / "access.log").read_text() == "line one\n"
 
 
+def test_access_log_writers_share_a_file_in_whole_lines(tmp_path) -> None:
+    """The router's processes each batch lines and append them whole."""
+    path = str(tmp_path / "access.log")
+    a, b = AccessLogWriter(path, stdout=False), AccessLogWriter(path, stdout=False)
+    a.write("a1")
+    b.write("b1")
+    a.write("a2")
+    assert (tmp_path / "access.log").read_text() == ""  # no write per request
+    b.flush()
+    a.flush()
+    assert (tmp_path / "access.log").read_text() == "b1\na1\na2\n"
+    big = "x" * 1000
+    for _ in range(AccessLogWriter.BATCH // 1000 + 1):  # a full batch goes out by itself
+        a.write(big)
+    lines = (tmp_path / "access.log").read_text().splitlines()
+    assert len(lines) > 3 and set(lines[3:]) == {big}
+    a.close()
+    b.close()
+
+
 def head(*lines: str):
     return parse_request_head(("\r\n".join(lines) + "\r\n\r\n").encode())
 
