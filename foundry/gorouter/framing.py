@@ -15,6 +15,26 @@ SMALL_BODY = 256 * 1024  # bodies up to this size are relayed with the head in o
 BACKEND_HEAD_LIMIT = 64 * 1024  # what asyncio's open_connection reader allows for a head
 
 
+_HEADS: dict[bytes, ResponseHead] = {}
+_HEADS_MAX = 256
+
+
+def parse_response_memo(raw: bytes) -> ResponseHead:
+    """parse_response_head, reusing the parse of a head seen byte for byte before.
+
+    An app answers most requests with the same head (its Date changes once a
+    second), so parsing is paid once per distinct head. Heads are never changed
+    after parsing, so sharing one is safe; the memo is bounded and simply cleared.
+    """
+    head = _HEADS.get(raw)
+    if head is None:
+        head = parse_response_head(raw)
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        _HEADS[raw] = head
+    return head
+
+
 class HeadTooLarge(Exception):
     """No complete head within the limit."""
 
@@ -70,7 +90,7 @@ class ResponseFramer:
             if not n:
                 self.buf = buf
                 return None
-            head = parse_response_head(buf[:n])
+            head = parse_response_memo(buf[:n])
             buf = buf[n:]
             if 100 <= head.status < 200 and head.status != 101:
                 continue  # interim response (100 Continue, 103 Early Hints)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from foundry.gorouter import framing
 from foundry.gorouter.framing import (
     DONE,
     SMALL_BODY,
@@ -77,3 +78,13 @@ def test_bad_heads_raise() -> None:
                                    b"Content-Length: 2\r\n\r\n")
     with pytest.raises(HeadTooLarge):
         ResponseFramer("GET", limit=64).feed(b"HTTP/1.1 200 OK\r\nX: " + b"a" * 80)
+
+
+def test_response_heads_are_parsed_once_per_distinct_head() -> None:
+    a = ResponseFramer("GET").feed(OK)[1]
+    b = ResponseFramer("GET").feed(OK)[1]
+    c = ResponseFramer("GET").feed(OK.replace(b"5\r\n\r\nhello", b"2\r\n\r\nhi"))[1]
+    assert a is b and c is not a and (c.content_length, a.content_length) == (2, 5)
+    for i in range(600):  # bounded: many distinct heads do not grow it without end
+        ResponseFramer("GET").feed(b"HTTP/1.1 200 OK\r\nX-N: %d\r\nContent-Length: 0\r\n\r\n" % i)
+    assert len(framing._HEADS) <= framing._HEADS_MAX
