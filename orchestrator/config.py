@@ -59,6 +59,7 @@ class FoundationConfig:
     timings: dict[str, float]
     apps_domain: str = "apps.internal"
     sample_apps: bool = True
+    router_workers: int = 1
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def cell_subnet(self, index: int) -> ipaddress.IPv4Network:
@@ -174,6 +175,7 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
         timings=timings,
         apps_domain=_domain(raw["apps_domain"]),
         sample_apps=_flag(raw["sample_apps"], "sample_apps"),
+        router_workers=_int(raw["router_workers"], "router_workers", 1, 16),
         raw=raw,
     )
 

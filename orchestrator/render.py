@@ -31,6 +31,7 @@ def compose_env(cfg: FoundationConfig) -> dict[str, str]:
         "CFLAB_FOUNDATION_SUBNET": str(cfg.foundation_subnet),
         "CFLAB_NATS_MONITOR_PORT": str(cfg.ports["nats_monitor"]),
         "CFLAB_HTTP_PORT": str(cfg.ports["http"]),
+        "CFLAB_ROUTER_WORKERS": str(cfg.router_workers),
         "CFLAB_BBS_PORT": str(cfg.ports["bbs"]),
         "CFLAB_CC_PORT": str(cfg.ports["cloud_controller"]),
         "CFLAB_CA_KEY_SIZE": str(cfg.key_sizes["ca"]),

@@ -18,6 +18,7 @@ def test_defaults_are_cf_defaults():
     assert cfg.timings["configuration_reload_duration"] == 5
     assert str(cfg.cell_subnet(1)) == "10.255.1.0/24"
     assert str(cfg.cell_subnet(2)) == "10.255.2.0/24"
+    assert cfg.router_workers == 1
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,8 @@ def test_defaults_are_cf_defaults():
         ({"timings": {"bogus_timer": "1s"}}, "timings.bogus_timer:", "unknown setting"),
         ({"cells": 0}, "cells:", "whole number"),
         ({"cells": "two"}, "cells:", "whole number"),
+        ({"router_workers": 0}, "router_workers:", "whole number"),
+        ({"router_workers": 1.5}, "router_workers:", "whole number"),
         ({"ports": {"http": 80}}, "ports.http:", "1024"),
         ({"ports": {"http": 8222}}, "ports:", "share"),
         ({"key_sizes": {"instance_identity": 1024}}, "key_sizes.instance_identity:", "2048"),
