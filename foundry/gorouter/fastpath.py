@@ -81,6 +81,7 @@ class FastAttempt:
 
     def on_error(self, exc: BaseException, head_done: bool) -> None:
         self._end()
+        self.conn.close()  # a malformed response leaves it open; nothing can reuse it
         ep = self.ep
         if head_done:
             failed = body_failure(exc, ep.key, ep.server_cert_domain_san)

@@ -158,6 +158,7 @@ class ScriptedBackend(CountingBackend):
         self.close_after = close_after  # close after each response, saying nothing
         self.answer_per_conn = answer_per_conn  # then read one more request and close
         self.dropped = 0
+        self.ended = 0  # connections the router (or we) closed
 
     def _response(self, method: str, path: str, data: bytes) -> bytes:
         extra = b"Connection: close\r\n" if self.close_header else b""
@@ -169,6 +170,8 @@ class ScriptedBackend(CountingBackend):
                     + b"Content-Length: %d\r\n\r\n" % len(LARGE) + LARGE)
         if path == "/until-close":
             return b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + UNTIL_CLOSE
+        if path == "/malformed":
+            return b"HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n"
         payload = json.dumps({"instance": self.name, "method": method, "path": path,
                               "body": data.decode()}).encode()
         return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + extra
@@ -197,6 +200,7 @@ class ScriptedBackend(CountingBackend):
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, ValueError):
             pass
         finally:
+            self.ended += 1
             writer.close()
 
 
@@ -468,3 +472,19 @@ def test_post_is_not_replayed_on_a_dropped_reused_connection(harness: Harness) -
         assert r.get("x-cf-routererror") == "endpoint_failure (EOF)"
     # The backend read the POST once and dropped it; the router did not send it again.
     assert (b.accepted, b.requests, b.dropped) == (1, 1, 1)
+
+
+def test_malformed_response_on_a_reused_connection_is_502_and_not_reused(
+        harness: Harness) -> None:
+    harness.start_router()
+    b = start(harness, ScriptedBackend("bad"))
+    route(harness, "bad-ka.example.com", b)
+    with client(harness) as c:
+        ok_json(c.request("bad-ka.example.com", "/first"), "/first", "bad")
+        r = c.request("bad-ka.example.com", "/malformed")
+        assert r.status == 502
+        assert (r.get("x-cf-routererror") or "").startswith("endpoint_failure")
+        wait_until(lambda: b.ended == 1, what="the router closed the malformed connection")
+        ok_json(c.request("bad-ka.example.com", "/after"), "/after", "bad")
+    # the connection that carried the malformed response was closed, not pooled again
+    assert (b.accepted, b.requests) == (2, 3)
