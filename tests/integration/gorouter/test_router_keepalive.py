@@ -218,6 +218,14 @@ def route(harness: Harness, host: str, b: Backend, **kw: Any) -> None:
     harness.wait_registered(host, b)
 
 
+def serving(harness: Harness, host: str, b: B, **router: Any) -> B:
+    """A router (with `router` overrides) and backend `b` registered at `host`."""
+    harness.start_router(**router)
+    start(harness, b)
+    route(harness, host, b)
+    return b
+
+
 def ok_json(r: Response, path: str, instance: str) -> dict:
     assert r.status == 200, (r.status, r.fields, r.body[:200])
     got = body(r.body)
@@ -232,9 +240,7 @@ def log_lines(harness: Harness) -> list[str]:
 
 # -- tests -----------------------------------------------------------------------
 def test_sequential_gets_reuse_one_backend_connection(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, CountingBackend("plain"))
-    route(harness, "ka.example.com", b)
+    b = serving(harness, "ka.example.com", CountingBackend("plain"))
     ids: set[str | None] = set()
     with client(harness) as c:
         for i in range(20):
@@ -260,9 +266,7 @@ def test_tls_backend_connection_is_reused(harness: Harness, pki: Pki,
 
 
 def test_pipelined_requests_answered_in_order(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, CountingBackend("pipe"))
-    route(harness, "pipe.example.com", b)
+    b = serving(harness, "pipe.example.com", CountingBackend("pipe"))
     with client(harness) as c:
         c.sock.sendall(b"".join(request_bytes("pipe.example.com", f"/p{i}") for i in range(3)))
         responses = [c.read_response() for _ in range(3)]
@@ -275,9 +279,7 @@ def test_pipelined_requests_answered_in_order(harness: Harness) -> None:
 
 @pytest.mark.parametrize("manners", ["close_header", "close_after"])
 def test_backend_closing_after_each_response(harness: Harness, manners: str) -> None:
-    harness.start_router()
-    b = start(harness, ScriptedBackend("closer", **{manners: True}))
-    route(harness, "closer.example.com", b)
+    b = serving(harness, "closer.example.com", ScriptedBackend("closer", **{manners: True}))
     with client(harness) as c:
         for i in range(10):
             r = c.request("closer.example.com", f"/c{i}")
@@ -302,9 +304,7 @@ def test_reused_connection_closed_without_response_is_redialled(harness: Harness
 
 
 def test_chunked_and_large_responses_keep_the_connection(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, ScriptedBackend("bodies"))
-    route(harness, "bodies.example.com", b)
+    b = serving(harness, "bodies.example.com", ScriptedBackend("bodies"))
     with client(harness) as c:
         ok_json(c.request("bodies.example.com", "/s0"), "/s0", "bodies")
         ok_json(c.request("bodies.example.com", "/s1"), "/s1", "bodies")
@@ -319,9 +319,7 @@ def test_chunked_and_large_responses_keep_the_connection(harness: Harness) -> No
 
 
 def test_until_close_response_ends_the_client_connection(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, ScriptedBackend("eof"))
-    route(harness, "eof.example.com", b)
+    b = serving(harness, "eof.example.com", ScriptedBackend("eof"))
     with client(harness) as c:
         ok_json(c.request("eof.example.com", "/first"), "/first", "eof")
         r = c.request("eof.example.com", "/until-close")
@@ -333,9 +331,7 @@ def test_until_close_response_ends_the_client_connection(harness: Harness) -> No
 
 def test_hung_request_on_reused_connection_is_502_and_client_keeps_going(
         harness: Harness) -> None:
-    harness.start_router(endpoint_timeout="500ms")
-    b = start(harness, CountingBackend("hang"))
-    route(harness, "hang-ka.example.com", b)
+    b = serving(harness, "hang-ka.example.com", CountingBackend("hang"), endpoint_timeout="500ms")
     with client(harness) as c:
         ok_json(c.request("hang-ka.example.com", "/first"), "/first", "hang")
         c.sock.sendall(request_bytes("hang-ka.example.com", "/hang"))
@@ -351,9 +347,7 @@ def test_hung_request_on_reused_connection_is_502_and_client_keeps_going(
 
 
 def test_post_between_gets_is_echoed(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, CountingBackend("echo"))
-    route(harness, "post-ka.example.com", b)
+    b = serving(harness, "post-ka.example.com", CountingBackend("echo"))
     with client(harness) as c:
         ok_json(c.request("post-ka.example.com", "/g0"), "/g0", "echo")
         ok_json(c.request("post-ka.example.com", "/g1"), "/g1", "echo")
@@ -366,9 +360,7 @@ def test_post_between_gets_is_echoed(harness: Harness) -> None:
 
 
 def test_unknown_route_mid_sequence_keeps_the_connection(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, CountingBackend("known"))
-    route(harness, "known.example.com", b)
+    b = serving(harness, "known.example.com", CountingBackend("known"))
     with client(harness) as c:
         ok_json(c.request("known.example.com", "/a"), "/a", "known")
         r = c.request("nope.example.com", "/x")
@@ -380,9 +372,7 @@ def test_unknown_route_mid_sequence_keeps_the_connection(harness: Harness) -> No
 
 
 def test_client_gone_on_reused_backend_connection_is_logged_499(harness: Harness) -> None:
-    harness.start_router(endpoint_timeout="1s")
-    b = start(harness, CountingBackend("slow"))
-    route(harness, "gone-ka.example.com", b)
+    b = serving(harness, "gone-ka.example.com", CountingBackend("slow"), endpoint_timeout="1s")
     with client(harness) as c:
         ok_json(c.request("gone-ka.example.com", "/quick"), "/quick", "slow")
         c.sock.sendall(request_bytes("gone-ka.example.com", "/hang"))
@@ -397,9 +387,7 @@ def test_client_gone_on_reused_backend_connection_is_logged_499(harness: Harness
 
 
 def test_access_log_has_one_line_per_keepalive_request(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, CountingBackend("logged"))
-    route(harness, "log-ka.example.com", b)
+    b = serving(harness, "log-ka.example.com", CountingBackend("logged"))
     n = 8
     with client(harness) as c:
         host, port = c.sock.getsockname()[:2]
@@ -446,9 +434,7 @@ def test_sticky_cookie_on_reused_backend_connection(harness: Harness) -> None:
 
 
 def test_websocket_upgrade_after_keepalive_requests(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, CountingBackend("ws"))
-    route(harness, "ws-ka.example.com", b)
+    b = serving(harness, "ws-ka.example.com", CountingBackend("ws"))
     with client(harness) as c:
         ok_json(c.request("ws-ka.example.com", "/a"), "/a", "ws")
         ok_json(c.request("ws-ka.example.com", "/b"), "/b", "ws")
@@ -462,9 +448,7 @@ def test_websocket_upgrade_after_keepalive_requests(harness: Harness) -> None:
 
 
 def test_post_is_not_replayed_on_a_dropped_reused_connection(harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, ScriptedBackend("once", answer_per_conn=1))
-    route(harness, "post-once.example.com", b)
+    b = serving(harness, "post-once.example.com", ScriptedBackend("once", answer_per_conn=1))
     with client(harness) as c:
         ok_json(c.request("post-once.example.com", "/first"), "/first", "once")
         r = c.request("post-once.example.com", "/p", method="POST", payload=b"abc")
@@ -476,9 +460,7 @@ def test_post_is_not_replayed_on_a_dropped_reused_connection(harness: Harness) -
 
 def test_malformed_response_on_a_reused_connection_is_502_and_not_reused(
         harness: Harness) -> None:
-    harness.start_router()
-    b = start(harness, ScriptedBackend("bad"))
-    route(harness, "bad-ka.example.com", b)
+    b = serving(harness, "bad-ka.example.com", ScriptedBackend("bad"))
     with client(harness) as c:
         ok_json(c.request("bad-ka.example.com", "/first"), "/first", "bad")
         r = c.request("bad-ka.example.com", "/malformed")
