@@ -55,7 +55,8 @@ def request_context(req: RequestHead, client_ip: str, proto: str, now: float) ->
         b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span)]
     else:
         # Trace ids need uniqueness, not secrecy: skip a getrandom() syscall per request.
-        trace, span = f"{_rand(128):032x}", f"{_rand(64):016x}"
+        ids = f"{_rand(192):048x}"  # a 128-bit trace id and a 64-bit span id
+        trace, span = ids[:32], ids[32:]
         b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span), ("b3", f"{trace}-{span}")]
         return RequestContext(  # the common case: no tracing headers came in
             request_id=_uuid_from_hex(trace),

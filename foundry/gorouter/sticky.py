@@ -25,6 +25,8 @@ def parse_cookie_header(value: str) -> dict[str, str]:
 def requested_instance(cookie_headers: list[str],
                        sticky_names: frozenset[str] = DEFAULT_STICKY_COOKIES) -> str:
     """The instance id asked for by `__VCAP_ID__`, or "" when it must be ignored."""
+    if not cookie_headers:
+        return ""
     cookies: dict[str, str] = {}
     for h in cookie_headers:
         for k, v in parse_cookie_header(h).items():
