@@ -57,6 +57,7 @@ from foundry.gorouter.transport import (
 log = logging.getLogger("gorouter.proxy")
 
 COPY_CHUNK = 64 * 1024
+DISCARD_BODY = 256 * 1024  # Go's http server: maxPostHandlerReadBytes
 
 
 class ClientGone(Exception):
@@ -257,9 +258,19 @@ class Proxy:
         """Serve one request; returns whether the client connection may be reused."""
         rec = self.begin(req, received_at, client_addr)
         has_body = req.content_length > 0 or req.chunked
+        # Like Go's server, a rejected request's small unread body is read and dropped so
+        # the connection can stay open.
+        # (Not when the client waits for "100 Continue" before sending it: Go closes then.)
+        discard = (has_body and not req.chunked and req.content_length <= DISCARD_BODY
+                   and (req.get("expect") or "").lower() != "100-continue")
         try:
-            pool = self.route(req, writer, client_ip, rec, has_body)
+            pool = self.route(req, writer, client_ip, rec, has_body and not discard)
             if not isinstance(pool, EndpointPool):
+                if pool and discard:
+                    try:
+                        await reader.readexactly(req.content_length)
+                    except (asyncio.IncompleteReadError, ConnectionError):
+                        return False
                 return pool
             return await self._proxy(req, reader, writer, client_ip, pool, rec, has_body)
         finally:

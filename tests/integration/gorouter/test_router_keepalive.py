@@ -470,3 +470,16 @@ def test_malformed_response_on_a_reused_connection_is_502_and_not_reused(
         ok_json(c.request("bad-ka.example.com", "/after"), "/after", "bad")
     # the connection that carried the malformed response was closed, not pooled again
     assert (b.accepted, b.requests) == (2, 3)
+
+
+def test_rejected_post_keeps_the_connection_when_its_body_is_small(harness: Harness) -> None:
+    """Go's server reads and drops up to 256 KiB of a body the handler left unread."""
+    b = serving(harness, "known-post.example.com", CountingBackend("known"))
+    with client(harness) as c:
+        r = c.request("nope.example.com", "/x", method="POST", payload=b"a" * 1000)
+        assert r.status == 404 and r.get("connection") is None
+        ok_json(c.request("known-post.example.com", "/b"), "/b", "known")
+        r = c.request("nope.example.com", "/y", method="POST", payload=b"b" * 200_000)
+        assert r.status == 404 and r.get("connection") is None
+        ok_json(c.request("known-post.example.com", "/c"), "/c", "known")
+    assert (b.accepted, b.requests) == (1, 2)
