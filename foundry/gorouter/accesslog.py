@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from foundry.gorouter.pool import Endpoint
 
 
 def _q(value: str) -> str:
@@ -55,6 +59,11 @@ class AccessLogRecord:
     app_index: str = ""
     instance_id: str = ""
     router_error: str = ""
+
+    def endpoint(self, ep: Endpoint) -> None:
+        """The fields of the endpoint an attempt goes to."""
+        self.backend_addr, self.app_id = ep.key, ep.app_id
+        self.app_index, self.instance_id = ep.private_instance_index, ep.private_instance_id
 
     def format(self) -> str:
         response_time = max(0.0, self.finished_at - self.received_at)

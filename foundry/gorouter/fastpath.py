@@ -36,8 +36,7 @@ class FastAttempt:
                  requested: str, ep: Endpoint, conn: Connection) -> None:
         self.proxy, self.cp, self.req, self.pool, self.rec = proxy, cp, req, pool, rec
         self.ctx, self.it, self.requested, self.ep, self.conn = ctx, it, requested, ep, conn
-        rec.backend_addr, rec.app_id = ep.key, ep.app_id
-        rec.app_index, rec.instance_id = ep.private_instance_index, ep.private_instance_id
+        rec.endpoint(ep)
         ep.in_flight += 1
         self.started = time.time()
         # endpoint_timeout bounds the wait for the response head, as on the stream path

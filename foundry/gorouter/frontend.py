@@ -119,7 +119,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
                 self._close(self.proxy.bad_request(e, self.client_addr))
                 return
             try:
-                keep = self.proxy.serve_fast(self, req, received_at, n)
+                keep = self.proxy.serve_fast(self, req, received_at)
             except Exception:  # noqa: BLE001 - one connection must never take the router down
                 log.exception("unexpected error serving %s", self.client_addr)
                 self._close()
@@ -144,7 +144,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
         """Run the stream path for one request (the connection stays busy until done)."""
         self.task = self.loop.create_task(coro)
 
-    def to_stream(self, req: RequestHead, received_at: float, head_len: int) -> None:
+    def to_stream(self, req: RequestHead, received_at: float) -> None:
         """Hand the connection, from `req` on, to the stream loop."""
         self.stream = True
         if self.idle_timer is not None:
@@ -159,7 +159,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
             self.read_paused = False
             self.transport.resume_reading()
         self.task = self.loop.create_task(
-            self.proxy.serve_stream(self.reader, self.writer, (req, received_at, head_len)))
+            self.proxy.serve_stream(self.reader, self.writer, (req, received_at)))
 
     def _close(self, last: bytes = b"") -> None:
         if self.closed:

@@ -148,7 +148,7 @@ class Proxy:
 
     # -- client side: stream mode ----------------------------------------------
     async def serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                           first: tuple[RequestHead, float, int] | None = None) -> None:
+                           first: tuple[RequestHead, float] | None = None) -> None:
         """The stream-based loop: a connection's requests from `first` on, until it closes."""
         peer = writer.get_extra_info("peername") or ("", 0)
         client_ip, client_addr = str(peer[0]), f"{peer[0]}:{peer[1]}"
@@ -156,9 +156,9 @@ class Proxy:
         idle = _IdleWatchdog(asyncio.current_task(), CLIENT_IDLE_TIMEOUT)
         try:
             if first is not None:
-                req, received_at, head_len = first
+                req, received_at = first
                 if not await self.handle(req, reader, writer, client_ip, client_addr,
-                                         received_at, head_len):
+                                         received_at):
                     return
             while True:
                 try:
@@ -181,7 +181,7 @@ class Proxy:
                     writer.write(self.bad_request(e, client_addr))
                     break
                 keep = await self.handle(req, reader, writer, client_ip, client_addr,
-                                         received_at, len(raw))
+                                         received_at)
                 if not keep:
                     break
         except ClientGone:
@@ -254,7 +254,7 @@ class Proxy:
 
     async def handle(self, req: RequestHead, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter, client_ip: str, client_addr: str,
-                     received_at: float, head_len: int) -> bool:
+                     received_at: float) -> bool:
         """Serve one request; returns whether the client connection may be reused."""
         rec = self.begin(req, received_at, client_addr)
         has_body = req.content_length > 0 or req.chunked
@@ -277,12 +277,12 @@ class Proxy:
             self.finish(rec)
 
     # -- client side: fast mode ------------------------------------------------
-    def serve_fast(self, cp: ClientProtocol, req: RequestHead, received_at: float,
-                   head_len: int) -> bool | None:
+    def serve_fast(self, cp: ClientProtocol, req: RequestHead,
+                   received_at: float) -> bool | None:
         """Serve a request from the client protocol's callback. Returns whether to keep
         the connection when answered at once, None when the answer comes later."""
         if req.content_length > 0 or req.chunked or req.upgrade:
-            cp.to_stream(req, received_at, head_len)
+            cp.to_stream(req, received_at)
             return None
         rec = self.begin(req, received_at, cp.client_addr)
         keep: bool | None = False
@@ -366,8 +366,7 @@ class Proxy:
             if ep.key in tried:  # never more attempts than distinct endpoints
                 break
             tried.add(ep.key)
-            rec.backend_addr, rec.app_id = ep.key, ep.app_id
-            rec.app_index, rec.instance_id = ep.private_instance_index, ep.private_instance_id
+            rec.endpoint(ep)
             ep.in_flight += 1
             try:
                 return await self._attempt(req, reader, writer, ep, pool, ctx, rec,
@@ -418,15 +417,15 @@ class Proxy:
         """One endpoint: an exchange on a pooled or new connection, redialled once when a
         reused connection turns out closed. `resume` carries on from the callback path:
         its failure, or a response head whose body must be streamed."""
-        head = backend_request_head(req, ctx, ep)
         if isinstance(resume, AttemptFailed):
             failed = resume
         else:
             conn = await self.transport.get(ep) if resume is None else resume[0]
             try:
                 if resume is None:
-                    return await self._exchange(conn, head, req, reader, writer, ep, pool, ctx,
-                                                rec, requested, idempotent)
+                    return await self._exchange(conn, backend_request_head(req, ctx, ep), req,
+                                                reader, writer, ep, pool, ctx, rec, requested,
+                                                idempotent)
                 return await self._respond(conn, resume[1], req, reader, writer, ep, pool,
                                            ctx, rec, requested)
             except AttemptFailed as e:
@@ -441,8 +440,8 @@ class Proxy:
         # A keep-alive connection the backend had already closed: redial once.
         conn = await self.transport.dial(ep)
         try:
-            return await self._exchange(conn, head, req, reader, writer, ep, pool, ctx, rec,
-                                        requested, idempotent)
+            return await self._exchange(conn, backend_request_head(req, ctx, ep), req, reader,
+                                        writer, ep, pool, ctx, rec, requested, idempotent)
         except BaseException:
             conn.close()
             raise

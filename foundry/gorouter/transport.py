@@ -147,12 +147,10 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
             self.writer.transport.abort()  # connection_lost → the waiter's on_error
 
     def to_fast(self) -> bool:
-        """Leave stream mode; only when the reader holds nothing (a complete exchange)."""
+        """Whether a usable connection can leave stream mode: only when its reader holds
+        nothing (a complete exchange) and no error."""
         reader = self.reader
-        if self.stray or reader.at_eof() or reader.exception() is not None \
-                or getattr(reader, "_buffer", b""):
-            return False
-        return True
+        return reader.exception() is None and not getattr(reader, "_buffer", b"")
 
     def data_received(self, data: bytes) -> None:
         if self.stream:

@@ -72,6 +72,7 @@ class WorkerSupervisor:
         self.procs: dict[int, subprocess.Popen] = {}
         self.names: dict[int, str] = {}  # the current process of each worker index
         self.stopping = False
+        self._restarts: set[asyncio.Task] = set()  # referenced until done
         metrics.gauge("workers_ready", self.ready)
 
     def ready(self) -> float:
@@ -102,16 +103,20 @@ class WorkerSupervisor:
     def _exited(self, index: int, proc: subprocess.Popen) -> None:
         if self.stopping or self.procs.get(index) is not proc:
             return
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(1)
+        # Its report pipe closed: the process is exiting. poll(), never wait(), on the
+        # router's loop; the exit code is logged when it is already known.
         log.error("gorouter.worker-exited index=%d pid=%d code=%s; restarting",
-                  index, proc.pid, proc.returncode)
-        asyncio.get_running_loop().call_later(
-            RESTART_DELAY, lambda: asyncio.ensure_future(self._respawn(index, proc)))
+                  index, proc.pid, proc.poll())
+        loop = asyncio.get_running_loop()
+        loop.call_later(RESTART_DELAY, lambda: self._restarts.add(
+            loop.create_task(self._respawn(index, proc))))
 
     async def _respawn(self, index: int, proc: subprocess.Popen) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(0)  # reap it
         if not self.stopping and self.procs.get(index) is proc:
             await self._spawn(index)
+        self._restarts = {t for t in self._restarts if not t.done()}
 
     async def stop(self, timeout: float = 10.0) -> None:
         self.stopping = True

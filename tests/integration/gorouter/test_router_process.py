@@ -39,10 +39,9 @@ def start_router(nats: NatsServer, tmp: str,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def connected() -> bool:
-        url = f"http://127.0.0.1:{status}/metrics"
         try:
-            return "nats_connected 1" in urllib.request.urlopen(url, timeout=2).read().decode()
-        except OSError:
+            return metric(status, "nats_connected") == 1
+        except OSError:  # not listening yet
             return False
 
     wait_until(connected, what="router process connected to NATS")
