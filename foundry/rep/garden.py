@@ -254,7 +254,9 @@ class Garden:
         api = self.client.api
         try:
             raw = api.stats(cid, stream=False, one_shot=True)
-            size = api.inspect_container(cid, size=True).get("SizeRw") or 0
+            # docker-py's inspect_container cannot ask for sizes: the Engine API can
+            size = api._result(api._get(api._url("/containers/{0}/json", cid),  # noqa: SLF001
+                                        params={"size": 1}), True).get("SizeRw") or 0
         except (APIError, NotFound) as exc:
             raise GardenError(f"metrics of {cid[:12]}: {exc}") from None
         mem = raw.get("memory_stats") or {}
