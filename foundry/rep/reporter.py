@@ -95,15 +95,19 @@ class Reporter:
                 except queue.Empty:
                     break
             envelopes = [item for kind, item in items if kind == "envelope"]
-            try:
-                if envelopes:
-                    self._post("/internal/v1/envelopes", {"envelopes": envelopes})
-                for kind, item in items:
-                    if kind == "crash":
-                        pg, payload = item
-                        self._post(f"/internal/v4/apps/{pg}/crashed", payload)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                self.dropped += len(items)
-                log.warning("Cloud Controller unreachable, %d reports dropped so far: %s",
-                            self.dropped, exc)
-                time.sleep(1.0)
+            posts = [("/internal/v1/envelopes", {"envelopes": envelopes}, len(envelopes))] \
+                if envelopes else []
+            posts += [(f"/internal/v4/apps/{item[0]}/crashed", item[1], 1)
+                      for kind, item in items if kind == "crash"]
+            for path, body, count in posts:
+                try:
+                    self._post(path, body)
+                except urllib.error.HTTPError as exc:
+                    # e.g. a crash of an LRP no CC app owns (desired straight in the BBS)
+                    log.debug("Cloud Controller refused %s: %s", path, exc)
+                except (urllib.error.URLError, OSError, ValueError) as exc:
+                    self.dropped += count
+                    log.warning("Cloud Controller unreachable, %d reports dropped so far: %s",
+                                self.dropped, exc)
+                    time.sleep(1.0)
+                    break

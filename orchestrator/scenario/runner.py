@@ -220,6 +220,10 @@ class ModeRun:
             old = self.replaced.get((app, index), "")
             return lambda: any(lrp["index"] == index and lrp["instance_guid"] != old
                                for lrp in self.running(app))
+        if until == "crash_looping":  # past the BBS's immediate restarts
+            index = p.get("index", 0)
+            return lambda: any(lrp["index"] == index and int(lrp.get("crash_count") or 0) >= 3
+                               for lrp in self.bbs.actual(self.pg(app)))
         if until == "route_ok":
             return lambda: self.route_ok(app, n)
         if until == "routes_ok":

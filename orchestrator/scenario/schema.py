@@ -68,6 +68,7 @@ WAIT_CONDITIONS = (
     "app_running",      # every desired instance of `app` RUNNING in the BBS
     "app_gone",         # no actual LRP and no container left for `app`
     "instance_replaced",  # instance `index` (0) of `app` has a new guid and is RUNNING
+    "crash_looping",    # instance `index` (0) of `app` crashed 3+ times: in Diego's backoff
     "route_ok",         # `consecutive` GETs of `app`'s route answered by `app`
     "routes_ok",        # the same for every started app
     "route_error",      # `app`'s route answers with an error
@@ -97,6 +98,8 @@ class App:
     instances: int = 1
     start: bool = True          # created at setup; False: created by a `push` step
     cell: str | None = None     # placement hint: checked and reported, not enforced
+    memory: int = 0             # memory_mb of its LRP (0: no limit, as in Diego)
+    env: tuple[tuple[str, str], ...] = ()   # extra environment for its instances
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ def _apps(value: Any, cells: int) -> tuple[App, ...]:
     for i, raw in enumerate(value):
         where = f"apps[{i}]"
         raw = _mapping(raw, where)
-        _known(raw, ("name", "host", "instances", "start", "cell"), where)
+        _known(raw, ("name", "host", "instances", "start", "cell", "memory", "env"), where)
         name = raw.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
             raise _fail(f"{where}.name", f"lower-case letters, digits and '-', got {name!r}")
@@ -222,7 +225,12 @@ def _apps(value: Any, cells: int) -> tuple[App, ...]:
         if not isinstance(start, bool):
             raise _fail(f"{where}.start", f"expected true or false, got {start!r}")
         instances = _positive_int(raw.get("instances", 1), f"{where}.instances")
-        apps.append(App(name=name, host=host, instances=instances, start=start, cell=cell))
+        memory = _positive_int(raw.get("memory", 0), f"{where}.memory", low=0)
+        env = _mapping(raw.get("env") or {}, f"{where}.env")
+        if not all(isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in env.items()):
+            raise _fail(f"{where}.env", "expected NAME: value pairs")
+        apps.append(App(name=name, host=host, instances=instances, start=start, cell=cell,
+                        memory=memory, env=tuple((k, str(v)) for k, v in env.items())))
     return tuple(apps)
 
 
