@@ -1,4 +1,4 @@
-"""`cflab scenario list|run`: the CLI wires these in with add_parser and run_command."""
+"""`cflab scenario list|run|check|table`: the CLI wires these in with add_parser and run_command."""
 
 from __future__ import annotations
 
@@ -29,10 +29,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     run.add_argument("--out", type=Path, default=Path("scenario-results"),
                      help="results go to DIR/<scenario>/ (default ./scenario-results)")
     run.add_argument("--dir", type=Path, default=schema.SCENARIO_DIR, help=argparse.SUPPRESS)
+    chk = sub.add_parser("check", help="validate scenario files without starting anything")
+    chk.add_argument("files", nargs="+", metavar="FILE",
+                     help="scenario YAML files (or names of shipped scenarios)")
+    chk.add_argument("--dir", type=Path, default=schema.SCENARIO_DIR, help=argparse.SUPPRESS)
     tab = sub.add_parser("table", help="one side-by-side Markdown table of the results in DIR")
     tab.add_argument("--out", type=Path, default=Path("scenario-results"),
                      help="where `scenario run --out` wrote (default ./scenario-results)")
-    for sp in (p, ls, run, tab):
+    for sp in (p, ls, run, chk, tab):
         sp.set_defaults(func=run_command)
     return p
 
@@ -61,6 +65,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     return status
 
 
+def check(name: str, directory: Path = schema.SCENARIO_DIR) -> schema.Scenario:
+    """The one check `scenario check` and `scenario run` share: the whole file is
+    validated (every step, every mode's foundation) before anything starts."""
+    return schema.load_file(resolve(name, directory))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    status = 0
+    for name in args.files:
+        try:
+            sc = check(name, args.dir)
+        except schema.ScenarioError as exc:
+            print(exc, file=sys.stderr)
+            status = 2
+            continue
+        print(f"{name}: ok — {sc.name}, {len(sc.steps)} steps, modes {', '.join(sc.modes)}")
+    return status
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     from orchestrator.scenario import matrix
 
@@ -80,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.docker_cli import require_engine
     from orchestrator.scenario.runner import run_scenario
 
-    sc = schema.load_file(resolve(args.name, args.dir))
+    sc = check(args.name, args.dir)
     modes = list(MODES) if args.all_modes else (args.mode or list(sc.modes))
     require_engine()
     results = run_scenario(sc, modes, out=args.out, project=getattr(args, "project", None))
@@ -97,6 +120,8 @@ def run_command(args: argparse.Namespace) -> int:
             return cmd_list(args)
         if args.scenario_command == "table":
             return cmd_table(args)
+        if args.scenario_command == "check":
+            return cmd_check(args)
         return cmd_run(args)
     except (schema.ScenarioError, ConfigError) as exc:
         print(f"cflab scenario: {exc}", file=sys.stderr)

@@ -75,12 +75,13 @@ def test_scenario(name: str, mode: str, tmp_path):
         # the incident itself: B answers A's route only without route integrity
         assert (counts["misrouted"] > 0) == (mode == "before-envoy"), counts
     if name == "strict-direct-access":
-        assert doc["checks"] == {"no-client-cert": mode != "strict", "router-cert": True}, \
+        assert doc["checks"] == {"reached-without-client-cert": mode != "strict",
+                                 "reached-with-router-cert": True}, \
             doc["check_details"]
     if name == "credential-delivery":
         assert doc["checks"] == {"cc-holds-only-ref": True, "vault-has-credentials": True,
-                                 "own-app-reads": True, "other-app-denied": False,
-                                 "read-after-unbind": False}, doc["check_details"]
+                                 "own-app-reads": True, "other-app-denied": True,
+                                 "denied-after-unbind": True}, doc["check_details"]
         assert "http 403" in doc["check_details"]["other-app-denied"]
         evidence = tmp_path / name / mode / "evidence" / "cf-env-vault-bound.txt"
         assert evidence.read_text().count("credhub-ref") == 1

@@ -11,7 +11,8 @@ from orchestrator.scenario import schema
 GOOD = {
     "name": "demo",
     "foundation": {"modes": ["before-envoy", "strict"], "cells": 2,
-                   "timings": {"droplet_stale_threshold": "20s"}},
+                   "timings": {"droplet_stale_threshold": "20s",
+                               "prune_stale_droplets_interval": "2s"}},
     "apps": [{"name": "a", "instances": 2}, {"name": "b", "start": False}],
     "load": {"rps": 5, "keepalive": True},
     "steps": [
