@@ -1,4 +1,4 @@
-"""`cflab scenario list|run|check|table`: the CLI wires these in with add_parser and run_command."""
+"""`cflab scenario list|new|check|run|table`: the CLI wires these in with add_parser and run_command."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestrator.config import MODES, ConfigError
 from orchestrator.progress import PhaseError
-from orchestrator.scenario import schema
+from orchestrator.scenario import schema, templates
 from orchestrator.scenario.results import FAILED, PASSED, SKIPPED
 
 
@@ -16,8 +16,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register `scenario list` and `scenario run NAME [--mode M | --all-modes] [--out DIR]`."""
     p = subparsers.add_parser("scenario", help="replay incident scenarios in each mode")
     sub = p.add_subparsers(dest="scenario_command", required=True, metavar="SUBCOMMAND")
-    ls = sub.add_parser("list", help="the scenarios in scenarios/ and their modes")
+    ls = sub.add_parser("list", help="shipped scenarios and yours, with modes and descriptions")
+    ls.add_argument("folders", nargs="*", type=Path, metavar="DIR",
+                    help="also list the scenarios in these folders")
     ls.add_argument("--dir", type=Path, default=schema.SCENARIO_DIR, help=argparse.SUPPRESS)
+    new = sub.add_parser("new", help="write a commented template (or a copy) to start from")
+    new.add_argument("name", help="the new scenario's name (lower-case letters, digits, '-')")
+    new.add_argument("--from", dest="source", metavar="SCENARIO",
+                     help="copy this scenario (a name or a file) instead of the template")
+    new.add_argument("--dir", type=Path, default=schema.SCENARIO_DIR,
+                     help="folder to write NAME.yml in (default: scenarios/)")
     run = sub.add_parser("run", help="run a scenario (every mode it declares by default)")
     run.add_argument("name", help="scenario name (see `cflab scenario list`) or a YAML path")
     which = run.add_mutually_exclusive_group()
@@ -36,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     tab = sub.add_parser("table", help="one side-by-side Markdown table of the results in DIR")
     tab.add_argument("--out", type=Path, default=Path("scenario-results"),
                      help="where `scenario run --out` wrote (default ./scenario-results)")
-    for sp in (p, ls, run, chk, tab):
+    for sp in (p, ls, new, run, chk, tab):
         sp.set_defaults(func=run_command)
     return p
 
@@ -51,18 +59,43 @@ def resolve(name: str, directory: Path = schema.SCENARIO_DIR) -> Path:
     return found[name]
 
 
+def _line(name: str, path: Path) -> tuple[str, bool]:
+    try:
+        sc = schema.load_file(path)
+    except schema.ScenarioError as exc:
+        first = str(exc).splitlines()[0]
+        return f"  {name:<28} INVALID: {first}", False
+    first = sc.description.splitlines()[0] if sc.description else ""
+    return f"  {name:<28} {', '.join(sc.modes):<34} {first}", True
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    found = schema.discover(args.dir)
+    shipped = templates.shipped(args.dir)
+    sections = [("shipped", {n: p for n, p in found.items() if n in shipped}),
+                (f"yours ({args.dir})", {n: p for n, p in found.items() if n not in shipped})]
+    sections += [(f"yours ({d})", schema.discover(d)) for d in args.folders]
     status = 0
-    for name, path in schema.discover(args.dir).items():
-        try:
-            sc = schema.load_file(path)
-        except schema.ScenarioError as exc:
-            print(f"{name:<28} INVALID: {exc}")
-            status = 2
+    for title, scenarios in sections:
+        if not scenarios:
             continue
-        first = sc.description.splitlines()[0] if sc.description else ""
-        print(f"{name:<28} {', '.join(sc.modes):<34} {first}")
+        print(f"{title}:")
+        for name, path in scenarios.items():
+            line, ok = _line(name, path)
+            print(line)
+            status = status if ok else 2
     return status
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    source = None
+    if args.source:
+        mine = schema.discover(args.dir) if args.dir.exists() else {}
+        source = mine.get(args.source) or resolve(args.source)
+    path = templates.write(args.name, args.dir, source)
+    print(f"wrote {path}" + (f" (a copy of {source.stem})" if source else " (a template)"))
+    print(f"  edit it, then: cflab scenario check {path} && cflab scenario run {path}")
+    return 0
 
 
 def check(name: str, directory: Path = schema.SCENARIO_DIR) -> schema.Scenario:
@@ -122,6 +155,8 @@ def run_command(args: argparse.Namespace) -> int:
             return cmd_table(args)
         if args.scenario_command == "check":
             return cmd_check(args)
+        if args.scenario_command == "new":
+            return cmd_new(args)
         return cmd_run(args)
     except (schema.ScenarioError, ConfigError) as exc:
         print(f"cflab scenario: {exc}", file=sys.stderr)

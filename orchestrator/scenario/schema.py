@@ -21,7 +21,7 @@ from orchestrator.scenario import settings
 from orchestrator.scenario import steps as _steps  # noqa: F401 - fills the table
 from orchestrator.scenario.table import CF_APP, CONDITIONS, KINDS, Context, Invalid, StepKind
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+NAME = _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$")
 
 # Read-only views of the table, for code that only needs names.
