@@ -311,7 +311,8 @@ def probe_direct(run: ModeRun, step: Step) -> str:
                    Param("name", CHECK_NAME, required=True),
                    Param("expect", choice("read", "denied"), default="read",
                          doc="read: check NAME is ok on a 200 with the credentials;"
-                             " denied: ok on CredHub's 403")))
+                             " denied: ok when CredHub refuses (403, or 404: CredHub does not"
+                             " tell a missing credential from a forbidden one)")))
 def probe_credhub(run: ModeRun, step: Step) -> str:
     """From `from_app`'s instance, with its instance identity certificate, ask CredHub to
     interpolate `ref_app`'s credhub-refs (the launcher's request). After an unbind the
@@ -329,7 +330,7 @@ def probe_credhub(run: ModeRun, step: Step) -> str:
         status, detail = probes.judge_interpolate(out)
         detail = f"{p['from_app']} ({container}) → {', '.join(probes.credhub_refs(vcap))}:" \
                  f" {detail}"
-    ok = status == (200 if p["expect"] == "read" else 403)
+    ok = status == 200 if p["expect"] == "read" else status in (403, 404)
     run.result.checks[p["name"]] = ok
     run.result.check_details[p["name"]] = detail
     return f"{'ok' if ok else 'fail'} (expected {p['expect']}) — {detail}"

@@ -61,7 +61,8 @@ def leftovers() -> str:
 def test_the_matrix_covers_every_scenario_and_mode():
     names = {n for n, _ in MATRIX}
     assert {"stale-route-port-reuse", "nats-outage", "cert-rotation-under-load",
-            "strict-direct-access", "app-crash-restart", "cell-loss"} <= names
+            "strict-direct-access", "app-crash-restart", "cell-loss",
+            "router-restart-under-load"} <= names
     assert len(MATRIX) >= 17
 
 

@@ -49,3 +49,21 @@ def test_every_expectation_example_parses(metric, example):
     (key, value), = yaml.safe_load(example).items()
     exp = schema.parse_expectation(key, value, "expect.all")
     assert exp.metric.split(".")[0] == metric.split(".")[0]
+
+
+GUIDE = reference.DOC.with_name("reproduce-your-incident.md")
+
+
+def test_the_guide_ends_with_the_scenario_the_tests_run():
+    blocks = re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(), re.S)
+    shipped = schema.discover()["router-restart-under-load"]
+    assert blocks[-1] == shipped.read_text()
+    sc = schema.load_file(shipped)
+    assert sc.modes == ("strict",)
+    assert {s.kind for s in sc.steps} >= {"restart_job", "wait", "mark"}
+
+
+def test_the_guides_step_table_names_real_kinds():
+    rows = re.findall(r"^\| .*? \| (.+) \|$", GUIDE.read_text(), re.M)
+    kinds = {k for row in rows for k in re.findall(r"`([a-z_]+)(?::|`)", row)}
+    assert kinds and kinds <= set(KINDS), kinds - set(KINDS)
