@@ -1,4 +1,4 @@
-"""`cflab scenario list|new|check|run|table`: the CLI wires these in with add_parser and run_command."""
+"""`cflab scenario list|new|check|run|pack|replay|table`: the CLI wires these in with add_parser and run_command."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestrator.config import MODES, ConfigError
 from orchestrator.progress import PhaseError
-from orchestrator.scenario import schema, templates
+from orchestrator.scenario import incident, schema, templates
 from orchestrator.scenario.results import FAILED, PASSED, SKIPPED
 
 
@@ -41,10 +41,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     chk.add_argument("files", nargs="+", metavar="FILE",
                      help="scenario YAML files (or names of shipped scenarios)")
     chk.add_argument("--dir", type=Path, default=schema.SCENARIO_DIR, help=argparse.SUPPRESS)
+    pk = sub.add_parser("pack", help="bundle a run (scenario, settings, results, evidence)"
+                                     " into one .tar.gz")
+    pk.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                    help="the folder `scenario run --out DIR` wrote: DIR/NAME")
+    pk.add_argument("-o", "--output", type=Path,
+                    help="the pack to write (default NAME-incident.tar.gz)")
+    rp = sub.add_parser("replay", help="re-run a pack on a fresh foundation; verdicts then"
+                                       " and now side by side")
+    rp.add_argument("pack", type=Path, metavar="PACK")
+    rp.add_argument("--mode", choices=MODES, action="append",
+                    help="only this mode (default: the modes the pack ran)")
+    rp.add_argument("--out", type=Path, default=Path("scenario-results/replay"),
+                    help="this run's results go to DIR/<scenario>/"
+                         " (default ./scenario-results/replay)")
     tab = sub.add_parser("table", help="one side-by-side Markdown table of the results in DIR")
     tab.add_argument("--out", type=Path, default=Path("scenario-results"),
                      help="where `scenario run --out` wrote (default ./scenario-results)")
-    for sp in (p, ls, new, run, chk, tab):
+    for sp in (p, ls, new, run, chk, pk, rp, tab):
         sp.set_defaults(func=run_command)
     return p
 
@@ -145,6 +159,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    output = args.output or Path(f"{args.run_dir.resolve().name}-incident.tar.gz")
+    names = incident.pack(args.run_dir, output)
+    print(f"wrote {output}: {len(names)} files ({output.stat().st_size // 1024} KiB)")
+    print(f"  read it: tar -xzf {output}; replay it: cflab scenario replay {output}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from orchestrator.docker_cli import require_engine
+
+    require_engine()
+    _, now, text = incident.replay(args.pack, args.out, args.mode,
+                                   project=getattr(args, "project", None))
+    print(text, end="")
+    statuses = [m.get("status") for m in (now.get("modes") or {}).values()]
+    if all(s in (PASSED, SKIPPED) for s in statuses):
+        return 0
+    return 1 if all(s in (PASSED, FAILED, SKIPPED) for s in statuses) else 4
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Entry point for `cflab scenario ...`; exit 0 all passed, 1 an expectation failed,
     2 a bad scenario file, 4 a mode could not run."""
@@ -157,8 +192,12 @@ def run_command(args: argparse.Namespace) -> int:
             return cmd_check(args)
         if args.scenario_command == "new":
             return cmd_new(args)
+        if args.scenario_command == "pack":
+            return cmd_pack(args)
+        if args.scenario_command == "replay":
+            return cmd_replay(args)
         return cmd_run(args)
-    except (schema.ScenarioError, ConfigError) as exc:
+    except (schema.ScenarioError, ConfigError, incident.PackError) as exc:
         print(f"cflab scenario: {exc}", file=sys.stderr)
         return 2
     except PhaseError as exc:

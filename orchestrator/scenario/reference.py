@@ -364,13 +364,25 @@ def render() -> str:
         " (overall, by route, by phase), each expectation with its actual value, timers,"
         " checks with details, fault windows, marks, the steps with their times and notes,"
         " and the requests (up to 6000, thinned evenly) with the time each was sent.",
-        "- `report.md`: one row per mode, then each mode's expectations, misroutes, phases,"
+        "- `report.md`: one row per mode, then each mode's expectations, each with its actual"
+        " value and, for a metric over requests, the requests it counted: “12 requests sent"
+        " from mark restart (3.0 s) to mark recovered (6.5 s)”; then misroutes, phases,"
         " timers and checks.",
-        "- `timeline.png`: one row per mode; x is seconds since the load started, one line"
-        " per route; green intended, red misrouted, orange error; fault windows shaded,"
-        " marks dotted.",
+        "- `timeline.png`: one row per mode; x is the time each request was sent (a request"
+        " in flight across a fault shows where it started), one line per route; green"
+        " intended, red misrouted, orange error; fault windows shaded and labelled above,"
+        " marks dotted and labelled below, labels that start together stacked.",
+        "- `scenario.yml` (the file as it ran) and `MODE/foundation.yml` (the settings the mode"
+        " ran with).",
         "- `MODE/evidence/`: the router's `/routes`, `cfdot actual-lrps`, every proxy's"
-        " `/certs`, and the log tails of the router, NATS, BBS and cells at the end.",
+        " `/certs`, the router's access-log lines around each fault"
+        " (`access-log-around-faults.txt`, ±2 s), and the log tails of the router, NATS,"
+        " BBS and cells at the end.",
+        "",
+        "`cflab scenario pack DIR/NAME -o incident.tar.gz` bundles all of it, with a README,"
+        " as plain files another team can read without cflab; `cflab scenario replay"
+        " incident.tar.gz` runs the same scenario on a fresh foundation and prints the"
+        " verdicts then and now side by side, with what changed.",
         "",
         "## Commands",
         "",
@@ -381,6 +393,8 @@ def render() -> str:
         "cflab scenario check my-incident.yml      # validate, start nothing",
         "cflab scenario run my-incident.yml --mode strict --out out/scenarios",
         "cflab scenario table --out out/scenarios  # side-by-side table of the results",
+        "cflab scenario pack out/scenarios/my-incident -o incident.tar.gz",
+        "cflab scenario replay incident.tar.gz     # on a fresh foundation: then vs now",
         "```",
         "",
     ]

@@ -9,10 +9,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from orchestrator import config
 from orchestrator.docker_cli import run
 from orchestrator.foundation import Foundation
-from orchestrator.scenario import platform, probes, report
+from orchestrator.scenario import evidence, platform, probes, report
 from orchestrator.scenario.classify import ERROR, INTENDED, MISROUTED, Sample
 from orchestrator.scenario.load import LoadGenerator, page, probe
 from orchestrator.scenario.results import ERRORED, SKIPPED, ModeResult
@@ -25,8 +27,9 @@ from orchestrator.scenario.table import Windows
 SETUP_TIMEOUT = 120.0
 
 
-def _logs(container: str) -> str:
-    proc = run(["docker", "logs", "--tail", "300", container], check=False, timeout=20)
+def _logs(container: str, tail: int | None = 300) -> str:
+    cmd = ["docker", "logs", *(["--tail", str(tail)] if tail else []), container]
+    proc = run(cmd, check=False, timeout=30)
     return (proc.stdout + proc.stderr).decode(errors="replace")
 
 
@@ -232,12 +235,18 @@ class ModeRun:
                 files[f"log-{job}.txt"] = lambda c=container: _logs(c)
         for app in self.cf_apps:   # the Cloud Controller's view: only credhub-refs
             files[f"cf-env-{app}.txt"] = lambda a=app: self.cf("env", a, check=False)
+        if "router" in self.jobs and self.result.faults:
+            files["access-log-around-faults.txt"] = lambda: evidence.around_faults(
+                _logs(self.jobs["router"], tail=None), self.result.faults,
+                self.result.load_started_at)
         for name, get in files.items():
             try:
                 (d / name).write_text(get())
-                self.result.evidence.append(str(d / name))
+                self.result.evidence.append(f"{self.cfg.mode}/evidence/{name}")
             except Exception as exc:  # noqa: BLE001 - evidence is best effort
                 (d / name).write_text(f"could not collect: {exc}\n")
+        # The settings this mode ran with, for an incident pack (secrets are not in here).
+        (self.out / "foundation.yml").write_text(yaml.safe_dump(self.cfg.raw, sort_keys=False))
 
     # -- the whole mode --------------------------------------------------------
 
@@ -252,6 +261,7 @@ class ModeRun:
                                       self.sc.load.keepalive, self.sc.load.timeout,
                                       phase=lambda: self.phase)
             self.load.start()
+            self.result.load_started_at = round(time.time() - self.load.now(), 3)
             self.log(f"load: {self.sc.load.rps:g} rps on {', '.join(routes)}"
                      f"{' (keep-alive)' if self.sc.load.keepalive else ''}")
             for step in self.sc.steps:
@@ -295,6 +305,9 @@ def run_scenario(scenario: Scenario, modes: Sequence[str] | None = None,
     """Every requested mode in turn; writes result.json, report.md, timeline.png."""
     modes = list(modes or scenario.modes)
     dest = out / scenario.name
+    dest.mkdir(parents=True, exist_ok=True)
+    if scenario.path:   # the file as it ran, for an incident pack
+        (dest / "scenario.yml").write_text(Path(scenario.path).read_text())
     results: list[ModeResult] = []
     paths: dict[str, Path] = {}
     for mode in modes:
@@ -308,7 +321,8 @@ def run_scenario(scenario: Scenario, modes: Sequence[str] | None = None,
         r.evaluate(scenario.expect.get(mode, ()))
         for o in r.outcomes:
             log(f"[{scenario.name}/{mode}] {'✓' if o.passed else '✗'} {o.expectation}"
-                f" (actual {o.actual}{', ' + o.note if o.note else ''})")
+                f" (actual {o.actual}{', ' + o.note if o.note else ''})"
+                + (f" — {o.window.text()}" if o.window else ""))
         log(f"[{scenario.name}/{mode}] {r.status.upper()}: {r.counts.requests} requests,"
             f" {r.counts.misrouted} misrouted, {r.counts.errors} errors")
         results.append(r)

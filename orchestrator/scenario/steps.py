@@ -386,7 +386,7 @@ def bind_service(run: ModeRun, step: Step) -> str:
         d = run.out / "evidence"
         d.mkdir(parents=True, exist_ok=True)
         (d / f"cf-env-{app}-bound.txt").write_text(text)   # before any unbind
-        run.result.evidence.append(str(d / f"cf-env-{app}-bound.txt"))
+        run.result.evidence.append(f"{run.cfg.mode}/evidence/cf-env-{app}-bound.txt")
         view = probes.only_references(run.remember(app, text))
         run.result.checks[p["name"]] = view.ok
         run.result.check_details[p["name"]] = f"cf env {app}: {view.detail}"

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tarfile
 
 import pytest
 
-from orchestrator.scenario import schema
+from orchestrator.scenario import incident, schema
 from orchestrator.scenario.results import PASSED
 from orchestrator.scenario.runner import run_scenario
 
@@ -86,3 +87,28 @@ def test_scenario(name: str, mode: str, tmp_path):
         assert "http 403" in doc["check_details"]["other-app-denied"]
         evidence = tmp_path / name / mode / "evidence" / "cf-env-vault-bound.txt"
         assert evidence.read_text().count("credhub-ref") == 1
+    if name == "router-restart-under-load":
+        pack_and_replay(name, mode, tmp_path)
+
+
+def pack_and_replay(name: str, mode: str, tmp_path) -> None:
+    """The run just made, packed as another team gets it, then replayed on a fresh
+    foundation: the verdicts then and now side by side."""
+    pack = tmp_path / "incident.tar.gz"
+    names = incident.pack(tmp_path / name, pack)
+    assert {f"{name}/{f}" for f in ("scenario.yml", "result.json", "report.md", "timeline.png",
+                                    f"{mode}/foundation.yml",
+                                    f"{mode}/evidence/router-routes.json",
+                                    f"{mode}/evidence/cfdot-actual-lrps.txt",
+                                    f"{mode}/evidence/proxy-certs.txt")} <= set(names)
+    with tarfile.open(pack) as tar:
+        around = tar.extractfile(f"{name}/{mode}/evidence/access-log-around-faults.txt")
+        first = around.read().decode().splitlines()
+    assert first[0].startswith("== restart router: ") and not first[0].endswith(": 0 lines")
+    assert "web.apps.internal - [" in first[1] or "api.apps.internal - [" in first[1]
+    then, now, text = incident.replay(pack, tmp_path / "replay", project=PROJECT,
+                                      placement=PLACEMENT)
+    assert now["modes"][mode]["status"] == PASSED, text
+    assert f"{mode}: then passed, now passed" in text
+    assert text.endswith("changed: nothing\n"), text
+    assert not leftovers()
