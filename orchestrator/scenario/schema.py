@@ -41,10 +41,10 @@ TOP_LEVEL = ("name", "description", "foundation", "apps", "load", "steps", "expe
 APP_FIELDS = ("name", "host", "instances", "start", "cell")
 LOAD_FIELDS = ("rps", "keepalive", "routes", "timeout")
 
-Path_ = tuple[Any, ...]   # a field's place: ("steps", 3, "wait", "until")
+FieldPath = tuple[Any, ...]   # a field's place: ("steps", 3, "wait", "until")
 
 
-def render_path(path: Path_) -> str:
+def render_path(path: FieldPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -53,7 +53,7 @@ def render_path(path: Path_) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    path: Path_
+    path: FieldPath
     message: str
     line: int | None = None
 
@@ -72,7 +72,7 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(p.render(source) for p in self.problems))
 
 
-def _fail(path: Path_ | str, message: str) -> ScenarioError:
+def _fail(path: FieldPath | str, message: str) -> ScenarioError:
     return ScenarioError([Problem(path if isinstance(path, tuple) else (path,), message)])
 
 
@@ -167,33 +167,33 @@ class Scenario:
         return self.load.routes or tuple(a.name for a in self.apps)
 
 
-def _mapping(value: Any, path: Path_) -> dict[str, Any]:
+def _mapping(value: Any, path: FieldPath) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _fail(path, f"expected a mapping, got {value!r}")
     return value
 
 
-def _known(data: dict[str, Any], allowed: tuple[str, ...], path: Path_) -> None:
+def _known(data: dict[str, Any], allowed: tuple[str, ...], path: FieldPath) -> None:
     for key in data:
         if key not in allowed:
             raise _fail((*path, key), f"unknown field (known: {', '.join(allowed)})"
                         + _suggest(key, allowed))
 
 
-def _positive_int(value: Any, path: Path_, low: int = 1) -> int:
+def _positive_int(value: Any, path: FieldPath, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise _fail(path, f"expected a whole number >= {low}, got {value!r}")
     return value
 
 
-def _duration(value: Any, path: Path_) -> float:
+def _duration(value: Any, path: FieldPath) -> float:
     try:
         return parse_duration(value, "")
     except ConfigError as exc:
         raise _fail(path, str(exc).lstrip(": ")) from None
 
 
-def _modes(value: Any, path: Path_) -> tuple[str, ...]:
+def _modes(value: Any, path: FieldPath) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
@@ -205,7 +205,7 @@ def _modes(value: Any, path: Path_) -> tuple[str, ...]:
 
 
 def _app(i: int, raw: Any, cells: int, apps: list[App]) -> App:
-    path: Path_ = ("apps", i)
+    path: FieldPath = ("apps", i)
     raw = _mapping(raw, path)
     _known(raw, APP_FIELDS, path)
     name = raw.get("name")
@@ -248,7 +248,7 @@ def _load(value: Any, apps: list[str]) -> Load:
 
 
 def _step(i: int, raw: Any, ctx: Context) -> Step:
-    path: Path_ = ("steps", i)
+    path: FieldPath = ("steps", i)
     raw = dict(_mapping(raw, path))
     modes = _modes(raw.pop("modes"), (*path, "modes")) if "modes" in raw else ()
     if len(raw) != 1:
@@ -291,8 +291,8 @@ def _step(i: int, raw: Any, ctx: Context) -> Step:
     return Step(index=i, kind=name, params=params, modes=modes, given=given)
 
 
-def parse_expectation(key: str, value: Any, where: Path_ | str) -> Expectation:
-    base: Path_ = where if isinstance(where, tuple) else (where,)
+def parse_expectation(key: str, value: Any, where: FieldPath | str) -> Expectation:
+    base: FieldPath = where if isinstance(where, tuple) else (where,)
     path = (*base, key)
     m = _EXPECT_KEY.match(str(key))
     if not m:
@@ -451,7 +451,7 @@ def _check_pushes(apps: list[App], steps: tuple[Step, ...]) -> None:
                             " (the Cloud Controller does not know it)")
 
 
-def line_of(node: Any, path: Path_) -> int | None:
+def line_of(node: Any, path: FieldPath) -> int | None:
     """The 1-based line of the deepest part of `path` found in a composed YAML node."""
     if node is None:
         return None
