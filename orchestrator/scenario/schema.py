@@ -481,6 +481,9 @@ def load_text(text: str, source: str, path: Path | None = None) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise ScenarioError(f"{where}: not valid YAML: {exc}") from None
+    except (ValueError, ArithmeticError, LookupError, TypeError, RecursionError) as exc:
+        # PyYAML's constructors raise these on values they refuse (`2001-13-01`: month 13)
+        raise ScenarioError(f"{source}: not valid YAML: {type(exc).__name__}: {exc}") from None
     return parse(data, source, path, lines)
 
 

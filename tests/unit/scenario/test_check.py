@@ -142,3 +142,7 @@ def test_run_checks_before_it_touches_docker(tmp_path, capsys, monkeypatch):
     bad.write_text(BAD)
     assert cli.run_command(args("run", str(bad))) == 2
     assert "steps[3]: unknown step 'wiat'" in capsys.readouterr().err
+
+
+def test_a_value_yaml_refuses_is_a_scenario_error(tmp_path):
+    assert "not valid YAML: ValueError" in problems(tmp_path, "name: x\nwhen: 2001-13-01\n")[0]
