@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from orchestrator.config import MODES, ConfigError
+from orchestrator.config import MODES, PROXIES, ConfigError
 from orchestrator.progress import PhaseError
 from orchestrator.scenario import incident, schema, templates
 from orchestrator.scenario.results import FAILED, PASSED, SKIPPED
@@ -37,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     run.add_argument("--out", type=Path, default=Path("scenario-results"),
                      help="results go to DIR/<scenario>/ (default ./scenario-results)")
     run.add_argument("--dir", type=Path, default=schema.SCENARIO_DIR, help=argparse.SUPPRESS)
+    run.add_argument("--proxy", choices=PROXIES,
+                     help="the proxy in each app container (default: the foundation's, cflab)")
     chk = sub.add_parser("check", help="validate scenario files without starting anything")
     chk.add_argument("files", nargs="+", metavar="FILE",
                      help="scenario YAML files (or names of shipped scenarios)")
@@ -153,7 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     sc = check(args.name, args.dir)
     modes = list(MODES) if args.all_modes else (args.mode or list(sc.modes))
     require_engine()
-    results = run_scenario(sc, modes, out=args.out, project=getattr(args, "project", None))
+    proxy = getattr(args, "proxy", None)
+    results = run_scenario(sc, modes, out=args.out, project=getattr(args, "project", None),
+                           placement={"proxy": proxy} if proxy else None)
     if any(r.status not in (PASSED, SKIPPED) for r in results):
         return 1 if all(r.status in (PASSED, FAILED, SKIPPED) for r in results) else 4
     return 0
