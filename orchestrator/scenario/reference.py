@@ -173,7 +173,8 @@ def _window(kind: StepKind) -> str:
         return (f"Timeline: opens the fault window “{_label(w.label)}”, ended by {closers}"
                 " (or the run's end).")
     if isinstance(w, Instant):
-        return f"Timeline: a fault at one moment, “{_label(w.label)}” (a dashed line)."
+        return (f"Timeline: a fault lasting as long as the step, “{_label(w.label)}” (a dashed"
+                " line, or a thin window when the step takes a while).")
     if isinstance(w, Closes):
         match = f" with the same {', '.join(w.match)}" if w.match else ""
         return (f"Timeline: ends the open windows of {', '.join(f'`{k}`' for k in w.kinds)}"
@@ -376,7 +377,7 @@ def render() -> str:
         " ran with).",
         "- `MODE/evidence/`: the router's `/routes`, `cfdot actual-lrps`, every proxy's"
         " `/certs`, the router's access-log lines around each fault"
-        " (`access-log-around-faults.txt`, ±2 s), and the log tails of the router, NATS,"
+        " (`access-log-around-faults.txt`, ±3 s), and the log tails of the router, NATS,"
         " BBS and cells at the end.",
         "",
         "`cflab scenario pack DIR/NAME -o incident.tar.gz` bundles all of it, with a README,"
