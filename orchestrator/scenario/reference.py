@@ -53,6 +53,8 @@ TIMINGS = {
     "configuration_reload_duration": "how long the proxy takes to load a new certificate",
     "convergence_interval": "the BBS's convergence: lost instances re-placed",
     "cell_presence_ttl": "a cell that has not refreshed its presence this long is gone",
+    "container_metrics_report_interval": "how often the rep reports each instance's cpu,"
+                                         " memory and disk use (cf app)",
 }
 
 # Field, default, meaning: the parts of a file the step table does not describe.
@@ -73,6 +75,11 @@ APP_FIELDS = {
     "instances": ("1", "desired instances"),
     "start": ("true", "false: started later by a `push` or `cf_push` step"),
     "cell": ("–", "the cell you expect it on; a miss is noted in the report, not enforced"),
+    "memory": ("0 (no limit)", "its memory quota in MB; the container gets it plus the proxy's"
+                               " 32 MB, as Diego sets it"),
+    "env": ("{}", "NAME: value pairs for its instances, e.g. the identity app's fault"
+                  " `CFLAB_OOM_INDEX: \"1\"` (that index exceeds its memory CFLAB_OOM_AFTER"
+                  " seconds after every start)"),
 }
 LOAD_FIELDS = {
     "rps": ("10", "requests per second per route (0 < rps ≤ 200)"),
