@@ -33,7 +33,7 @@ METRICS_HELP = ("requests, intended, misrouted, errors, availability, recovery_s
                 " status.NNN, reason.NAME, timer.NAME, check.NAME; optionally @MARK")
 _EXPECT_KEY = re.compile(
     r"^(?P<metric>requests|intended|misrouted|errors|availability|recovery_seconds"
-    r"|status\.\d{3}|reason\.[a-z_]+|timer\.[a-z0-9_-]+|check\.[a-z0-9_-]+)"
+    r"|status\.(?:\d{3}|0)|reason\.[a-z_]+|timer\.[a-z0-9_-]+|check\.[a-z0-9_-]+)"
     r"(?:@(?P<phase>[a-z0-9_-]+))?$")
 _EXPECT_VALUE = re.compile(r"^\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>\S+)\s*$")
 TOP_LEVEL = ("name", "description", "foundation", "apps", "load", "steps", "expect",
