@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from orchestrator.config import MODES, ConfigError
+from orchestrator.config import MODES, PROXIES, ConfigError
 from orchestrator.progress import PhaseError
 from orchestrator.scenario import schema
 from orchestrator.scenario.results import FAILED, PASSED, SKIPPED
@@ -29,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     run.add_argument("--out", type=Path, default=Path("scenario-results"),
                      help="results go to DIR/<scenario>/ (default ./scenario-results)")
     run.add_argument("--dir", type=Path, default=schema.SCENARIO_DIR, help=argparse.SUPPRESS)
+    run.add_argument("--proxy", choices=PROXIES,
+                     help="the proxy in each app container (default: the foundation's, cflab)")
     tab = sub.add_parser("table", help="one side-by-side Markdown table of the results in DIR")
     tab.add_argument("--out", type=Path, default=Path("scenario-results"),
                      help="where `scenario run --out` wrote (default ./scenario-results)")
@@ -83,7 +85,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     sc = schema.load_file(resolve(args.name, args.dir))
     modes = list(MODES) if args.all_modes else (args.mode or list(sc.modes))
     require_engine()
-    results = run_scenario(sc, modes, out=args.out, project=getattr(args, "project", None))
+    proxy = getattr(args, "proxy", None)
+    results = run_scenario(sc, modes, out=args.out, project=getattr(args, "project", None),
+                           placement={"proxy": proxy} if proxy else None)
     if any(r.status not in (PASSED, SKIPPED) for r in results):
         return 1 if all(r.status in (PASSED, FAILED, SKIPPED) for r in results) else 4
     return 0
