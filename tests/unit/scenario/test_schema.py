@@ -40,7 +40,7 @@ def test_shipped_scenarios_are_valid():
     found = schema.discover()
     assert set(found) == {"stale-route-port-reuse", "nats-outage", "cert-rotation-under-load",
                           "strict-direct-access", "app-crash-restart", "cell-loss",
-                          "credential-delivery", "router-restart-under-load"}
+                          "credential-delivery", "router-restart-under-load", "oom-crash-loop"}
     for path in found.values():
         sc = schema.load_file(path)
         assert sc.name == path.stem
