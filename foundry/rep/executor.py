@@ -39,6 +39,8 @@ VCAP_UID = 2000
 ENVOY = "/etc/cf-assets/envoy/envoy"
 HEALTHCHECK = "/etc/cf-assets/healthcheck/healthcheck"
 LAUNCHER = "/tmp/lifecycle/launcher"
+# Diego's sshd runs as vcap: its HOME and USER are the session's.
+SSHD_USER_ENV = {"HOME": "/home/vcap", "USER": "vcap"}
 
 
 @dataclass
@@ -309,7 +311,10 @@ class Executor:
                        " --drain-time-s 900 --log-level critical& pid=$!; wait $pid")
             runs["envoy"] = (["sh", "-c", wrapper], {})
         if 2222 in [m.container_port for m in c.mappings]:
-            runs["sshd"] = (["/usr/sbin/sshd", "-D", "-p", "2222"], {})
+            # Diego runs its sshd with the instance's environment, and each session
+            # inherits it (-inheritDaemonEnv); foundry.diego_ssh reads it from there.
+            runs["sshd"] = (["/usr/sbin/sshd", "-D", "-p", "2222"],
+                            {"env": {**self._env(c), **SSHD_USER_ENV}})
         cmd, kw = runs.pop("app")
         c.processes["app"] = self.garden.run(c.cid, cmd, **kw)
         return {name: self.pool.submit(self.garden.run, c.cid, cmd, **kw)
