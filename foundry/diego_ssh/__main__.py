@@ -1,6 +1,7 @@
-"""``python3 -m foundry.diego_ssh [-c COMMAND]``: start a session as Diego's sshd would.
+"""``python3 -m foundry.diego_ssh [-c COMMAND]``: a session as Diego's sshd starts one.
 
-Run as root in the app container (what `cf ssh` does through ``docker exec``).
+Run by `cf ssh` through ``docker exec`` in the app container: the container's
+environment is the daemon's; the session runs as the daemon's user (vcap).
 """
 
 from __future__ import annotations
@@ -9,15 +10,8 @@ import argparse
 import os
 import pwd
 import sys
-from pathlib import Path
 
-from foundry.diego_ssh.session import (
-    NoDaemon,
-    find_daemon,
-    parse_environ,
-    session_environment,
-    shell_argv,
-)
+from foundry.diego_ssh.session import SSH_USER, session_environment, shell_argv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,19 +19,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-c", dest="command", default=None)
     args = p.parse_args(argv)
     try:
-        pid = find_daemon()
-        daemon_env = parse_environ(Path(f"/proc/{pid}/environ").read_bytes())
-    except (NoDaemon, OSError) as e:
-        print(f"cf ssh: {e}", file=sys.stderr)
+        user = pwd.getpwnam(SSH_USER)
+    except KeyError:
+        print(f"cf ssh: the container has no user {SSH_USER}", file=sys.stderr)
         return 1
+    # docker exec's own TERM stands for the client's pty request
     term = os.environ.get("TERM") if os.isatty(0) else None
-    env = session_environment(daemon_env, term=term)
-    user = pwd.getpwnam(env["USER"] or "vcap")
-    os.setgroups([])
-    os.setgid(user.pw_gid)
-    os.setuid(user.pw_uid)
+    env = session_environment(os.environ, term=term, home=user.pw_dir, user=user.pw_name)
+    if os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
     try:
-        os.chdir(env["HOME"] or user.pw_dir)
+        os.chdir(env["HOME"])
     except OSError:
         os.chdir("/")
     cmd = shell_argv(args.command)

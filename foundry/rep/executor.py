@@ -39,8 +39,6 @@ VCAP_UID = 2000
 ENVOY = "/etc/cf-assets/envoy/envoy"
 HEALTHCHECK = "/etc/cf-assets/healthcheck/healthcheck"
 LAUNCHER = "/tmp/lifecycle/launcher"
-# Diego's sshd runs as vcap: its HOME and USER are the session's.
-SSHD_USER_ENV = {"HOME": "/home/vcap", "USER": "vcap"}
 
 
 @dataclass
@@ -271,7 +269,11 @@ class Executor:
                    marks: dict[str, float]) -> None:
         """Create the container, copy credentials, proxy config and bits in, start it."""
         t = time.monotonic()
-        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts)
+        # The instance's environment on the container itself: what Garden's container
+        # spec env plus the run step's env give every process on a cell, so a `cf ssh`
+        # session (docker exec) has it as Diego's sshd passes it on.
+        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts,
+                                   env=self._env(c))
         marks["create"] = time.monotonic() - t
         t = time.monotonic()
         cred = self._issue(c, c.instance_guid)  # its IP SAN is the address just given
@@ -311,10 +313,7 @@ class Executor:
                        " --drain-time-s 900 --log-level critical& pid=$!; wait $pid")
             runs["envoy"] = (["sh", "-c", wrapper], {})
         if 2222 in [m.container_port for m in c.mappings]:
-            # Diego runs its sshd with the instance's environment, and each session
-            # inherits it (-inheritDaemonEnv); foundry.diego_ssh reads it from there.
-            runs["sshd"] = (["/usr/sbin/sshd", "-D", "-p", "2222"],
-                            {"env": {**self._env(c), **SSHD_USER_ENV}})
+            runs["sshd"] = (["/usr/sbin/sshd", "-D", "-p", "2222"], {})
         cmd, kw = runs.pop("app")
         c.processes["app"] = self.garden.run(c.cid, cmd, **kw)
         return {name: self.pool.submit(self.garden.run, c.cid, cmd, **kw)

@@ -62,7 +62,8 @@ class Garden:
         self._folders: dict[tuple[str, str], bytes] = {}
 
     def create(self, handle: str, image: str, ip: str, labels: dict[str, str],
-               extra_hosts: dict[str, str] | None = None) -> str:
+               extra_hosts: dict[str, str] | None = None,
+               env: dict[str, str] | None = None) -> str:
         api = self.client.api
         networking = api.create_networking_config(
             {self.network: api.create_endpoint_config(ipv4_address=ip)})
@@ -72,7 +73,7 @@ class Garden:
             ctr = api.create_container(
                 image, command=GARDEN_INIT, hostname=handle[:63], name=handle,
                 labels={**self.labels, **labels}, host_config=host_config,
-                networking_config=networking, detach=True)
+                networking_config=networking, detach=True, environment=env or None)
         except APIError as exc:
             raise GardenError(f"container create failed: {exc.explanation or exc}") from None
         return ctr["Id"]
