@@ -21,6 +21,7 @@ from orchestrator.docker_cli import (
     ids,
     inspect,
     networks,
+    remove_network,
     run,
     socket_path,
 )
@@ -93,9 +94,10 @@ class Foundation:
         with phase("preflight") as notes:
             self.check_ports()
             self.check_subnets()
-            notes.append(f"mode {self.cfg.mode}, {self.cfg.cells} cells, project {self.project}")
+            notes.append(f"mode {self.cfg.mode}, {self.cfg.cells} cells, project {self.project},"
+                         f" proxy {self.cfg.proxy}")
         with phase("images") as notes:
-            built = images.build()
+            built = images.build(images.for_proxy(self.cfg.proxy))
             notes.append(f"built {', '.join(built)}" if built else "all present")
         with phase("configs") as notes:
             paths = render.render_all(self.cfg, socket_path())
@@ -215,7 +217,7 @@ class Foundation:
             run(["docker", "rm", "-f", "-v", *containers], check=False)
         nets = set(ids("network", label)) | set(ids("network", project_label))
         for net in nets:
-            run(["docker", "network", "rm", net], check=False)
+            remove_network(net)
         vols = set(ids("volume", label)) | set(ids("volume", project_label))
         if vols:
             run(["docker", "volume", "rm", "-f", *vols], check=False)

@@ -28,6 +28,7 @@ skip_ssl_validation: false      # route services only; never affects backends (g
 droplet_stale_threshold: 120s
 prune_stale_droplets_interval: 30s
 suspend_pruning_if_nats_unavailable: false
+empty_pool_response_code_503: false   # a route whose pool emptied: 503 no_endpoints, else 404
 start_response_delay_interval: 20s
 endpoint_timeout: 900s          # whole backend request
 endpoint_dial_timeout: 5s
@@ -51,12 +52,12 @@ operator means); this is our one deviation and it only widens what is accepted.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from foundry.durations import parse_go_duration
 from foundry.gorouter.pool import LB_ALGORITHMS
 
 
@@ -93,6 +94,7 @@ class Config:
     droplet_stale_threshold: float = 120.0
     prune_stale_droplets_interval: float = 30.0
     suspend_pruning_if_nats_unavailable: bool = False
+    empty_pool_response_code_503: bool = False
     start_response_delay_interval: float = 5.0
     endpoint_timeout: float = 60.0
     endpoint_dial_timeout: float = 5.0
@@ -113,10 +115,6 @@ class Config:
         return self.droplet_stale_threshold / 4
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(key: str, value: Any) -> float:
     """Go's time.ParseDuration (seconds as float); a bare number is seconds."""
     if isinstance(value, bool):
@@ -127,18 +125,13 @@ def parse_duration(key: str, value: Any) -> float:
         return float(value)
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{key}: expected a duration like '120s', got {value!r}")
-    s = value.strip()
-    if s == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(s) or pos == 0:
-        raise ConfigError(f"{key}: invalid duration {value!r}")
-    return total
+    try:
+        seconds = parse_go_duration(value)
+    except ValueError:
+        raise ConfigError(f"{key}: invalid duration {value!r}") from None
+    if seconds < 0:
+        raise ConfigError(f"{key}: duration must not be negative, got {value!r}")
+    return seconds
 
 
 def _get(d: dict, key: str, path: str) -> Any:
@@ -281,6 +274,8 @@ def from_dict(raw: dict) -> Config:
     c.droplet_stale_threshold = max(c.droplet_stale_threshold, c.start_response_delay_interval)
     if (v := raw.get("suspend_pruning_if_nats_unavailable")) is not None:
         c.suspend_pruning_if_nats_unavailable = _bool("suspend_pruning_if_nats_unavailable", v)
+    if (v := raw.get("empty_pool_response_code_503")) is not None:
+        c.empty_pool_response_code_503 = _bool("empty_pool_response_code_503", v)
     if (v := raw.get("balancing_algorithm")) is not None:
         if v not in LB_ALGORITHMS:
             raise ConfigError(f"balancing_algorithm: must be one of {', '.join(LB_ALGORITHMS)}, "
