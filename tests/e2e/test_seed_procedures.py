@@ -17,7 +17,8 @@ import pytest
 from tests.e2e.helpers import bbs, through_router, wait_for
 
 pytestmark = pytest.mark.e2e
-APP_DIR = Path(__file__).resolve().parents[2] / "foundry" / "apps" / "identity"
+REPO = Path(__file__).resolve().parents[2]
+APP_DIR = REPO / "foundry" / "apps" / "identity"
 NAME, HOST = "seed-hello", "seed-hello.apps.internal"
 SEED_CFDOT = ("cfdot actual-lrp-groups | jq 'select(.instance.process_guid | contains(\"{guid}\"))'"
               " | jq '[.instance.address, .instance.ports[0].host_tls_proxy_port]"
@@ -170,12 +171,22 @@ def test_cf_ssh_env_read_by_cfenv_gives_name_and_uris(sh, app, tmp_path):
     assert whoami.stdout.split() == ["vcap", "/home/vcap", "key"], whoami.stderr
 
 
-def test_instance_certificate_subject_as_openssl_prints_it(app):
+def test_instance_certificate_subject_as_openssl_prints_it(sh, app):
     guid, lrp = app
-    proc = subprocess.run(["docker", "exec", lrp["instance_guid"], "openssl", "x509", "-noout",
-                           "-subject", "-in", "/etc/cf-instance-credentials/instance.crt"],
-                          capture_output=True, text=True, timeout=30)
+    proc = sh(f"cf ssh {NAME}", stdin="openssl x509 -noout -subject -in $CF_INSTANCE_CERT\n")
     subject = proc.stdout.strip()
-    assert subject.startswith(f"subject=OU = app:{guid} + OU = space:"), subject
+    assert subject.startswith(f"subject=OU = app:{guid} + OU = space:"), (subject, proc.stderr)
     assert " + OU = organization:" in subject
     assert subject.endswith(f", CN = {lrp['instance_guid']}")
+    direct = subprocess.run(["docker", "exec", lrp["instance_guid"], "openssl", "x509", "-noout",
+                             "-subject", "-in", "/etc/cf-instance-credentials/instance.crt"],
+                            capture_output=True, text=True, timeout=30)
+    assert direct.stdout.strip() == subject
+
+
+def test_readme_cfenv_line(sh, app):
+    """The README's one-liner, as written there."""
+    line = next(x for x in (REPO / "README.md").read_text().splitlines()
+                if x.startswith("cf ssh hello -c env | python3 -c 'import cfenv"))
+    proc = sh(line.replace("cf ssh hello ", f"cf ssh {NAME} "))
+    assert proc.stdout.strip() == f"{NAME} ['{HOST}']", proc.stderr
