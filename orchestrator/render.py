@@ -35,6 +35,7 @@ def compose_env(cfg: FoundationConfig) -> dict[str, str]:
         "CFLAB_ROUTER_WORKERS": str(cfg.router_workers),
         "CFLAB_BBS_PORT": str(cfg.ports["bbs"]),
         "CFLAB_CC_PORT": str(cfg.ports["cloud_controller"]),
+        "CFLAB_DASHBOARD_PORT": str(cfg.ports["dashboard"]),
         "CFLAB_CA_KEY_SIZE": str(cfg.key_sizes["ca"]),
         "CFLAB_JOBS_DIR": str(state_dir(cfg.project) / "jobs"),
     }
@@ -196,6 +197,31 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
     }
 
 
+def dashboard_json(cfg: FoundationConfig) -> dict[str, Any]:
+    """What the dashboard reads: each job's own health endpoint (a TCP connect for the
+    TLS-only CredHub and the broker), the BBS, NATS and the router's access log."""
+    t = cfg.timings
+    return {
+        "listen_address": "0.0.0.0:8300",
+        "project": cfg.project,
+        "mode": cfg.mode,
+        "cells": cfg.cell_names,
+        "bbs_address": "http://bbs:8889",
+        "nats_servers": ["nats://nats:4222"],
+        "access_log": "/var/vcap/sys/log/gorouter/access.log",
+        "droplet_stale_threshold": t["droplet_stale_threshold"],
+        "prune_stale_droplets_interval": t["prune_stale_droplets_interval"],
+        "jobs": [
+            {"name": "nats", "url": "http://nats:8222/healthz"},
+            {"name": "router", "url": "http://router:8080/health"},
+            {"name": "bbs", "url": "http://bbs:8889/ping"},
+            {"name": "cloud-controller", "url": "http://cloud-controller:9023/healthz"},
+            {"name": "credhub", "url": "tcp://credhub:8844"},
+            {"name": "service-broker", "url": "tcp://service-broker:8088"},
+        ],
+    }
+
+
 def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
     """The per-cell part of the Compose file: a cell service and its container network."""
     networks: dict[str, Any] = {}
@@ -255,6 +281,7 @@ def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock
         jobs / "cloud_controller" / "cloud_controller.json":
             json.dumps(cloud_controller_json(cfg), indent=2) + "\n",
         jobs / "credhub" / "credhub.json": json.dumps(credhub_json(cfg), indent=2) + "\n",
+        jobs / "dashboard" / "dashboard.json": json.dumps(dashboard_json(cfg), indent=2) + "\n",
         jobs / "service_broker" / "service_broker.json":
             json.dumps(service_broker_json(cfg), indent=2) + "\n",
     }
