@@ -68,7 +68,7 @@ images: venv host-tools
 	@$(CFLAB) images
 
 test: venv test-tools
-	@$(BIN)/pytest -q tests/unit tests/integration tests/e2e
+	@$(BIN)/pytest -q --durations=40 tests/unit tests/integration tests/e2e
 
 unit: venv
 	@$(BIN)/pytest -q tests/unit

@@ -78,6 +78,7 @@ def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
         "endpoint_timeout": _go_duration(t["endpoint_timeout"]),
         "balancing_algorithm": "round-robin",
         "access_log": {"file": "/var/vcap/sys/log/gorouter/access.log"},
+        "log_cache_url": "http://cloud-controller:9023",  # cflab: RTR lines for `cf logs`
     }
 
 
