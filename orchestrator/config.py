@@ -7,6 +7,7 @@ user editing YAML needs to know which line to fix, not a stack trace.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +33,18 @@ def parse_duration(value: Any, field_name: str) -> float:
     """Seconds from `120s`, `250ms`, `16m`, `24h` or a bare number of seconds."""
     if isinstance(value, bool):
         raise ConfigError(f"{field_name}: expected a duration such as '30s', got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    else:
+    try:
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
+            seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        else:
+            seconds = math.nan
+    except OverflowError:  # an integer too large for a float
+        seconds = math.nan
+    if not math.isfinite(seconds):
         raise ConfigError(
-            f"{field_name}: expected a duration such as '30s', '250ms', '24h', got {value!r}"
+            f"{field_name}: expected a duration such as '30s', '250ms', '24h', got {value!r}"[:300]
         )
     if seconds <= 0:
         raise ConfigError(f"{field_name}: must be greater than zero, got {value!r}")

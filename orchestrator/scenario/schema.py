@@ -461,6 +461,9 @@ def load_file(path: Path) -> Scenario:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    except (ValueError, ArithmeticError, LookupError, TypeError, RecursionError) as exc:
+        # PyYAML's constructors raise these on values they refuse (`2001-13-01`: month 13)
+        raise ScenarioError(f"{path}: not valid YAML: {type(exc).__name__}: {exc}") from None
     return parse(data, str(path), Path(path))
 
 
