@@ -15,13 +15,13 @@ from typing import Any
 
 import yaml
 
+from foundry.durations import parse_go_duration
+
 MODES = ("before-envoy", "after-envoy", "strict")
 PORT_ALLOCATORS = ("first-fit", "fifo")
 PROXY_LAYOUTS = ("seed", "sds")
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
@@ -34,18 +34,12 @@ def parse_duration(value: Any, field_name: str) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"{field_name}: expected a duration such as '30s', got {value!r}")
     try:
-        if isinstance(value, (int, float)):
-            seconds = float(value)
-        elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
-            seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        else:
-            seconds = math.nan
-    except OverflowError:  # an integer too large for a float
+        seconds = float(value) if isinstance(value, (int, float)) else parse_go_duration(value)
+    except (ValueError, OverflowError):  # OverflowError: an integer too large for a float
         seconds = math.nan
     if not math.isfinite(seconds):
-        raise ConfigError(
-            f"{field_name}: expected a duration such as '30s', '250ms', '24h', got {value!r}"[:300]
-        )
+        raise ConfigError(f"{field_name}: expected a duration such as '30s', '250ms', "
+                          f"'24h', '1m30s', got {value!r}"[:300])
     if seconds <= 0:
         raise ConfigError(f"{field_name}: must be greater than zero, got {value!r}")
     return seconds
