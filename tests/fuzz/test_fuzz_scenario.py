@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from orchestrator.scenario import schema
 from orchestrator.scenario.schema import ScenarioError
-from tests.fuzz.fuzzlib import corpus, timed
+from tests.fuzz.fuzzlib import corpus, share, timed
 from tests.fuzz.test_fuzz_envoy_config import mutated, values, yaml_text
 
 SCENARIOS = {name: yaml.safe_load(path.read_text()) for name, path in schema.discover().items()}
@@ -24,7 +24,8 @@ SCENARIOS = {name: yaml.safe_load(path.read_text()) for name, path in schema.dis
 
 def parse_or_error(doc):
     try:
-        return timed(schema.parse, doc, "fuzz.yml")
+        # a parse reads the foundation defaults (~0.1 s): a hang is 50x that
+        return timed(schema.parse, doc, "fuzz.yml", limit=5.0)
     except ScenarioError as e:
         assert str(e).startswith("fuzz.yml: "), e
         return e
@@ -35,6 +36,7 @@ def test_shipped_scenarios_parse(name: str) -> None:
     assert not isinstance(parse_or_error(SCENARIOS[name]), ScenarioError)
 
 
+@share(0.3)
 @given(st.sampled_from(sorted(SCENARIOS)).flatmap(lambda n: mutated(SCENARIOS[n])))
 @example({"name": "x", "apps": [{"name": "a"}], "foundation": {"timings": {"t": 10**400}}})
 @example({"name": "x", "apps": [{"name": "a"}], "foundation": {"timings": {"t": float("nan")}}})
@@ -45,6 +47,7 @@ def test_mutated_scenario_parses_or_names_the_field(doc) -> None:
         assert parse_or_error(doc) == first
 
 
+@share(0.3)
 @given(st.one_of(yaml_text, values.map(yaml.safe_dump)))
 @example("a: 2001-13-01")
 @example("!!float")
@@ -52,7 +55,7 @@ def test_scenario_file_loads_or_is_a_scenario_error(tmp_path_factory, text: str)
     path = Path(tmp_path_factory.mktemp("s")) / "s.yml"
     path.write_text(text, errors="surrogatepass")
     try:
-        timed(schema.load_file, path)
+        timed(schema.load_file, path, limit=5.0)
     except ScenarioError as e:
         assert str(e).startswith(str(path)), e
 
