@@ -47,6 +47,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     curl -s -H 'Host: hello.{domain}' http://127.0.0.1:{http}/ | jq .
     curl -s -H 'Host: other.{domain}' http://127.0.0.1:{http}/ | jq .
 
+  Watch it live: http://127.0.0.1:{cfg.ports['dashboard']}/
+
   Look around (source the venv or prefix .venv/bin/):
     export CF_HOME={cf_home}
     cf apps; cf app hello; cf routes
@@ -90,7 +92,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not status["jobs"]:
         print(f"foundation {cfg.project!r} is not running (start it with `make up`)")
         return 3
-    print(f"foundation {cfg.project!r}   mode: {status['mode'] or cfg.mode}")
+    print(f"foundation {cfg.project!r}   mode: {status['mode'] or cfg.mode}"
+          f"   dashboard: {status['dashboard']}")
     print(f"{'job':<20} {'state':<10} {'health':<10} container")
     for job, st in sorted(status["jobs"].items()):
         print(f"{job:<20} {st['state']:<10} {st['health']:<10} {st['container']}")

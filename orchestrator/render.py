@@ -35,6 +35,7 @@ def compose_env(cfg: FoundationConfig) -> dict[str, str]:
         "CFLAB_ROUTER_WORKERS": str(cfg.router_workers),
         "CFLAB_BBS_PORT": str(cfg.ports["bbs"]),
         "CFLAB_CC_PORT": str(cfg.ports["cloud_controller"]),
+        "CFLAB_DASHBOARD_PORT": str(cfg.ports["dashboard"]),
         "CFLAB_CA_KEY_SIZE": str(cfg.key_sizes["ca"]),
         "CFLAB_JOBS_DIR": str(state_dir(cfg.project) / "jobs"),
     }
@@ -52,6 +53,7 @@ GOROUTER_SECRETS = "/var/vcap/jobs/gorouter/secrets"
 CREDHUB_URL = "https://credhub.service.cf.internal:8844"
 BROKER_USER, BROKER_PASSWORD = "broker", "broker-secret"  # a demo broker's basic auth
 REP_SECRETS = "/var/vcap/jobs/rep/secrets"
+BBS_URL = "http://bbs:8889"
 
 
 def _go_duration(seconds: float) -> str:
@@ -76,6 +78,7 @@ def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
         "endpoint_timeout": _go_duration(t["endpoint_timeout"]),
         "balancing_algorithm": "round-robin",
         "access_log": {"file": "/var/vcap/sys/log/gorouter/access.log"},
+        "log_cache_url": "http://cloud-controller:9023",  # cflab: RTR lines for `cf logs`
     }
 
 
@@ -89,7 +92,7 @@ def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
         "internal_url": "http://cloud-controller:9023",
         "db_path": "/var/vcap/store/cloud_controller/cc.sqlite3",
         "bits_dir": "/var/vcap/store/cloud_controller/bits",
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "system_domain": "sys.internal",
         "apps_domain": cfg.apps_domain,
         "mode": cfg.mode,
@@ -145,7 +148,7 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
     return {
         "cell_id": cell,
         "zone": f"z{(index - 1) % 2 + 1}",
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "foundation": cfg.project,
         "foundation_subnet": str(cfg.foundation_subnet),
         "container_subnet": str(cfg.cell_subnet(index)),
@@ -183,7 +186,7 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
     t = cfg.timings
     return {
         "cell_id": cell,
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "nats_servers": ["nats://nats:4222"],
         "sync_interval": t["sync_interval"],
         "unregistration_interval": t["unregister_resend_interval"],
@@ -192,6 +195,31 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
         "greet_interval": t["greet_retry_interval"],
         "greet_max_attempts": 30,
         "poll_interval": 1.0,  # a fallback: BBS events wake the emitter at once
+    }
+
+
+def dashboard_json(cfg: FoundationConfig) -> dict[str, Any]:
+    """What the dashboard reads: each job's own health endpoint (a TCP connect for the
+    TLS-only CredHub and the broker), the BBS, NATS and the router's access log."""
+    t = cfg.timings
+    return {
+        "listen_address": "0.0.0.0:8300",
+        "project": cfg.project,
+        "mode": cfg.mode,
+        "cells": cfg.cell_names,
+        "bbs_address": "http://bbs:8889",
+        "nats_servers": ["nats://nats:4222"],
+        "access_log": "/var/vcap/sys/log/gorouter/access.log",
+        "droplet_stale_threshold": t["droplet_stale_threshold"],
+        "prune_stale_droplets_interval": t["prune_stale_droplets_interval"],
+        "jobs": [
+            {"name": "nats", "url": "http://nats:8222/healthz"},
+            {"name": "router", "url": "http://router:8080/health"},
+            {"name": "bbs", "url": "http://bbs:8889/ping"},
+            {"name": "cloud-controller", "url": "http://cloud-controller:9023/healthz"},
+            {"name": "credhub", "url": "tcp://credhub:8844"},
+            {"name": "service-broker", "url": "tcp://service-broker:8088"},
+        ],
     }
 
 
@@ -213,6 +241,8 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "labels": {"cflab.foundation": cfg.project, "cflab.cell": cell},
             "cap_add": ["NET_ADMIN"],
             "sysctls": {"net.ipv4.ip_forward": "1"},
+            # cfdot's BBS address, as /etc/profile.d/cfdot.sh exports it on a Diego cell
+            "environment": {"BBS_URL": BBS_URL},
             "networks": ["foundation", net],
             "depends_on": {"bbs": {"condition": "service_started"},
                            "nats": {"condition": "service_started"},
@@ -252,6 +282,7 @@ def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock
         jobs / "cloud_controller" / "cloud_controller.json":
             json.dumps(cloud_controller_json(cfg), indent=2) + "\n",
         jobs / "credhub" / "credhub.json": json.dumps(credhub_json(cfg), indent=2) + "\n",
+        jobs / "dashboard" / "dashboard.json": json.dumps(dashboard_json(cfg), indent=2) + "\n",
         jobs / "service_broker" / "service_broker.json":
             json.dumps(service_broker_json(cfg), indent=2) + "\n",
     }

@@ -302,6 +302,9 @@ def cmd_apps(ctx: Context, a: argparse.Namespace) -> int:
 
 
 def cmd_app(ctx: Context, a: argparse.Namespace) -> int:
+    if a.guid:  # cf CLI: only the guid, nothing else, for scripts
+        ctx.say(ctx.app(a.name)["metadata"]["guid"])
+        return 0
     ctx.say(f"Showing health and status for app {a.name} {ctx.where()}...\n")
     show_app(ctx, ctx.app(a.name)["metadata"]["guid"])
     return 0
@@ -705,7 +708,12 @@ def build_parser() -> argparse.ArgumentParser:
                             ("env", cmd_env, "Show all env variables for an app")):
         aliases = {"start": ("st",), "stop": ("sp",), "restart": ("rs", "restage", "rg"),
                    "env": ("e",)}.get(name, ())
-        add(name, fn, help_, aliases).add_argument("name")
+        sp = add(name, fn, help_, aliases)
+        sp.add_argument("name")
+        if name == "app":
+            sp.add_argument("--guid", action="store_true", help="Retrieve and display the "
+                            "given app's guid. All other health and status output for the "
+                            "app is suppressed.")
     sp = add("scale", cmd_scale, "Change or view the instance count, disk space limit, and "
              "memory limit for an app")
     sp.add_argument("name")

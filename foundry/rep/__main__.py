@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 from foundry.durations import parse_go_duration
+from foundry.loggregator import Reporter
 from foundry.pki import Credential
 from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.dnat import PlatformService
 from foundry.rep.executor import Executor, ExecutorConfig
 from foundry.rep.garden import Garden
 from foundry.rep.ports import new_allocator
-from foundry.rep.reporter import Reporter
 
 log = logging.getLogger("rep")
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundry.loggregator import Reporter, gauge_envelope
 from foundry.pki import Credential, issue_instance_identity, new_instance_guid, rotation_period
 from foundry.rep import bits, dnat, proxy_config
 from foundry.rep.bbs_client import BBSClient, BBSError
@@ -31,7 +32,6 @@ from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
 from foundry.rep.keys import KeyPool
 from foundry.rep.limits import DEFAULT_MAX_CPU_SHARES, DEFAULT_MAX_PIDS, limits_for
 from foundry.rep.ports import FifoAllocator, FirstFitAllocator
-from foundry.rep.reporter import Reporter, gauge_envelope
 
 log = logging.getLogger("rep.executor")
 

@@ -11,7 +11,7 @@ import time
 
 from cc_harness import wait_for
 
-from foundry.rep.reporter import Reporter, gauge_envelope
+from foundry.loggregator import Reporter, gauge_envelope
 from tests.support import REPO
 
 

@@ -1,14 +1,15 @@
-"""What a cell tells the rest of the platform about its instances, off the rep's loop.
+"""What a job tells the rest of the platform about apps, off the job's own loop.
 
-Three jobs of a real foundation meet here, because cflab has no Loggregator:
-- the loggregator agent: app and `CELL` log lines and container metrics, as v2
-  envelopes (``source_id`` = app guid, ``instance_id`` = index), to the log store the
-  Cloud Controller keeps (`POST /internal/v1/envelopes` on its internal port);
+Two jobs of a real foundation meet here, because cflab has no Loggregator:
+- the loggregator agent: log lines (`APP/PROC/WEB`, `CELL` from cells, `RTR` from the
+  router) and container metrics, as v2 envelopes (``source_id`` = app guid,
+  ``instance_id`` = index), to the Log Cache the Cloud Controller keeps
+  (`POST /internal/v1/envelopes` on its internal port);
 - tps-watcher: a crash to `POST /internal/v4/apps/:process_guid/crashed`, with the
   payload tps-watcher sends, so the CC records ``app.crash``.
 
 A bounded queue and one sender thread: a slow or absent CC costs dropped envelopes
-(counted in the log), never a stalled cell.
+(counted in the log), never a stalled job.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-log = logging.getLogger("rep.reporter")
+log = logging.getLogger("loggregator")
 
 MAX_QUEUE = 10_000
 MAX_BATCH = 500
