@@ -19,7 +19,7 @@ import tarfile
 
 import pytest
 
-from orchestrator.scenario import incident, schema
+from orchestrator.scenario import incident, schema, templates
 from orchestrator.scenario.results import PASSED
 from orchestrator.scenario.runner import run_scenario
 
@@ -31,8 +31,9 @@ PROJECT = "cflab-scn-e2e"
 PLACEMENT = {"subnets": {"foundation": "10.236.0.0/24", "cell_containers": "10.235.0.0/16"},
              "ports": {"http": 29080, "nats_monitor": 29222, "bbs": 29889,
                        "cloud_controller": 30022, "dashboard": 29300}}
+# Every shipped scenario (a user's own, untracked file in scenarios/ is theirs to run).
 MATRIX = [(name, mode) for name, path in sorted(schema.discover().items())
-          for mode in schema.load_file(path).modes]
+          if name in templates.shipped() for mode in schema.load_file(path).modes]
 
 
 def replay(name: str, mode: str, tmp_path) -> dict:
