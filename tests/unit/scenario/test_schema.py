@@ -41,7 +41,8 @@ def test_shipped_scenarios_are_valid():
     found = {n: p for n, p in schema.discover().items() if n in shipped}
     assert set(found) >= {"stale-route-port-reuse", "nats-outage", "cert-rotation-under-load",
                           "strict-direct-access", "app-crash-restart", "cell-loss",
-                          "credential-delivery", "router-restart-under-load"}
+                          "credential-delivery", "router-restart-under-load",
+                          "nats-outage-port-reuse"}
     for path in found.values():
         sc = schema.load_file(path)
         assert sc.name == path.stem
