@@ -49,10 +49,10 @@ MODE_FLAGS = {  # rep.json flags per route-integrity mode (DESIGN.md §2)
     "strict": {"enable_container_proxy": True, "enable_unproxied_port_mappings": False,
                "container_proxy_require_and_verify_client_certs": True},
 }
-GOROUTER_SECRETS = "/var/vcap/jobs/gorouter/secrets"
 CREDHUB_URL = "https://credhub.service.cf.internal:8844"
 BROKER_USER, BROKER_PASSWORD = "broker", "broker-secret"  # a demo broker's basic auth
 REP_SECRETS = "/var/vcap/jobs/rep/secrets"
+BBS_URL = "http://bbs:8889"
 
 
 def _go_duration(seconds: float) -> str:
@@ -60,6 +60,8 @@ def _go_duration(seconds: float) -> str:
 
 
 def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
+    """The router's job config with its credentials as BOSH variables: the router's start
+    puts the PEM in inline (foundry/gorouter/credentials.py), as the director does."""
     t = cfg.timings
     return {
         "status": {"host": "0.0.0.0", "port": 8080, "user": "router-status",
@@ -67,12 +69,14 @@ def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
         "nats": {"hosts": [{"hostname": "nats", "port": 4222}]},
         "port": 80,
         "backends": {"max_attempts": 3, "max_conns": 500,
-                     "cert_chain": f"{GOROUTER_SECRETS}/backends.crt",
-                     "private_key": f"{GOROUTER_SECRETS}/backends.key"},
-        "ca_certs": f"{GOROUTER_SECRETS}/ca_certs.crt",
+                     "cert_chain": "((gorouter_backend_tls.certificate))",
+                     "private_key": "((gorouter_backend_tls.private_key))"},
+        "ca_certs": ["((application_ca.certificate))"],
         "droplet_stale_threshold": _go_duration(t["droplet_stale_threshold"]),
         "prune_stale_droplets_interval": _go_duration(t["prune_stale_droplets_interval"]),
-        "suspend_pruning_if_nats_unavailable": False,
+        "suspend_pruning_if_nats_unavailable": cfg.suspend_pruning_if_nats_unavailable,
+        # register_interval unless set (BOSH renders it from the same property); the
+        # router announces it as minimumRegisterIntervalInSeconds
         "start_response_delay_interval": _go_duration(t["start_response_delay_interval"]),
         "endpoint_timeout": _go_duration(t["endpoint_timeout"]),
         "balancing_algorithm": "round-robin",
@@ -91,7 +95,7 @@ def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
         "internal_url": "http://cloud-controller:9023",
         "db_path": "/var/vcap/store/cloud_controller/cc.sqlite3",
         "bits_dir": "/var/vcap/store/cloud_controller/bits",
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "system_domain": "sys.internal",
         "apps_domain": cfg.apps_domain,
         "mode": cfg.mode,
@@ -147,7 +151,7 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
     return {
         "cell_id": cell,
         "zone": f"z{(index - 1) % 2 + 1}",
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "foundation": cfg.project,
         "foundation_subnet": str(cfg.foundation_subnet),
         "container_subnet": str(cfg.cell_subnet(index)),
@@ -185,7 +189,7 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
     t = cfg.timings
     return {
         "cell_id": cell,
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "nats_servers": ["nats://nats:4222"],
         "sync_interval": t["sync_interval"],
         "unregistration_interval": t["unregister_resend_interval"],
@@ -240,6 +244,8 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "labels": {"cflab.foundation": cfg.project, "cflab.cell": cell},
             "cap_add": ["NET_ADMIN"],
             "sysctls": {"net.ipv4.ip_forward": "1"},
+            # cfdot's BBS address, as /etc/profile.d/cfdot.sh exports it on a Diego cell
+            "environment": {"BBS_URL": BBS_URL},
             "networks": ["foundation", net],
             "depends_on": {"bbs": {"condition": "service_started"},
                            "nats": {"condition": "service_started"},

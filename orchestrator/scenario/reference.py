@@ -36,7 +36,8 @@ TIMINGS = {
                                " plain-HTTP routes when route integrity is on)",
     "prune_stale_droplets_interval": "how often gorouter looks for stale routes",
     "start_response_delay_interval": "gorouter waits this long after start before serving,"
-                                     " so registrations arrive first",
+                                     " so registrations arrive first, and announces it to"
+                                     " the route emitters as their register interval",
     "endpoint_timeout": "gorouter's timeout for a backend's response",
     "register_interval": "the route emitter re-sends every registration this often",
     "greet_retry_interval": "the route emitter's router.greet retry",
@@ -126,6 +127,7 @@ steps:
   - mark: before
   - observe: 3s
   - mark: restart
+  - observe: 1s             # requests sent before the mark get their answers first
   - restart_job: router
   - wait: {until: routes_ok, timeout: 30s, name: recovery}
   - mark: recovered
@@ -243,7 +245,8 @@ def render() -> str:
         " in seconds:",
         "",
         *_table(("timing", "CF default", "what it does"),
-                [(f"`{k}`", f"`{v}`", TIMINGS.get(k, "")) for k, v in defaults["timings"].items()]),
+                [(f"`{k}`", f"`{v}`" if v is not None else "`register_interval`",
+                  TIMINGS.get(k, "")) for k, v in defaults["timings"].items()]),
         "Other settings: " + ", ".join(f"`{k}`" for k in settings.foundation_settings()
                                        if k not in ("timings", "cells")) + ".",
         "",
@@ -326,7 +329,9 @@ def render() -> str:
         " the `mark: NAME` step until the next `mark` (or the end of the run). For example"
         " `status.200@restarted` is the number of requests sent after `mark: restarted`"
         " (and before any later mark) that were answered with HTTP 200, by their own app or"
-        " by another (`intended@restarted` counts only their own).",
+        " by another (`intended@restarted` counts only their own). Leave a moment between a"
+        " mark and a fault (`observe: 1s`), or a request sent just before the mark and still"
+        " in flight when the fault strikes counts against the phase before.",
         "",
         "Fault windows are what the timeline shades: each fault step opens one (see"
         " “Timeline” under each step kind) and its closer ends it; windows still open at the"
