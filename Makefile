@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CFLAB := $(BIN)/cflab
 
-.PHONY: help up down clean test unit integration e2e fuzz bench lint images venv host-tools test-tools bench-tools install-tools scenarios
+.PHONY: help up down clean test unit integration e2e fuzz soak bench lint images venv host-tools test-tools bench-tools install-tools scenarios
 
 help:
 	@echo "make up          start the demo foundation (builds images on first run)"
@@ -15,6 +15,7 @@ help:
 	@echo "make clean       make down, and remove cflab's images"
 	@echo "make test        unit, loopback-integration and Docker end-to-end tests"
 	@echo "make fuzz        the fuzz targets for longer (FUZZ_EXAMPLES, default 20000 each)"
+	@echo "make soak        load + faults in strict mode for SOAK_MINUTES (30); out/soak/"
 	@echo "make bench       benchmarks, with peers measured in the same run"
 	@echo "make scenarios   replay every incident scenario in every mode (writes out/scenarios/;"
 	@echo "                 PROXY=envoy: with the real Envoy, writes out/scenarios-envoy/)"
@@ -76,6 +77,10 @@ unit: venv
 
 integration: venv test-tools
 	@$(BIN)/pytest -q tests/integration
+
+SOAK_MINUTES ?= 30
+soak: venv host-tools
+	@$(CFLAB) soak --minutes $(SOAK_MINUTES) --out out/soak
 
 fuzz: venv test-tools
 	@FUZZ_PROFILE=long $(BIN)/pytest -q tests/fuzz

@@ -557,8 +557,11 @@ def cmd_ssh(ctx: Context, a: argparse.Namespace) -> int:
         raise CFError(f"Instance {a.app_instance_index} of app '{a.name}' is not running")
     docker = os.environ.get("CF_DOCKER", "docker")
     tty = sys.stdin.isatty() and not a.disable_pseudo_tty
-    argv = [docker, "exec", "-it" if tty else "-i", stats[0]["instance_guid"]]
-    argv += ["sh", "-c", a.command] if a.command else ["sh", "-l"]
+    # As root, so the session can read the ssh daemon's environment; it then drops to
+    # the daemon's user (vcap) and starts bash with what Diego's sshd would give it.
+    argv = [docker, "exec", "-it" if tty else "-i", "-u", "root", stats[0]["instance_guid"],
+            "python3", "-m", "foundry.diego_ssh"]
+    argv += ["-c", a.command] if a.command is not None else []
     try:
         return subprocess.call(argv)
     except FileNotFoundError as e:
@@ -747,7 +750,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--fail", "-f", action="store_true",
                     help="exit 1 when the answer is an HTTP error")
     sp = add("ssh", cmd_ssh, "SSH to an application container instance (emulated: cflab has "
-             "no ssh-proxy; runs 'docker exec' into the container, named by its instance guid)")
+             "no ssh-proxy; runs 'docker exec' into the container, named by its instance guid, "
+             "and starts bash with the environment Diego's sshd gives a session)")
     sp.add_argument("name")
     sp.add_argument("-i", "--app-instance-index", dest="app_instance_index", type=int, default=0)
     sp.add_argument("-c", "--command", dest="command")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,13 +62,47 @@ def test_strict_mode_serves_and_refuses_clients_without_a_certificate(foundation
     assert "mode: strict" in cflab("status").stdout
 
 
-def test_strict_mode_stats_show_no_port_as_pcf_2_3_did(cfg, cf, app):
+EXTRACT = ("import yaml; c = yaml.safe_load(open('/var/vcap/jobs/gorouter/config/gorouter.yml'));"
+           "open('/tmp/cert', 'w').write(c['backends']['cert_chain']);"
+           "open('/tmp/key', 'w').write(c['backends']['private_key'])")
+
+
+def test_strict_mode_seed_procedure_from_the_router(foundation, cfg, app):
+    """Issue 13 A3, the seed's procedure as written: extract backends.cert_chain and
+    backends.private_key from gorouter.yml to files; from the router, curl the instance's
+    TLS proxy port with them (200); without the client certificate the handshake fails."""
+    lrp = wait_for(lambda: (running(cfg) or [None])[0], 60, what="the strict-mode instance")
+    url = f"https://{lrp['address']}:{lrp['ports'][0]['host_tls_proxy_port']}"
+    router = foundation.job_states()["router"]["container"]
+
+    def in_router(*cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", "exec", router, *cmd], capture_output=True, text=True,
+                              timeout=60)
+
+    assert in_router("python3", "-c", EXTRACT).returncode == 0
+    curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10",
+            "-H", f"Host: {HOST}", url]
+    with_cert = in_router(*curl, "--cert", "/tmp/cert", "--key", "/tmp/key", "-k")
+    assert (with_cert.returncode, with_cert.stdout) == (0, "200"), with_cert.stderr
+    without = in_router(*curl, "-k")
+    # refused in the TLS exchange (35, or 56 for TLS 1.3's "certificate required" alert)
+    assert without.returncode in (35, 56) and without.stdout == "000", without
+
+
+def test_strict_mode_stats_show_no_port_as_pcf_2_3_did(foundation, cfg, cf, app):
     def running_stats():
         stats = v2_stats(cf)
         return stats if stats and all(s["state"] == "RUNNING" for s in stats.values()) else None
     stats = wait_for(running_stats, 120, what="modes-cf RUNNING again in strict mode")
     assert [s["stats"]["port"] for s in stats.values()] == [0]
     assert through_router(cfg, "modes-cf.apps.internal")[0] == 200
+    # the seed's command text: the guid from `cf app --guid`, then CC's v2 stats
+    env = dict(os.environ, CF_HOME=str(foundation.cf_home),
+               PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    proc = subprocess.run(["bash", "-c", "cf curl /v2/apps/$(cf app modes-cf --guid)/stats"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert [s["stats"]["port"] for s in json.loads(proc.stdout).values()] == [0]
 
 
 def test_before_envoy_mode_has_no_proxy(foundation, cfg, app):

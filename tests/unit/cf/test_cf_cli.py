@@ -136,7 +136,8 @@ def test_ssh_uses_docker_exec(monkeypatch, cf_home):
 
     args = cf.build_parser().parse_args(["ssh", "web", "-c", "ps -ef"])
     assert cf.cmd_ssh(Ctx(), args) == 0
-    assert calls == [["docker", "exec", "-i", "abcd-ef", "sh", "-c", "ps -ef"]]
+    assert calls == [["docker", "exec", "-i", "-u", "root", "abcd-ef", "python3", "-m",
+                      "foundry.diego_ssh", "-c", "ps -ef"]]
     args = cf.build_parser().parse_args(["ssh", "web", "-i", "3"])
     with pytest.raises(cf.CFError, match="Instance 3 of app 'web' is not running"):
         cf.cmd_ssh(Ctx(), args)
