@@ -17,12 +17,12 @@ import json
 import os
 import signal
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable
+from http.client import responses
 from typing import Any, TextIO
 
+from foundry.bbs.client import BBSClient, BBSError
 from foundry.cli import cfdot_shapes as shapes
 
 DEFAULT_BBS_URL = "http://127.0.0.1:8889"
@@ -108,19 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def fetch_json(base: str, path: str, params: dict[str, Any],
                timeout: float = TIMEOUT_S) -> Any:
+    """GET through the one BBS client, its failures as cfdot reports them."""
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-    url = base.rstrip("/") + path + ("?" + query if query else "")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        try:
-            msg = json.loads(e.read()).get("error", e.reason)
-        except ValueError:
-            msg = e.reason
-        raise BBSModelError(e.code, msg) from e
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
+        return BBSClient(base, timeout).call("GET", path + ("?" + query if query else ""))
+    except BBSError as e:
+        raise BBSModelError(e.status, e.message or responses.get(e.status, "")) from e
+    except (ConnectionError, ValueError) as e:
+        reason = e.__cause__ if isinstance(e, ConnectionError) and e.__cause__ else e
+        reason = getattr(reason, "reason", reason)
         raise BBSUnavailable(f"BBS at {base} is unreachable: {reason}") from e
 
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundry.bbs.client import BBSClient, BBSError
 from foundry.loggregator import Reporter, gauge_envelope
 from foundry.pki import Credential, issue_instance_identity, new_instance_guid, rotation_period
 from foundry.rep import bits, dnat, proxy_config
-from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.garden import Garden, GardenError
 from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
 from foundry.rep.keys import KeyPool

@@ -55,7 +55,7 @@ class ModeRun:
         self.sc, self.cfg, self.out, self._log = scenario, cfg, out, log
         self.result = ModeResult(mode=cfg.mode)
         self.foundation = Foundation(cfg)
-        self.bbs = platform.BBS(cfg)
+        self.bbs = platform.bbs_client(cfg)
         self.jobs: dict[str, str] = {}            # service -> container name
         self.instances = {a.name: a.instances for a in scenario.apps}
         self.started: set[str] = set()
@@ -96,7 +96,7 @@ class ModeRun:
         self.cf_apps[app] = self.cf.process_guid(app)
 
     def running(self, app: str) -> list[dict[str, Any]]:
-        return [lrp for lrp in self.bbs.actual(self.pg(app)) if lrp.get("state") == "RUNNING"]
+        return [lrp for lrp in self.bbs.actual_lrps(process_guid=self.pg(app)) if lrp.get("state") == "RUNNING"]
 
     def instance(self, app: str, index: int = 0) -> dict[str, Any]:
         for lrp in self.running(app):
