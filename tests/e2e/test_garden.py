@@ -65,6 +65,20 @@ def test_the_container_gets_diegos_limits(cfg, cf, hog):
     assert hc["CpuShares"] == 10  # 1024 shares × cpu_weight 1 (64M) / 100, as Garden gets
 
 
+def test_usage_and_logs_of_a_running_instance(cfg, cf, hog):
+    def usage_shown():
+        rows = [line.split() for line in cf("app", "hog").stdout.splitlines()
+                if line.startswith("#0")]
+        return rows and rows[0][1] == "running" and rows[0][4] != "0" and rows[0]
+    row = wait_for(usage_shown, 60, what="memory usage in cf app")
+    assert row[5:7] == ["of", "64M"] and row[9:10] == ["512M"], row
+    recent = cf("logs", "hog", "--recent").stdout
+    assert "[APP/PROC/WEB/0] OUT hello from hog" in recent
+    assert "[APP/PROC/WEB/0] ERR a line on stderr" in recent
+    assert "[CELL/0] OUT Cell cell-" in recent and "successfully created container" in recent
+    assert "[API/0] OUT Updated app with guid" in recent
+
+
 def test_an_oom_kill_is_a_crash_that_users_see(cfg, cf, hog, foundation):
     env = dict(os.environ, CF_HOME=str(foundation.cf_home))
     stream = subprocess.Popen([sys.executable, "-m", "foundry.cli.cf", "logs", "hog"], env=env,
