@@ -45,9 +45,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     curl -s -H 'Host: hello.{domain}' http://127.0.0.1:{http}/ | jq .
     curl -s -H 'Host: other.{domain}' http://127.0.0.1:{http}/ | jq .
 
-  Look around (source the venv or prefix .venv/bin/):
+  Log in (source the venv or prefix .venv/bin/); `cflab up` already logged CF_HOME in:
     export CF_HOME={cf_home}
-    cf apps; cf app hello; cf routes
+    cf login -a https://127.0.0.1:{cfg.ports['cloud_controller']} -u {foundation.admin[0]} -p {foundation.admin[1]} --skip-ssl-validation
+    cf apps; cf app hello; cf routes; cf oauth-token; cf ssh-code
     cfdot --bbsURL http://127.0.0.1:{cfg.ports['bbs']} actual-lrps | jq -c '{{process_guid,index,state,address,ports}}'
     cflab status; cflab logs router; cflab mode strict
     docker exec {cell} iptables -t nat -nL CFLAB-DNAT

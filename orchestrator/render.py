@@ -34,6 +34,7 @@ def compose_env(cfg: FoundationConfig) -> dict[str, str]:
         "CFLAB_ROUTER_WORKERS": str(cfg.router_workers),
         "CFLAB_BBS_PORT": str(cfg.ports["bbs"]),
         "CFLAB_CC_PORT": str(cfg.ports["cloud_controller"]),
+        "CFLAB_UAA_PORT": str(cfg.ports["uaa"]),
         "CFLAB_CA_KEY_SIZE": str(cfg.key_sizes["ca"]),
         "CFLAB_JOBS_DIR": str(state_dir(cfg.project) / "jobs"),
     }
@@ -96,6 +97,31 @@ def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
         "service_broker_url": "http://service-broker:8088",
         "service_broker_username": BROKER_USER,
         "service_broker_password": BROKER_PASSWORD,
+        "external_url": cc_url(cfg),
+        "uaa_url": uaa_url(cfg),
+        "uaa_verification_key_file": f"{secrets}/uaa_jwt_verification.crt",
+    }
+
+
+def cc_url(cfg: FoundationConfig) -> str:
+    """The API as the host reaches it (published port); the CC's cert covers 127.0.0.1."""
+    return f"https://127.0.0.1:{cfg.ports['cloud_controller']}"
+
+
+def uaa_url(cfg: FoundationConfig) -> str:
+    return f"https://127.0.0.1:{cfg.ports['uaa']}"
+
+
+def uaa_json(cfg: FoundationConfig) -> dict[str, Any]:
+    secrets = "/var/vcap/jobs/uaa/secrets"
+    return {
+        "listen_address": "0.0.0.0:8443",
+        "cert_file": f"{secrets}/uaa.crt",
+        "key_file": f"{secrets}/uaa.key",
+        "signing_key_file": f"{secrets}/jwt_signing.key",
+        "signing_key_id": "key-1",
+        "url": uaa_url(cfg),
+        **cfg.uaa,
     }
 
 
@@ -227,10 +253,15 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
     return {"services": services, "networks": networks}
 
 
+SECRET_FILES = ("uaa.json",)  # hold passwords and client secrets: 0600
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
+    if path.name in SECRET_FILES:
+        tmp.chmod(0o600)
     tmp.replace(path)
 
 
@@ -247,6 +278,7 @@ def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock
         jobs / "cloud_controller" / "cloud_controller.json":
             json.dumps(cloud_controller_json(cfg), indent=2) + "\n",
         jobs / "credhub" / "credhub.json": json.dumps(credhub_json(cfg), indent=2) + "\n",
+        jobs / "uaa" / "uaa.json": json.dumps(uaa_json(cfg), indent=2) + "\n",
         jobs / "service_broker" / "service_broker.json":
             json.dumps(service_broker_json(cfg), indent=2) + "\n",
     }

@@ -50,6 +50,9 @@ class BBSClient:
         """Idempotent: a desired LRP already gone is fine."""
         self._call("DELETE", f"/v1/desired_lrps/{urllib.parse.quote(pg)}", ok_missing=True)
 
+    def retire(self, pg: str, index: int) -> None:
+        self._call("POST", "/v1/actual_lrps/retire", {"process_guid": pg, "index": index})
+
     def actual(self, pg: str) -> list[dict[str, Any]]:
         q = urllib.parse.urlencode({"process_guid": pg})
         return self._call("GET", f"/v1/actual_lrps?{q}") or []

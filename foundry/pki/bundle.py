@@ -19,6 +19,7 @@ from foundry.pki.ca import Credential, issue_leaf, new_ca
 GOROUTER_SAN = "gorouter.service.cf.internal"
 CREDHUB_HOST = "credhub.service.cf.internal"
 CLOUD_CONTROLLER_HOST = "api.service.cf.internal"
+UAA_HOST = "uaa.service.cf.internal"
 BROKER_CLIENT = "service-broker"  # CredHub's actor for it: uaa-client:service-broker
 
 KEY_MODE = 0o600
@@ -38,6 +39,8 @@ class Secrets:
     credhub_tls: Credential
     cloud_controller_tls: Credential
     service_broker_client: Credential  # the sample broker's client cert for CredHub
+    uaa_ssl: Credential  # UAA's TLS certificate
+    uaa_jwt_signing: Credential  # UAA's jwt.token.signing-key (its cert carries the public key)
 
     def named(self) -> dict[str, Credential]:
         return dict(self.__dict__)
@@ -69,6 +72,13 @@ def generate(key_size: int = 2048, now: dt.datetime | None = None) -> Secrets:
         service_broker_client=issue_leaf(
             service_ca, BROKER_CLIENT, dns_names=[BROKER_CLIENT], server_auth=True,
             client_auth=True, key_size=key_size, now=now,
+        ),
+        uaa_ssl=issue_leaf(
+            service_ca, UAA_HOST, dns_names=[UAA_HOST, "uaa", "localhost"],
+            ip_addresses=["127.0.0.1"], key_size=key_size, now=now,
+        ),
+        uaa_jwt_signing=issue_leaf(
+            service_ca, "uaa-jwt-signing", server_auth=False, key_size=key_size, now=now,
         ),
     )
 
@@ -113,6 +123,13 @@ JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
     "cloud_controller": {
         "cloud_controller.crt": _chain("cloud_controller_tls"),
         "cloud_controller.key": _key("cloud_controller_tls"),
+        "system_ca.crt": _cert("service_cf_internal_ca"),
+        "uaa_jwt_verification.crt": _cert("uaa_jwt_signing"),
+    },
+    "uaa": {
+        "uaa.crt": _chain("uaa_ssl"),
+        "uaa.key": _key("uaa_ssl"),
+        "jwt_signing.key": _key("uaa_jwt_signing"),
         "system_ca.crt": _cert("service_cf_internal_ca"),
     },
 }
