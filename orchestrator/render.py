@@ -35,6 +35,7 @@ def compose_env(cfg: FoundationConfig) -> dict[str, str]:
         "CFLAB_BBS_PORT": str(cfg.ports["bbs"]),
         "CFLAB_CC_PORT": str(cfg.ports["cloud_controller"]),
         "CFLAB_UAA_PORT": str(cfg.ports["uaa"]),
+        "CFLAB_SSH_PROXY_PORT": str(cfg.ports["ssh_proxy"]),
         "CFLAB_CA_KEY_SIZE": str(cfg.key_sizes["ca"]),
         "CFLAB_JOBS_DIR": str(state_dir(cfg.project) / "jobs"),
     }
@@ -100,6 +101,8 @@ def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
         "external_url": cc_url(cfg),
         "uaa_url": uaa_url(cfg),
         "uaa_verification_key_file": f"{secrets}/uaa_jwt_verification.crt",
+        "app_ssh_endpoint": f"127.0.0.1:{cfg.ports['ssh_proxy']}",
+        "app_ssh_oauth_client": "ssh-proxy",
     }
 
 
@@ -110,6 +113,29 @@ def cc_url(cfg: FoundationConfig) -> str:
 
 def uaa_url(cfg: FoundationConfig) -> str:
     return f"https://127.0.0.1:{cfg.ports['uaa']}"
+
+
+def ssh_proxy_json(cfg: FoundationConfig) -> dict[str, Any]:
+    secrets = "/var/vcap/jobs/ssh_proxy/secrets"
+    client = cfg.uaa.get("clients", {}).get("ssh-proxy", {})
+    return {
+        "listen_address": "0.0.0.0:2222",
+        "host_key_file": f"{secrets}/host_key.key",
+        "uaa_url": "https://uaa.service.cf.internal:8443",
+        "uaa_client": "ssh-proxy",
+        "uaa_client_secret": client.get("secret", ""),
+        "uaa_redirect_uri": (client.get("redirect-uri") or ["/login"])[0],
+        "cc_url": "https://api.service.cf.internal:9022",
+        "ca_file": f"{secrets}/system_ca.crt",
+        "bbs_address": "http://bbs:8889",
+        "backend_user": "vcap",
+        "backend_key_file": f"{secrets}/backend_ssh.key",
+        "session_command": "/tmp/lifecycle/ssh-session",
+        "backend_tls": cfg.mode == "strict",
+        "backend_cert_file": f"{secrets}/backend_tls.crt",
+        "backend_key_tls_file": f"{secrets}/backend_tls.key",
+        "backend_ca_file": f"{secrets}/instance_identity_ca.crt",
+    }
 
 
 def uaa_json(cfg: FoundationConfig) -> dict[str, Any]:
@@ -181,7 +207,9 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
         "container_proxy_path": "/etc/cf-assets/envoy",
         "container_proxy_config_path": "/var/vcap/data/rep/proxy_config",
         "container_proxy_trusted_ca_certs": [f"{REP_SECRETS}/trusted_ca_certificates.crt"],
-        "container_proxy_verify_subject_alt_name": ["gorouter.service.cf.internal"],
+        "container_proxy_verify_subject_alt_name": ["gorouter.service.cf.internal",
+                                                    "ssh-proxy.service.cf.internal"],
+        "ssh_authorized_keys_file": f"{REP_SECRETS}/ssh_proxy_authorized_key.pub",
         "trusted_system_certificates": [f"{REP_SECRETS}/system_ca.crt"],
         "instance_identity_ca_path": f"{REP_SECRETS}/instance_identity.crt",
         "instance_identity_private_key_path": f"{REP_SECRETS}/instance_identity.key",
@@ -253,7 +281,7 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
     return {"services": services, "networks": networks}
 
 
-SECRET_FILES = ("uaa.json",)  # hold passwords and client secrets: 0600
+SECRET_FILES = ("uaa.json", "ssh_proxy.json")  # hold passwords and client secrets: 0600
 
 
 def write(path: Path, text: str) -> None:
@@ -279,6 +307,7 @@ def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock
             json.dumps(cloud_controller_json(cfg), indent=2) + "\n",
         jobs / "credhub" / "credhub.json": json.dumps(credhub_json(cfg), indent=2) + "\n",
         jobs / "uaa" / "uaa.json": json.dumps(uaa_json(cfg), indent=2) + "\n",
+        jobs / "ssh_proxy" / "ssh_proxy.json": json.dumps(ssh_proxy_json(cfg), indent=2) + "\n",
         jobs / "service_broker" / "service_broker.json":
             json.dumps(service_broker_json(cfg), indent=2) + "\n",
     }

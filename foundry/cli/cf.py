@@ -595,21 +595,58 @@ def cmd_curl(ctx: Context, a: argparse.Namespace) -> int:
     return 1 if a.fail and result.status >= 400 else 0
 
 
+ASKPASS = "#!/bin/sh\nprintf '%s\\n' \"$CFLAB_SSH_CODE\"\n"
+
+
+def ssh_argv(endpoint: str, app_guid: str, index: int, command: str | None,
+             tty: bool) -> list[str]:
+    """OpenSSH to Diego's ssh-proxy, as `cf ssh` connects: user cf:<app guid>/<index>."""
+    host, _, port = endpoint.rpartition(":")
+    argv = [os.environ.get("CF_SSH", "ssh"), "-p", port or "2222",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "PubkeyAuthentication=no",
+            "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1",
+            "-tt" if tty else "-T", f"cf:{app_guid}/{index}@{host or endpoint}"]
+    return argv + ([command] if command else [])
+
+
 def cmd_ssh(ctx: Context, a: argparse.Namespace) -> int:
     app = ctx.app(a.name)
     if app["entity"]["state"] != "STARTED":
         raise CFError(f"App '{a.name}' is not running")
-    stats = [s for s in ctx.stats(app["metadata"]["guid"]) if s["index"] == a.app_instance_index]
+    guid = app["metadata"]["guid"]
+    stats = [s for s in ctx.stats(guid) if s["index"] == a.app_instance_index]
     if not stats or stats[0]["state"] != "RUNNING" or not stats[0].get("instance_guid"):
         raise CFError(f"Instance {a.app_instance_index} of app '{a.name}' is not running")
-    docker = os.environ.get("CF_DOCKER", "docker")
-    tty = sys.stdin.isatty() and not a.disable_pseudo_tty
-    argv = [docker, "exec", "-it" if tty else "-i", stats[0]["instance_guid"]]
-    argv += ["sh", "-c", a.command] if a.command else ["sh", "-l"]
-    try:
-        return subprocess.call(argv)
-    except FileNotFoundError as e:
-        raise CFError(f"cf ssh is emulated with '{docker} exec', which was not found") from e
+    tty = sys.stdin.isatty() and not a.disable_pseudo_tty and (
+        a.force_pseudo_tty or not a.command)
+    if a.docker_exec:  # a debugging aid, not CF's path: straight into the container
+        docker = os.environ.get("CF_DOCKER", "docker")
+        argv = [docker, "exec", "-it" if tty else "-i", stats[0]["instance_guid"]]
+        argv += ["sh", "-c", a.command] if a.command else ["sh", "-l"]
+        try:
+            return subprocess.call(argv)
+        except FileNotFoundError as e:
+            raise CFError(f"--docker-exec runs '{docker} exec', which was not found") from e
+    endpoint = ctx.client.get("/v2/info").get("app_ssh_endpoint")
+    if not endpoint:
+        raise CFError("This Cloud Controller advertises no app_ssh_endpoint (no ssh-proxy)")
+    cfg = ctx.config
+    code = uaa_client.authorization_code(cfg.uaa_endpoint, cfg.ssl_context(),
+                                         ctx.authorization(), cfg.ssh_oauth_client)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cf-ssh-") as tmp:
+        askpass = Path(tmp) / "askpass"
+        askpass.write_text(ASKPASS)
+        askpass.chmod(0o700)
+        env = dict(os.environ, SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force",
+                   CFLAB_SSH_CODE=code, DISPLAY=os.environ.get("DISPLAY", ":0"))
+        argv = ssh_argv(endpoint, guid, a.app_instance_index, a.command, tty)
+        try:
+            return subprocess.call(argv, env=env)
+        except FileNotFoundError as e:
+            raise CFError(f"cf ssh runs OpenSSH's '{argv[0]}', which was not found") from e
 
 
 def cmd_services(ctx: Context, a: argparse.Namespace) -> int:
@@ -794,12 +831,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-d", dest="data", help="request body, or @FILE")
     sp.add_argument("--fail", "-f", action="store_true",
                     help="exit 1 when the answer is an HTTP error")
-    sp = add("ssh", cmd_ssh, "SSH to an application container instance (emulated: cflab has "
-             "no ssh-proxy; runs 'docker exec' into the container, named by its instance guid)")
+    sp = add("ssh", cmd_ssh, "SSH to an application container instance (OpenSSH to the "
+             "ssh-proxy as cf:<app guid>/<index>, with a one-time code from UAA)")
     sp.add_argument("name")
     sp.add_argument("-i", "--app-instance-index", dest="app_instance_index", type=int, default=0)
     sp.add_argument("-c", "--command", dest="command")
     sp.add_argument("-T", "--disable-pseudo-tty", dest="disable_pseudo_tty", action="store_true")
+    sp.add_argument("-t", "--force-pseudo-tty", dest="force_pseudo_tty", action="store_true")
+    sp.add_argument("--docker-exec", action="store_true", help="debugging aid, not CF's path: "
+                    "'docker exec' into the container (named by its instance guid)")
     add("services", cmd_services, "List all service instances in the target space", ("s",))
     sp = add("create-user-provided-service", cmd_cups, "Make a user-provided service instance "
              "available to CF apps", ("cups",))

@@ -120,6 +120,8 @@ class API:
         add("GET", rf"/v2/apps/{g}/instances",
             lambda r, m: Response(200, self.cc.v2_instances(m["guid"])))
         add("DELETE", rf"/v2/apps/{g}/instances/(?P<index>[^/]+)", self.terminate_instance)
+        add("GET", rf"/internal/apps/{g}/ssh_access/(?P<index>[^/]+)",
+            lambda r, m: Response(200, self.cc.ssh_access(m["guid"], m["index"])))
         add("GET", rf"/v2/apps/{g}/summary", self.app_summary)
         add("GET", rf"/v2/apps/{g}/env", lambda r, m: Response(200, self.cc.env(m["guid"])))
         add("GET", rf"/v2/apps/{g}/routes", self.app_routes)

@@ -259,6 +259,14 @@ class CloudController:
                           "since": round(time.time() - uptime, 3)}
         return out
 
+    def ssh_access(self, guid: str, index: str) -> dict[str, Any]:
+        """What Diego's ssh-proxy asks before it lets a user into an instance."""
+        app = self.app(guid)
+        pg = self.process_guid(app)
+        if pg is None or not index.isdigit() or int(index) >= app["instances"]:
+            raise CCError("NotFound")
+        return {"process_guid": pg}
+
     def terminate_instance(self, guid: str, index: str) -> None:
         """Stop one instance; Diego starts it again as a new instance (CF's v2 API)."""
         app = self.app(guid)

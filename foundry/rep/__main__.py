@@ -80,6 +80,8 @@ def load_config(path: Path) -> tuple[dict, ExecutorConfig]:
         state_dir=Path(raw.get("data_dir", "/var/vcap/data/rep")),
         cell_container_ip=own_ip(raw["container_subnet"]),
         platform_services=[resolve_service(s) for s in raw.get("platform_services", [])],
+        ssh_authorized_keys=Path(raw["ssh_authorized_keys_file"]).read_bytes()
+        if raw.get("ssh_authorized_keys_file") else b"",
     )
     return raw, cfg
 

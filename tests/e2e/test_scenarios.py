@@ -29,7 +29,8 @@ PROJECT = "cflab-scn-e2e"
 # Docker left a network of behind, cannot clash with it.
 PLACEMENT = {"subnets": {"foundation": "10.236.0.0/24", "cell_containers": "10.235.0.0/16"},
              "ports": {"http": 29080, "nats_monitor": 29222, "bbs": 29889,
-                       "cloud_controller": 30022, "uaa": 30024}}
+                       "cloud_controller": 30022, "uaa": 30024,
+                       "ssh_proxy": 32222}}
 MATRIX = [(name, mode) for name, path in sorted(schema.discover().items())
           for mode in schema.load_file(path).modes]
 

@@ -131,6 +131,37 @@ def test_cloudfoundry_client(cfg, ca_file, cfenv_app):
     assert "envy" in [r["entity"]["host"] for r in client.v2.routes.list()]
 
 
+def test_real_ssh_through_the_ssh_proxy(cfg, cf, cfenv_app, tmp_path):
+    """cf ssh, then a bare OpenSSH client with a `cf ssh-code` code, reach instance 0 as
+    vcap with the instance's environment; a used code is refused."""
+    guid = json.loads(cf("curl", "/v2/apps?q=name:envy").stdout)["resources"][0][
+        "metadata"]["guid"]
+    stats = json.loads(cf("curl", f"/v3/processes/{guid}/stats").stdout)["resources"]
+    ig0 = next(s["instance_guid"] for s in stats if s["index"] == 0)
+    out = cf("ssh", "envy", "-c", "echo $CF_INSTANCE_GUID $(id -un) $PWD; echo $VCAP_SERVICES"
+             ).stdout.split()
+    assert out[:3] == [ig0, "vcap", "/home/vcap"] and out[3].startswith("{")
+    code = cf("ssh-code").stdout.strip()
+    askpass = tmp_path / "askpass"
+    askpass.write_text(f"#!/bin/sh\necho {code}\n")
+    askpass.chmod(0o700)
+
+    def ssh(index: int) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["ssh", "-p", str(cfg.ports["ssh_proxy"]), "-o", "StrictHostKeyChecking=no",
+             "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no",
+             "-o", "NumberOfPasswordPrompts=1", "-T", f"cf:{guid}/{index}@127.0.0.1",
+             "echo $CF_INSTANCE_INDEX"], capture_output=True, text=True, timeout=60,
+            stdin=subprocess.DEVNULL,
+            env={"SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force",
+                 "DISPLAY": ":0", "PATH": "/usr/bin:/bin"})
+
+    first = ssh(1)
+    assert (first.returncode, first.stdout.strip()) == (0, "1"), first.stderr
+    again = ssh(1)  # the code was used up
+    assert again.returncode == 255 and "Permission denied" in again.stderr
+
+
 def test_chaostoolkit_actions_show_on_the_platform(cfg, cf, cfenv_app, ca_file):
     from chaoscf import actions
 

@@ -161,7 +161,15 @@ def test_apps_and_routes_tables():
     assert "x, y" in text and text.startswith("space")
 
 
-def test_ssh_uses_docker_exec(monkeypatch, cf_home):
+def test_ssh_argv_is_openssh_to_the_ssh_proxy():
+    argv = cf.ssh_argv("127.0.0.1:2222", "app-guid", 1, "ps -ef", tty=False)
+    assert argv[:3] == ["ssh", "-p", "2222"]
+    assert argv[-3:] == ["-T", "cf:app-guid/1@127.0.0.1", "ps -ef"]
+    assert "PreferredAuthentications=password" in argv
+    assert cf.ssh_argv("h:2022", "g", 0, None, tty=True)[-2:] == ["-tt", "cf:g/0@h"]
+
+
+def test_ssh_docker_exec_is_a_debugging_aid(monkeypatch, cf_home):
     calls = []
     monkeypatch.setattr(cf.subprocess, "call", lambda argv: calls.append(argv) or 0)
 
@@ -172,7 +180,7 @@ def test_ssh_uses_docker_exec(monkeypatch, cf_home):
         def stats(self, guid):
             return [{"index": 0, "state": "RUNNING", "instance_guid": "abcd-ef"}]
 
-    args = cf.build_parser().parse_args(["ssh", "web", "-c", "ps -ef"])
+    args = cf.build_parser().parse_args(["ssh", "web", "-c", "ps -ef", "--docker-exec"])
     assert cf.cmd_ssh(Ctx(), args) == 0
     assert calls == [["docker", "exec", "-i", "abcd-ef", "sh", "-c", "ps -ef"]]
     args = cf.build_parser().parse_args(["ssh", "web", "-i", "3"])
