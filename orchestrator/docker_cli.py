@@ -85,6 +85,30 @@ def ids(kind: str, label: str) -> list[str]:
     return out.split()
 
 
+def network_endpoints(net: dict) -> list[str]:
+    """Names of the endpoints an inspected network still lists (live or stale).
+
+    A stale endpoint (its container is gone, Docker 20.10 kept the record) shows up
+    under `Containers` keyed `ep-<id>`, with the old container's name.
+    """
+    return [c.get("Name") or key for key, c in (net.get("Containers") or {}).items()]
+
+
+def remove_network(net: str) -> bool:
+    """`docker network rm`, first force-disconnecting every endpoint the network lists.
+
+    "network has active endpoints" after its containers are removed is a stale
+    endpoint; `docker network disconnect -f` is the engine's documented way to drop
+    it (no engine restart). True when the network is gone.
+    """
+    if run(["docker", "network", "rm", net], check=False).returncode == 0:
+        return True
+    for info in inspect("network", [net]):
+        for endpoint in network_endpoints(info):
+            run(["docker", "network", "disconnect", "-f", net, endpoint], check=False)
+    return run(["docker", "network", "rm", net], check=False).returncode == 0
+
+
 def networks() -> list[tuple[str, dict[str, str], list[str]]]:
     """Every Docker network as (name, labels, IPv4 subnets)."""
     names = run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.decode().split()

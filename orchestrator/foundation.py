@@ -21,6 +21,7 @@ from orchestrator.docker_cli import (
     ids,
     inspect,
     networks,
+    remove_network,
     run,
     socket_path,
 )
@@ -222,7 +223,7 @@ class Foundation:
             run(["docker", "rm", "-f", "-v", *containers], check=False)
         nets = set(ids("network", label)) | set(ids("network", project_label))
         for net in nets:
-            run(["docker", "network", "rm", net], check=False)
+            remove_network(net)
         vols = set(ids("volume", label)) | set(ids("volume", project_label))
         if vols:
             run(["docker", "volume", "rm", "-f", *vols], check=False)

@@ -7,10 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import tenacity
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,18 +24,19 @@ def free_port() -> int:
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
              what: str = "condition") -> Any:
-    """Poll until `predicate` returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    """Poll until `predicate` returns something truthy; fail after `timeout` seconds.
+
+    An exception from `predicate` counts as "not yet" (a server still starting refuses
+    connections); the last result or exception is in the failure message."""
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(timeout), wait=tenacity.wait_fixed(interval),
+        retry=tenacity.retry_if_exception_type(Exception) | tenacity.retry_if_not_result(bool))
+    try:
+        return retrying(predicate)
+    except tenacity.RetryError as e:
+        attempt = e.last_attempt
+        last = attempt.exception() if attempt.failed else attempt.result()
+        raise AssertionError(f"timed out waiting for {what}; last: {last!r}") from None
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 10) -> int:

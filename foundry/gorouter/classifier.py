@@ -89,6 +89,10 @@ SPECS: dict[FailureKind, Spec] = {
 
 @dataclass(frozen=True, slots=True)
 class Failure:
+    """`message` is Go's error text as the round tripper got it. gorouter wraps it only to
+    decide retries ("EOF (via idempotent request)", "incomplete request (...)"), in a
+    shadowed variable: the error handler, and so X-Cf-Routererror, sees the original."""
+
     kind: FailureKind
     message: str
 
@@ -158,8 +162,9 @@ def classify(exc: BaseException, phase: Phase, *, address: str, server_name: str
             return tls
         if phase is Phase.HANDSHAKE:
             if isinstance(exc, ssl.SSLEOFError) or "EOF" in str(exc):
-                return Failure(FailureKind.ATTEMPTED_TLS_WITH_NON_TLS_BACKEND,
-                               "tls: first record does not look like a TLS handshake")
+                # The backend closed without a word: Go's handshake returns io.EOF, which
+                # no error spec claims (502) and, before a connection, retries elsewhere.
+                return Failure(FailureKind.INCOMPLETE_REQUEST, "EOF")
             return Failure(FailureKind.REMOTE_HANDSHAKE_FAILURE, f"tls: {exc}")
     if phase is Phase.DIAL:
         if isinstance(exc, TimeoutError):
@@ -168,7 +173,13 @@ def classify(exc: BaseException, phase: Phase, *, address: str, server_name: str
     if phase is Phase.HANDSHAKE:
         if isinstance(exc, TimeoutError):
             return Failure(FailureKind.REMOTE_HANDSHAKE_TIMEOUT, "net/http: TLS handshake timeout")
-        if isinstance(exc, (ConnectionResetError, EOFError, ConnectionAbortedError)):
+        if isinstance(exc, EOFError) or (isinstance(exc, ConnectionResetError)
+                                         and exc.errno is None):
+            # The backend closed without a word (uvloop says so with an errno-less
+            # ConnectionResetError): Go's handshake returns io.EOF, which no error spec
+            # claims (502, not prunable) and, before a connection, is retried elsewhere.
+            return Failure(FailureKind.INCOMPLETE_REQUEST, "EOF")
+        if isinstance(exc, (ConnectionResetError, ConnectionAbortedError)):
             # A plain-HTTP backend answers a ClientHello with an HTTP 400 and closes.
             return Failure(FailureKind.ATTEMPTED_TLS_WITH_NON_TLS_BACKEND,
                            "tls: first record does not look like a TLS handshake")
@@ -176,12 +187,12 @@ def classify(exc: BaseException, phase: Phase, *, address: str, server_name: str
     if isinstance(exc, TimeoutError):
         return Failure(FailureKind.TIMEOUT, "context deadline exceeded")
     if phase is Phase.WRITE:
-        return Failure(FailureKind.INCOMPLETE_REQUEST, f"incomplete request ({_os_message(exc)})")
+        return Failure(FailureKind.INCOMPLETE_REQUEST, _os_message(exc))
     if isinstance(exc, ConnectionResetError):
         return Failure(FailureKind.CONNECTION_RESET_ON_READ, "read: connection reset by peer")
     if isinstance(exc, EOFError):
         if idempotent:
-            return Failure(FailureKind.IDEMPOTENT_REQUEST_EOF, "EOF (via idempotent request)")
+            return Failure(FailureKind.IDEMPOTENT_REQUEST_EOF, "EOF")
         return Failure(FailureKind.OTHER, "EOF")
     return Failure(FailureKind.OTHER, _os_message(exc))
 
@@ -201,6 +212,7 @@ def _os_message(exc: BaseException) -> str:
 
 
 # Route-lookup errors (gorouter handlers/lookup.go), used before any endpoint is tried.
+# `host` is the Host header as the client sent it (Go's r.Host: case and port kept).
 def unknown_route_body(host: str) -> str:
     return f"404 Not Found: Requested route ('{host}') does not exist."
 
@@ -213,7 +225,17 @@ def connection_limit_body(host: str) -> str:
     return f"503 Service Unavailable: Requested route ('{host}') has reached the connection limit."
 
 
+def unknown_instance_body(host: str, app_guid: str, index: str) -> str:
+    return (f"400 Bad Request: Requested instance ('{index}') with guid ('{app_guid}') "
+            f"does not exist for route ('{host}')")
+
+
 EMPTY_HOST_BODY = "400 Bad Request: Request had empty Host header"
+INVALID_APP_INSTANCE_BODY = "400 Bad Request: Invalid X-CF-App-Instance Header"
+# Cache-Control of lookup errors (handlers/helpers.go): an unknown route or instance must
+# not be cached; an empty Host or an empty pool may be, for 2 s.
+NO_CACHE = [("Cache-Control", "no-cache, no-store")]
+CACHE_2S = [("Cache-Control", "public,max-age=2")]
 
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

@@ -28,6 +28,7 @@ skip_ssl_validation: false      # route services only; never affects backends (g
 droplet_stale_threshold: 120s
 prune_stale_droplets_interval: 30s
 suspend_pruning_if_nats_unavailable: false
+empty_pool_response_code_503: false   # a route whose pool emptied: 503 no_endpoints, else 404
 start_response_delay_interval: 20s
 endpoint_timeout: 900s          # whole backend request
 endpoint_dial_timeout: 5s
@@ -93,6 +94,7 @@ class Config:
     droplet_stale_threshold: float = 120.0
     prune_stale_droplets_interval: float = 30.0
     suspend_pruning_if_nats_unavailable: bool = False
+    empty_pool_response_code_503: bool = False
     start_response_delay_interval: float = 5.0
     endpoint_timeout: float = 60.0
     endpoint_dial_timeout: float = 5.0
@@ -281,6 +283,8 @@ def from_dict(raw: dict) -> Config:
     c.droplet_stale_threshold = max(c.droplet_stale_threshold, c.start_response_delay_interval)
     if (v := raw.get("suspend_pruning_if_nats_unavailable")) is not None:
         c.suspend_pruning_if_nats_unavailable = _bool("suspend_pruning_if_nats_unavailable", v)
+    if (v := raw.get("empty_pool_response_code_503")) is not None:
+        c.empty_pool_response_code_503 = _bool("empty_pool_response_code_503", v)
     if (v := raw.get("balancing_algorithm")) is not None:
         if v not in LB_ALGORITHMS:
             raise ConfigError(f"balancing_algorithm: must be one of {', '.join(LB_ALGORITHMS)}, "

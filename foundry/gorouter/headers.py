@@ -6,7 +6,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from foundry.gorouter.http11 import RequestHead, ResponseHead
+from foundry.gorouter.http11 import RequestHead, ResponseHead, status_line
 from foundry.gorouter.pool import Endpoint
 
 # Hop-by-hop headers a Go ReverseProxy drops; Transfer-Encoding is kept because
@@ -110,7 +110,7 @@ def client_response_head(resp: ResponseHead, request_id: str, *, close: bool,
     upgrade = resp.status == 101
     tokens = resp.connection_tokens
     drop = HOP_BY_HOP if tokens <= HOP_BY_HOP else HOP_BY_HOP | tokens
-    out = [f"HTTP/1.1 {resp.status} {resp.reason}"]
+    out = [status_line(resp.status)]  # Go writes its own reason phrase
     has_request_id = False
     for k, v in resp.headers:
         lk = k.lower()

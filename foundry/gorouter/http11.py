@@ -249,7 +249,14 @@ def serialize_head(start_line: str, headers: list[tuple[str, str]]) -> bytes:
     return "\r\n".join(parts).encode("latin-1")
 
 
-def error_response(status: int, reason: str, body: str, *, router_error: str = "",
+def status_line(status: int) -> str:
+    """The status line Go's server writes: its own reason phrase, whatever the backend sent
+    (`net/http` writeStatusLine; a code Go has no text for reads "status code N")."""
+    line = STATUS_LINES.get(status)
+    return line if line is not None else f"HTTP/1.1 {status:03d} status code {status}"
+
+
+def error_response(status: int, body: str, *, router_error: str = "",
                    extra: list[tuple[str, str]] | None = None, close: bool = False) -> bytes:
     """A gorouter error reply: `<body>\\n` as text/plain with nosniff (Go's http.Error)."""
     payload = (body + "\n").encode() if body else b""
@@ -262,13 +269,32 @@ def error_response(status: int, reason: str, body: str, *, router_error: str = "
     headers.append(("Content-Length", str(len(payload))))
     if close:
         headers.append(("Connection", "close"))
-    return serialize_head(f"HTTP/1.1 {status} {reason}", headers) + payload
+    return serialize_head(status_line(status), headers) + payload
 
 
-REASONS = {
-    200: "OK", 101: "Switching Protocols", 400: "Bad Request", 401: "Unauthorized",
-    404: "Not Found", 431: "Request Header Fields Too Large", 496: "SSL Certificate Required",
-    499: "Request Cancelled", 501: "Not Implemented", 502: "Bad Gateway",
-    503: "Service Unavailable", 505: "HTTP Version Not Supported", 525: "SSL Handshake Failed",
-    526: "Invalid SSL Certificate",
+# Go's http.StatusText (net/http/status.go): the only reason phrases its server writes.
+# gorouter's own 496, 499, 525 and 526 are not in it.
+STATUS_TEXT = {
+    100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
+    200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
+    204: "No Content", 205: "Reset Content", 206: "Partial Content", 207: "Multi-Status",
+    208: "Already Reported", 226: "IM Used",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other",
+    304: "Not Modified", 305: "Use Proxy", 307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict",
+    410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+    413: "Request Entity Too Large", 414: "Request URI Too Long",
+    415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable",
+    417: "Expectation Failed", 418: "I'm a teapot", 421: "Misdirected Request",
+    422: "Unprocessable Entity", 423: "Locked", 424: "Failed Dependency", 425: "Too Early",
+    426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
+    431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+    506: "Variant Also Negotiates", 507: "Insufficient Storage", 508: "Loop Detected",
+    510: "Not Extended", 511: "Network Authentication Required",
 }
+STATUS_LINES = {code: f"HTTP/1.1 {code} {text}" for code, text in STATUS_TEXT.items()}

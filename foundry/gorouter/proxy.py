@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
+from email.utils import formatdate
 
 from foundry.gorouter import classifier as cls
 from foundry.gorouter.accesslog import AccessLogRecord, AccessLogWriter
@@ -30,7 +32,6 @@ from foundry.gorouter.headers import (
     request_context,
 )
 from foundry.gorouter.http11 import (
-    REASONS,
     HTTPError,
     RequestHead,
     ResponseHead,
@@ -57,7 +58,17 @@ from foundry.gorouter.transport import (
 log = logging.getLogger("gorouter.proxy")
 
 COPY_CHUNK = 64 * 1024
+# gorouter's validateInstanceHeader: `APP_GUID:INSTANCE_INDEX`, lower-case hex only.
+APP_INSTANCE = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}:[0-9]+", re.ASCII)
 DISCARD_BODY = 256 * 1024  # Go's http server: maxPostHandlerReadBytes
+
+
+def options_star(req: RequestHead, close: bool = False) -> bytes:
+    """`OPTIONS *` never reaches gorouter's handlers: Go's globalOptionsHandler says 200."""
+    close = close or not req.keep_alive
+    return (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nDate: "
+            + formatdate(usegmt=True).encode()
+            + (b"\r\nConnection: close\r\n\r\n" if close else b"\r\n\r\n"))
 
 
 class ClientGone(Exception):
@@ -196,13 +207,11 @@ class Proxy:
     def bad_request(self, e: HTTPError, client_addr: str) -> bytes:
         self.metrics.inc("rejected_requests")
         log.info("bad-request from %s: %s", client_addr, e.reason)
-        return error_response(e.status, REASONS.get(e.status, "Bad Request"),
-                              f"{e.status} {e.reason}", close=True)
+        return error_response(e.status, f"{e.status} {e.reason}", close=True)
 
     def head_too_large(self) -> bytes:
         self.metrics.inc("rejected_requests")
-        return error_response(431, REASONS[431], "", router_error="max-request-size-exceeded",
-                              close=True)
+        return error_response(431, "", router_error="max-request-size-exceeded", close=True)
 
     def begin(self, req: RequestHead, received_at: float, client_addr: str) -> AccessLogRecord:
         self.metrics.inc("total_requests")
@@ -227,18 +236,42 @@ class Proxy:
         host, path = request_key(req.host, req.path)
         if not host or host == client_ip:
             return self._reject(writer, rec, 400, cls.EMPTY_HOST_BODY, "empty_host",
-                                [("Cache-Control", "public,max-age=2")], has_body, keep)
+                                cls.CACHE_2S, has_body, keep)
+        instance = req.index.get("x-cf-app-instance")
+        if instance is not None and instance[0]:  # Go's Header.Get: the first value
+            return self._route_instance(req, instance[0], host, path, writer, rec, has_body)
         pool = self.registry.lookup(host, path)
-        if pool is None:
-            return self._reject(writer, rec, 404, cls.unknown_route_body(host),
-                                "unknown_route", [("Cache-Control", "no-cache, no-store")],
-                                has_body, keep)
+        # Error bodies quote the Host header as sent (Go's r.Host: case and port kept).
+        if pool is None or (pool.is_empty() and not self.cfg.empty_pool_response_code_503):
+            return self._reject(writer, rec, 404, cls.unknown_route_body(req.host),
+                                "unknown_route", cls.NO_CACHE, has_body, keep)
         if pool.is_empty():
-            return self._reject(writer, rec, 503, cls.no_endpoints_body(host), "no_endpoints",
-                                None, has_body, keep)
+            return self._reject(writer, rec, 503, cls.no_endpoints_body(req.host),
+                                "no_endpoints", cls.CACHE_2S, has_body, keep)
         if pool.all_overloaded():
             self.metrics.inc("backend_exhausted_conns")
-            return self._reject(writer, rec, 503, cls.connection_limit_body(host),
+            return self._reject(writer, rec, 503, cls.connection_limit_body(req.host),
+                                "Connection Limit Reached", None, has_body, keep)
+        return pool
+
+    def _route_instance(self, req: RequestHead, value: str, host: str, path: str,
+                        writer: asyncio.StreamWriter, rec: AccessLogRecord,
+                        has_body: bool) -> EndpointPool | bool:
+        """`X-CF-App-Instance: <app guid>:<index>` picks one instance (handlers/lookup.go)."""
+        keep = req.keep_alive
+        if APP_INSTANCE.fullmatch(value) is None:
+            log.info("invalid-app-instance-header %r", value[:128])
+            return self._reject(writer, rec, 400, cls.INVALID_APP_INSTANCE_BODY,
+                                "invalid_cf_app_instance_header", cls.NO_CACHE, has_body, keep)
+        app_guid, index = value.split(":")
+        pool = self.registry.lookup_with_instance(host, path, app_guid, index)
+        if pool is None:
+            return self._reject(writer, rec, 400,
+                                cls.unknown_instance_body(req.host, app_guid, index),
+                                "unknown_route", cls.NO_CACHE, has_body, keep)
+        if pool.all_overloaded():
+            self.metrics.inc("backend_exhausted_conns")
+            return self._reject(writer, rec, 503, cls.connection_limit_body(req.host),
                                 "Connection Limit Reached", None, has_body, keep)
         return pool
 
@@ -256,8 +289,10 @@ class Proxy:
                      writer: asyncio.StreamWriter, client_ip: str, client_addr: str,
                      received_at: float) -> bool:
         """Serve one request; returns whether the client connection may be reused."""
-        rec = self.begin(req, received_at, client_addr)
         has_body = req.content_length > 0 or req.chunked
+        if req.target == "*" and req.method == "OPTIONS":
+            return await self._options_star(req, reader, writer)
+        rec = self.begin(req, received_at, client_addr)
         # Like Go's server, a rejected request's small unread body is read and dropped so
         # the connection can stay open.
         # (Not when the client waits for "100 Continue" before sending it: Go closes then.)
@@ -276,6 +311,21 @@ class Proxy:
         finally:
             self.finish(rec)
 
+    @staticmethod
+    async def _options_star(req: RequestHead, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> bool:
+        """Go's server answers `OPTIONS *` itself, reading at most 4 KiB of a body."""
+        if req.chunked or req.content_length > 4096:
+            writer.write(options_star(req, close=True))
+            return False
+        if req.content_length > 0:
+            try:
+                await reader.readexactly(req.content_length)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return False
+        writer.write(options_star(req))
+        return req.keep_alive
+
     # -- client side: fast mode ------------------------------------------------
     def serve_fast(self, cp: ClientProtocol, req: RequestHead,
                    received_at: float) -> bool | None:
@@ -284,6 +334,9 @@ class Proxy:
         if req.content_length > 0 or req.chunked or req.upgrade:
             cp.to_stream(req, received_at)
             return None
+        if req.target == "*" and req.method == "OPTIONS":
+            cp.writer.write(options_star(req))
+            return req.keep_alive
         rec = self.begin(req, received_at, cp.client_addr)
         keep: bool | None = False
         try:
@@ -331,8 +384,8 @@ class Proxy:
                 router_error: str, extra: list[tuple[str, str]] | None, has_body: bool,
                 keep: bool) -> bool:
         close = has_body or not keep  # an unread body cannot be skipped safely
-        payload = error_response(status, REASONS[status], body, router_error=router_error,
-                                 extra=extra, close=close)
+        payload = error_response(status, body, router_error=router_error, extra=extra,
+                                 close=close)
         writer.write(payload)
         rec.status, rec.router_error, rec.bytes_sent = status, router_error, len(body) + 1
         return not close
@@ -400,8 +453,8 @@ class Proxy:
         if failure.kind is FailureKind.CONTEXT_CANCELLED:
             return False
         close = has_body or not keep
-        payload = error_response(spec.status, REASONS[spec.status], spec.body,
-                                 router_error=failure.router_error, close=close)
+        payload = error_response(spec.status, spec.body, router_error=failure.router_error,
+                                 close=close)
         writer.write(payload)
         rec.bytes_sent = len(spec.body) + 1
         return not close

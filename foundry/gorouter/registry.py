@@ -362,6 +362,27 @@ class Registry:
     def lookup(self, host: str, path: str) -> EndpointPool | None:
         return self.table.lookup(host, path)
 
+    def lookup_with_instance(self, host: str, path: str, app_id: str,
+                             index: str) -> EndpointPool | None:
+        """X-CF-App-Instance: a one-endpoint "surgical" pool (gorouter LookupWithInstance).
+
+        The endpoint is shared with the route's pool, but failures are recorded in the
+        throwaway pool (retry_after_failure 0), so they never prune the route itself.
+        """
+        pool = self.table.lookup(host, path)
+        if pool is None:
+            return None
+        found = None
+        for e in pool.endpoints:  # the last match wins, as in gorouter
+            if e.app_id == app_id and e.private_instance_index == index:
+                found = e
+        if found is None:
+            return None
+        surgical = EndpointPool(pool.host, pool.context_path, lb_algorithm=pool.lb_algorithm,
+                                max_conns=pool.max_conns, retry_after_failure=0.0)
+        surgical.put(found)
+        return surgical
+
     def num_endpoints(self) -> int:
         """total_endpoints: O(1), counted as pools add and remove endpoints."""
         return self._endpoint_tally[0]

@@ -18,6 +18,7 @@ from typing import Protocol, Union
 from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify
 from foundry.gorouter.config import Config
 from foundry.gorouter.framing import BACKEND_HEAD_LIMIT, STREAM, HeadTooLarge, ResponseFramer
+from foundry.gorouter.hostname import hostname_error
 from foundry.gorouter.http11 import HTTPError, ResponseHead
 from foundry.gorouter.pool import Endpoint
 
@@ -78,6 +79,10 @@ def backend_ssl_context(cfg: Config) -> ssl.SSLContext:
     backends (routing-release #180), `skip_ssl_validation` only affects route services.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # The chain is OpenSSL's to verify; the name is checked after the handshake
+    # (hostname.py) so a mismatch can be reported in Go's words.
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_default_certs()
     for pem in cfg.ca_certs:
         ctx.load_verify_locations(cadata=pem)
@@ -290,6 +295,13 @@ class Transport:
                 conn.close()
                 raise AttemptFailed(classify(e, Phase.HANDSHAKE, address=address,
                                              server_name=server_name)) from e
+            ssl_object = writer.get_extra_info("ssl_object")
+            mismatch = hostname_error(ssl_object.getpeercert() if ssl_object else {},
+                                      server_name)
+            if mismatch is not None:
+                conn.close()
+                raise AttemptFailed(Failure(FailureKind.HOSTNAME_MISMATCH,
+                                            f"tls: failed to verify certificate: {mismatch}"))
         return conn
 
     def release(self, conn: Connection) -> None:

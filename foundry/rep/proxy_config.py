@@ -56,12 +56,25 @@ def _cluster_name(i: int) -> str:
     return f"{i}-service-cluster"
 
 
+def _endpoints(spec: ProxySpec, i: int, port: int) -> dict:
+    """A STATIC cluster's one endpoint: v2's `hosts` in the seed layout, v3's
+    `load_assignment` in the sds layout (today's Envoy rejects `hosts`)."""
+    address = {"socket_address": {"address": spec.container_ip, "port_value": port}}
+    if spec.layout == "seed":
+        return {"hosts": [address]}
+    return {"load_assignment": {
+        "cluster_name": _cluster_name(i),
+        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
+    }}
+
+
 def _bootstrap(spec: ProxySpec) -> dict:
+    admin: dict = {"address": {"socket_address": {"address": "127.0.0.1",
+                                                  "port_value": ADMIN_PORT}}}
+    if spec.layout == "seed":  # v2's field; today's Envoy deprecates it (no admin log is kept)
+        admin = {"access_log_path": "/dev/null", **admin}
     return {
-        "admin": {
-            "access_log_path": "/dev/null",
-            "address": {"socket_address": {"address": "127.0.0.1", "port_value": ADMIN_PORT}},
-        },
+        "admin": admin,
         "static_resources": {
             "clusters": [
                 {
@@ -69,7 +82,7 @@ def _bootstrap(spec: ProxySpec) -> dict:
                     "connect_timeout": "0.25s",
                     "type": "STATIC",
                     "lb_policy": "ROUND_ROBIN",
-                    "hosts": [{"socket_address": {"address": spec.container_ip, "port_value": p}}],
+                    **_endpoints(spec, i, p),
                 }
                 for i, p in enumerate(dict.fromkeys(spec.app_ports))
             ]
@@ -109,13 +122,18 @@ def _seed_listeners(spec: ProxySpec) -> dict:
     return {"version_info": "0", "resources": resources}
 
 
+def _file_source(name: str) -> dict:
+    """A v3 ConfigSource reading a file that Envoy re-reads when it is replaced by rename."""
+    return {"path_config_source": {"path": f"{CONFIG_DIR}/{name}"}, "resource_api_version": "V3"}
+
+
 def _sds_listeners(spec: ProxySpec) -> list[dict]:
     listeners = []
     for i, (app_port, tls_port) in enumerate(proxy_ports(spec.app_ports).items()):
         common: dict = {
             "tls_certificate_sds_secret_configs": [{
                 "name": "id-cert-and-key",
-                "sds_config": {"path": f"{CONFIG_DIR}/sds-id-cert-and-key.yaml"},
+                "sds_config": _file_source("sds-id-cert-and-key.yaml"),
             }],
             "tls_params": {"cipher_suites": [
                 "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256"]},
@@ -125,7 +143,7 @@ def _sds_listeners(spec: ProxySpec) -> list[dict]:
             tls["require_client_certificate"] = True
             common["validation_context_sds_secret_config"] = {
                 "name": "id-validation-context",
-                "sds_config": {"path": f"{CONFIG_DIR}/sds-id-validation-context.yaml"},
+                "sds_config": _file_source("sds-id-validation-context.yaml"),
             }
         listeners.append({
             "name": f"listener-{app_port}-{tls_port}",

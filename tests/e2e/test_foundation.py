@@ -78,9 +78,19 @@ def test_secrets_volume_holds_each_jobs_files_with_modes(foundation, cfg, job):
 
 
 def test_status_shows_jobs_and_mode(foundation, cfg):
-    out = cflab("status").stdout
-    assert f"mode: {cfg.mode}" in out
-    assert "nats" in out and "healthy" in out
+    jobs = {"nats", "router", "bbs", "cloud-controller", "credhub"} | {
+        f"cell-{n}" for n in range(1, cfg.cells + 1)}
+
+    def table():
+        out = cflab("status").stdout.splitlines()
+        assert f"mode: {cfg.mode}" in out[0]
+        rows = {line.split()[0]: line.split()[1:3] for line in out[2:] if line.strip()}
+        assert jobs <= set(rows), rows
+        # Docker's own health state may still read "starting" for one check interval
+        return rows if all(rows[job] == ["running", "healthy"] for job in jobs) else None
+
+    rows = wait_for(table, 60, what="every job running and healthy in `cflab status`")
+    assert all(rows[job] == ["running", "healthy"] for job in jobs)
 
 
 def test_logs_of_an_unknown_job_is_a_clear_error(foundation):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 import uuid
 
 from ch_harness import REPO, Stack
@@ -33,7 +34,9 @@ def test_broker_stores_grants_and_app_reads_via_interpolate(stack: Stack) -> Non
     assert st == 200, out
     creds = out["cflab-db"][0]["credentials"]
     assert set(creds) >= {"uri", "username", "password"}
-    assert creds["password"] in creds["uri"] or "%" in creds["uri"]
+    uri = urllib.parse.urlsplit(creds["uri"])
+    assert (urllib.parse.unquote(uri.username or ""), urllib.parse.unquote(uri.password or "")) \
+        == (creds["username"], creds["password"])
 
     # a rotated (newly issued) certificate of the same app still works
     st, out2 = stack.ch("POST", "/api/v1/interpolate", vcap(ref), cred=stack.pki.instance(app_a))

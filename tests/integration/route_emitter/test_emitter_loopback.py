@@ -34,10 +34,11 @@ def test_registers_every_interval_and_unregisters_a_crash(bbs, router, emitter_f
     assert first == {
         "host": "10.244.0.5", "port": 61000, "tls_port": 61001, "uris": ["app.example.com"],
         "app": "app-guid", "private_instance_id": "ig-1", "private_instance_index": "0",
-        "server_cert_domain_san": "ig-1", **({"endpoint_updated_at_ns": lrp["since"]}
-                                             if "endpoint_updated_at_ns" in first else {}),
+        "server_cert_domain_san": "ig-1", "endpoint_updated_at_ns": lrp["since"],
         "tags": {"source_id": "app-guid", "instance_id": "0", "component": "route-emitter"},
         "availability_zone": "z1", "protocol": "http1"}
+    # only a new instance's first registration carries when its endpoint changed
+    assert lrp["since"] > 0 and "endpoint_updated_at_ns" not in regs[1][1]
     gaps = [b[0] - a[0] for a, b in zip(regs[1:], regs[2:], strict=False)]
     assert all(0.5 < g < 2.5 for g in gaps), gaps
 

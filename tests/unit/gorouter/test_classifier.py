@@ -14,6 +14,7 @@ from foundry.gorouter.classifier import (
     classify,
     client_gone,
     no_endpoints_body,
+    unknown_instance_body,
     unknown_route_body,
 )
 
@@ -45,7 +46,12 @@ CASES = [
      FailureKind.REMOTE_HANDSHAKE_FAILURE, 525),
     (ssl_error("WRONG_VERSION_NUMBER"), Phase.HANDSHAKE,
      FailureKind.ATTEMPTED_TLS_WITH_NON_TLS_BACKEND, 525),
-    (ConnectionResetError(), Phase.HANDSHAKE, FailureKind.ATTEMPTED_TLS_WITH_NON_TLS_BACKEND, 525),
+    (ConnectionResetError(errno.ECONNRESET, "reset"), Phase.HANDSHAKE,
+     FailureKind.ATTEMPTED_TLS_WITH_NON_TLS_BACKEND, 525),
+    # closed without a word during the handshake: Go's io.EOF, 502
+    (ConnectionResetError(), Phase.HANDSHAKE, FailureKind.INCOMPLETE_REQUEST, 502),
+    (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), Phase.HANDSHAKE,
+     FailureKind.INCOMPLETE_REQUEST, 502),
     (TimeoutError(), Phase.HANDSHAKE, FailureKind.REMOTE_HANDSHAKE_TIMEOUT, 502),
     (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), Phase.DIAL, FailureKind.DIAL, 502),
     (TimeoutError(), Phase.DIAL, FailureKind.DIAL, 502),
@@ -73,6 +79,16 @@ def test_idempotent_eof_is_retried_but_not_failed() -> None:
     f = classify(EOFError(), Phase.READ, address="a:1", idempotent=True)
     assert f.kind is FailureKind.IDEMPOTENT_REQUEST_EOF
     assert (f.spec.retriable, f.spec.failable, f.spec.prunable) == (True, False, False)
+    # gorouter wraps the error only in a shadowed variable: the header shows Go's own text
+    assert f.router_error == "endpoint_failure (EOF)"
+
+
+def test_handshake_eof_and_incomplete_request_report_the_original_error() -> None:
+    f = classify(ssl.SSLEOFError(8, "EOF"), Phase.HANDSHAKE, address="a:1", server_name="g")
+    assert f.router_error == "endpoint_failure (EOF)"
+    assert (f.spec.retriable, f.spec.failable, f.spec.prunable) == (True, False, False)
+    f = classify(BrokenPipeError(errno.EPIPE, "Broken pipe"), Phase.WRITE, address="a:1")
+    assert f.router_error == "endpoint_failure (broken pipe)"
 
 
 def test_tls_and_dial_failures_are_prunable_read_failures_are_not() -> None:
@@ -105,5 +121,9 @@ def test_metrics_names() -> None:
 
 
 def test_lookup_error_bodies() -> None:
-    assert unknown_route_body("a.b") == "404 Not Found: Requested route ('a.b') does not exist."
+    assert unknown_route_body("A.b:8080") == \
+        "404 Not Found: Requested route ('A.b:8080') does not exist."
     assert "has no available endpoints" in no_endpoints_body("a.b")
+    assert unknown_instance_body("a.b", "g", "3") == (
+        "400 Bad Request: Requested instance ('3') with guid ('g') does not exist for "
+        "route ('a.b')")

@@ -56,6 +56,13 @@ def test_defaults() -> None:
     c = loads("")
     assert c.max_attempts == 3 and c.max_conns == 500 and c.droplet_stale_threshold == 120
     assert c.balancing_algorithm == "round-robin"
+    assert c.empty_pool_response_code_503 is False  # gorouter's code default: 404
+
+
+def test_empty_pool_response_code_503() -> None:
+    assert loads("empty_pool_response_code_503: true").empty_pool_response_code_503 is True
+    with pytest.raises(ConfigError, match="empty_pool_response_code_503"):
+        loads("empty_pool_response_code_503: yes please")
 
 
 def test_ca_certs_as_single_pem_string_or_path(tmp_path) -> None:

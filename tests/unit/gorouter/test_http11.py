@@ -11,6 +11,7 @@ from foundry.gorouter.http11 import (
     parse_request_head,
     parse_response_head,
     response_has_body,
+    status_line,
 )
 
 
@@ -93,8 +94,22 @@ def test_chunk_size() -> None:
 
 
 def test_error_response_shape() -> None:
-    out = error_response(404, "Not Found", "404 Not Found: x", router_error="unknown_route")
+    out = error_response(404, "404 Not Found: x", router_error="unknown_route")
     assert out.startswith(b"HTTP/1.1 404 Not Found\r\n")
     assert b"X-Cf-Routererror: unknown_route\r\n" in out
     assert b"X-Content-Type-Options: nosniff\r\n" in out
     assert out.endswith(b"\r\n\r\n404 Not Found: x\n")
+
+
+def test_status_line_is_gos_whatever_the_backend_said() -> None:
+    # Go's server writes its own reason phrase (issue 13 B7): an app's
+    # "501 Unsupported method ('HEAD')" reaches the client as "501 Not Implemented".
+    assert status_line(501) == "HTTP/1.1 501 Not Implemented"
+    assert status_line(200) == "HTTP/1.1 200 OK"
+    assert status_line(413) == "HTTP/1.1 413 Request Entity Too Large"
+    # codes Go has no text for, gorouter's own among them
+    assert status_line(526) == "HTTP/1.1 526 status code 526"
+    assert status_line(499) == "HTTP/1.1 499 status code 499"
+    assert status_line(299) == "HTTP/1.1 299 status code 299"
+    assert error_response(525, "525 SSL Handshake Failed").startswith(
+        b"HTTP/1.1 525 status code 525\r\n")

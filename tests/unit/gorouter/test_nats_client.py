@@ -215,18 +215,26 @@ def test_unanswered_pings_mean_a_stale_connection() -> None:
 
 def test_connect_retries_until_a_server_is_up() -> None:
     async def scenario() -> None:
-        server = FakeServer()
-        await server.start()
-        port = server.port
-        await server.stop()
-        sub, _, _ = _subscriber(port)
+        attempts: list[int] = []
+
+        async def hang_up(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            attempts.append(1)  # not a NATS server: the connection closes before INFO
+            w.close()
+
+        srv = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        sub, _, states = _subscriber(port)
         await sub.start()
+        server = FakeServer()
         try:
-            await asyncio.sleep(0.3)
-            assert not sub.connected
+            await _until(lambda: len(attempts) >= 3)  # it keeps trying, and never connected
+            assert not sub.connected and states == [] and sub.starts_published == 0
+            srv.close()
+            await srv.wait_closed()
             server.port = port
             await server.start()
             await _until(lambda: sub.connected and sub.starts_published == 1)
+            assert states == [True]
         finally:
             await sub.close()
             await server.stop()
@@ -236,9 +244,11 @@ def test_connect_retries_until_a_server_is_up() -> None:
 
 def test_auth_error_is_a_failed_connect() -> None:
     async def scenario() -> None:
+        attempts: list[bytes] = []
+
         async def reject(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             w.write(b'INFO {"auth_required":true}\r\n')
-            await r.readline()
+            attempts.append(await r.readline())
             w.write(b"-ERR 'Authorization Violation'\r\n")
             await w.drain()
             w.close()
@@ -246,10 +256,14 @@ def test_auth_error_is_a_failed_connect() -> None:
         srv = await asyncio.start_server(reject, "127.0.0.1", 0)
         sub, _, states = _subscriber(srv.sockets[0].getsockname()[1])
         await sub.start()
-        await asyncio.sleep(0.3)
-        assert not sub.connected and states == [] and sub.starts_published == 0
-        await sub.close()
-        srv.close()
+        try:
+            # each attempt sent CONNECT, was refused, and was retried as a failed connect
+            await _until(lambda: len(attempts) >= 3)
+            assert all(line.startswith(b"CONNECT ") for line in attempts)
+            assert not sub.connected and states == [] and sub.starts_published == 0
+        finally:
+            await sub.close()
+            srv.close()
 
     asyncio.run(scenario())
 

@@ -182,3 +182,23 @@ def test_route_and_endpoint_counts_follow_changes() -> None:
     assert reg.prune_stale_droplets() == 18
     assert len(reg.table) == 1 and reg.num_endpoints() == 1
     assert reg.num_endpoints() == reg.table.num_endpoints()
+
+
+def test_lookup_with_instance_is_a_throwaway_one_endpoint_pool() -> None:
+    reg = Registry(clock=Clock())
+    for i, port in enumerate((61001, 61002)):
+        reg.handle("router.register", msg(port=port, app="app-1", private_instance_index=str(i),
+                                          private_instance_id=f"inst-{i}"))
+    surgical = reg.lookup_with_instance("app.example.com", "/", "app-1", "1")
+    assert surgical is not None and [e.port for e in surgical.endpoints] == [61002]
+    assert surgical.retry_after_failure == 0
+    assert reg.lookup_with_instance("app.example.com", "/", "app-1", "2") is None
+    assert reg.lookup_with_instance("app.example.com", "/", "app-2", "0") is None
+    assert reg.lookup_with_instance("none.example.com", "/", "app-1", "0") is None
+    # a failure pruned from the surgical pool leaves the route's own pool alone
+    ep = surgical.endpoints[0]
+    ep.tls = True
+    reg.endpoint_failed(surgical, ep, failable=True, prunable=True)
+    assert surgical.is_empty()
+    assert len(reg.lookup("app.example.com", "/").endpoints) == 2
+    assert reg.num_endpoints() == 2

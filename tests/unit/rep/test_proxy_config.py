@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from foundry.envoy import config as envoy_config
+from foundry.envoy.model import SocketAddress
 from foundry.pki import issue_instance_identity, issue_leaf, new_ca, new_instance_guid
 from foundry.rep import proxy_config
 
@@ -58,6 +59,11 @@ def test_every_mode_parses_back(spec_args, layout, strict):
     bootstrap, warnings = envoy_config.parse_bootstrap(
         envoy_config.load_yaml(files["envoy.yaml"]), read_file=lambda p: by_path[p])
     assert warnings == []
+    for i, port in enumerate([8080, 2222]):
+        cluster = yaml.safe_load(files["envoy.yaml"])["static_resources"]["clusters"][i]
+        assert ("hosts" in cluster) is (layout == "seed")  # v3 (sds) has only load_assignment
+        assert ("load_assignment" in cluster) is (layout == "sds")
+        assert bootstrap.clusters[cluster["name"]].endpoints == (SocketAddress("10.255.1.2", port),)
     if layout == "seed":
         listeners, _ = envoy_config.parse_lds(envoy_config.load_yaml(files["listeners.yaml"]))
         assert [ls.name for ls in listeners] == ["listener-8080", "listener-2222"]
