@@ -120,3 +120,32 @@ def test_cloudfoundry_client(foundation, cf, tmp_path):
     from_config = client_mod.CloudFoundryClient.build_from_cf_config(
         str(foundation.cf_home), verify=ca)
     assert [a["entity"]["name"] for a in from_config.v2.apps.list()] == ["web"]
+
+
+def test_chaostoolkit_cloud_foundry_actions(foundation, cf, tmp_path):
+    from chaoscf import actions
+
+    d = tmp_path / "app"
+    d.mkdir()
+    (d / "app.py").write_text("print('hi')\n")
+    assert cf("push", "web", "-p", str(d), "-i", "2").returncode == 0
+    configuration = {"cf_api_url": foundation.api, "cf_verify_ssl": str(foundation.tmp / "ca.crt")}
+    secrets = {"cf_username": "admin", "cf_password": "admin"}
+    _, apps = foundation.cc_get("/v2/apps?q=name:web")
+    guid = apps["resources"][0]["metadata"]["guid"]
+
+    def instances() -> dict[int, str]:
+        stats = foundation.cc_get(f"/v3/processes/{guid}/stats")[1]["resources"]
+        return {s["index"]: s["instance_guid"] for s in stats if s["state"] == "RUNNING"}
+
+    before = wait_for(lambda: (i := instances()) and len(i) == 2 and i, what="2 running")
+    actions.terminate_app_instance("web", 0, configuration, secrets)
+    after = wait_for(lambda: (i := instances()) and len(i) == 2 and i[0] != before[0] and i,
+                     what="instance 0 replaced")
+    assert after[1] == before[1]
+    actions.stop_app("web", configuration, secrets)
+    assert foundation.cc_get(f"/v2/apps/{guid}")[1]["entity"]["state"] == "STOPPED"
+    actions.start_app("web", configuration, secrets)
+    assert foundation.cc_get(f"/v2/apps/{guid}")[1]["entity"]["state"] == "STARTED"
+    actions.unmap_route_from_app("web", "web", configuration, secrets)
+    assert foundation.cc_get(f"/v2/apps/{guid}/routes")[1]["total_results"] == 0
