@@ -143,14 +143,14 @@ class Foundation:
         return run([sys.executable, "-m", "foundry.cli.cf", *args], env=env)
 
     def switch_mode(self, wait: float = 180.0) -> None:
-        """Re-render the configs for the new mode; recreate the router, the CC and the cells.
+        """Re-render the configs for the new mode; recreate the router, CC, ssh-proxy, cells.
 
         A restarted rep destroys its old containers and hands their instances
         back to the BBS, so every app comes back in the new mode's shape.
         """
         with phase(f"mode {self.cfg.mode}") as notes:
             render.render_all(self.cfg, socket_path())
-            jobs = ["router", "cloud-controller", *self.cfg.cell_names]
+            jobs = ["router", "cloud-controller", "ssh-proxy", *self.cfg.cell_names]
             self.compose("up", "-d", "--no-deps", "--force-recreate", *jobs)
             healthy = self.wait_healthy(wait)
             notes.append(f"recreated {', '.join(jobs)}; {len(healthy)} jobs healthy")
