@@ -15,7 +15,8 @@ help:
 	@echo "make clean       make down, and remove cflab's images"
 	@echo "make test        unit, loopback-integration and Docker end-to-end tests"
 	@echo "make bench       benchmarks, with peers measured in the same run"
-	@echo "make scenarios   replay every incident scenario in every mode (writes out/scenarios/)"
+	@echo "make scenarios   replay every incident scenario in every mode (writes out/scenarios/;"
+	@echo "                 PROXY=envoy: with the real Envoy, writes out/scenarios-envoy/)"
 	@echo "make lint        ruff"
 
 venv: $(STAMP)
@@ -76,10 +77,12 @@ e2e: venv host-tools
 bench: venv bench-tools
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# PROXY=envoy: the real Envoy in every app container (results in out/scenarios-envoy).
+SCENARIO_OUT := out/scenarios$(if $(PROXY),-$(PROXY))
 scenarios: venv host-tools
 	@for s in $$(ls scenarios | sed 's/\.yml$$//'); do \
-	  echo "== scenario $$s"; $(CFLAB) scenario run $$s --out out/scenarios || rc=1; done; \
-	$(CFLAB) scenario table --out out/scenarios | tee out/scenarios/table.md; exit $${rc:-0}
+	  echo "== scenario $$s"; $(CFLAB) scenario run $$s --out $(SCENARIO_OUT) $(if $(PROXY),--proxy $(PROXY)) || rc=1; done; \
+	$(CFLAB) scenario table --out $(SCENARIO_OUT) | tee $(SCENARIO_OUT)/table.md; exit $${rc:-0}
 
 lint: venv
 	@$(BIN)/ruff check .

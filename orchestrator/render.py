@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from orchestrator.config import FoundationConfig
+from orchestrator.images import stack_image
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_ROOT = ROOT / ".cflab"
@@ -201,7 +202,7 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
         "foundation_subnet": str(cfg.foundation_subnet),
         "container_subnet": str(cfg.cell_subnet(index)),
         "garden_network": f"{cfg.project}_{cell}-containers",
-        "stack_image": "cflab/stack:latest",
+        "stack_image": stack_image(cfg.proxy),
         **MODE_FLAGS[cfg.mode],
         "proxy_memory_allocation_mb": 32,
         "container_proxy_path": "/etc/cf-assets/envoy",

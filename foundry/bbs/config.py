@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundry.jobconfig import read_object
+from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
 
 
 class ConfigError(Exception):
@@ -23,26 +23,12 @@ class BBSConfig:
 
     @property
     def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen_address.rpartition(":")
-        return host or "0.0.0.0", int(port)
+        return split_host_port(self.listen_address)
 
     @classmethod
     def from_dict(cls, raw: dict) -> BBSConfig:
-        known = set(cls.__dataclass_fields__)
-        kwargs = {}
-        for key, value in raw.items():
-            if key not in known:
-                continue  # BOSH-style: unknown properties are ignored
-            default = cls.__dataclass_fields__[key].default
-            try:
-                kwargs[key] = type(default)(value)
-            except (TypeError, ValueError) as e:
-                raise ConfigError(f"{key}: {e}") from e
-        cfg = cls(**kwargs)
-        try:
-            cfg.host_port  # noqa: B018 - validate early
-        except ValueError as e:
-            raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from e
+        cfg = cls(**typed_fields(cls, raw, ConfigError))
+        listen_address(cfg.listen_address, ConfigError)
         return cfg
 
 

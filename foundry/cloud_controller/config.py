@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundry.jobconfig import read_object
+from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
 
 MODES = ("before-envoy", "after-envoy", "strict")
 
@@ -44,29 +44,15 @@ class CCConfig:
 
     @staticmethod
     def split(address: str) -> tuple[str, int]:
-        host, _, port = address.rpartition(":")
-        return host or "0.0.0.0", int(port)
+        return split_host_port(address)
 
     @classmethod
     def from_dict(cls, raw: dict) -> CCConfig:
-        fields = cls.__dataclass_fields__
-        kwargs = {}
-        for key, value in raw.items():
-            if key not in fields:
-                continue  # BOSH-style: unknown properties are ignored
-            default = fields[key].default
-            try:
-                kwargs[key] = type(default)(value) if value is not None else default
-            except (TypeError, ValueError) as e:
-                raise ConfigError(f"{key}: {e}") from e
-        cfg = cls(**kwargs)
+        cfg = cls(**typed_fields(cls, raw, ConfigError))
         if cfg.mode not in MODES:
             raise ConfigError(f"mode: must be one of {', '.join(MODES)}")
         for name in ("listen_address", "internal_listen_address"):
-            try:
-                cls.split(getattr(cfg, name))
-            except ValueError as e:
-                raise ConfigError(f"{name}: {getattr(cfg, name)!r} is not host:port") from e
+            listen_address(getattr(cfg, name), ConfigError, name)
         if cfg.max_bits_bytes <= 0:
             raise ConfigError("max_bits_bytes: must be positive")
         return cfg

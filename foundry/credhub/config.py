@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from foundry.jobconfig import read_object
+from foundry.jobconfig import listen_address, read_object, split_host_port
 
 
 class ConfigError(Exception):
@@ -41,8 +41,7 @@ class CredHubConfig:
     log_level: str = "INFO"
 
     def address(self) -> tuple[str, int]:
-        host, _, port = self.listen_address.rpartition(":")
-        return host or "0.0.0.0", int(port)
+        return split_host_port(self.listen_address)
 
     @classmethod
     def from_dict(cls, raw: dict) -> CredHubConfig:
@@ -56,10 +55,7 @@ class CredHubConfig:
             if key in known and not isinstance(known[key], str):
                 raise ConfigError(f"{key}: must be a string")
         cfg = cls(**{**known, "broker_actors": dict(actors)})
-        try:
-            cfg.address()
-        except ValueError as e:
-            raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from e
+        listen_address(cfg.listen_address, ConfigError)
         for key in ("cert_file", "key_file", "mtls_trusted_cas"):
             if not getattr(cfg, key):
                 raise ConfigError(f"{key}: required")

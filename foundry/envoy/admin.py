@@ -61,7 +61,15 @@ def redact(doc: object) -> object:
 
 
 def _json(data: object, status: int = 200) -> Response:
-    return Response(status, json.dumps(data, indent=1) + "\n", "application/json")
+    """Indented as Envoy's admin prints it, with protobuf's escapes of < > & in strings."""
+    text = json.dumps(data, indent=1).replace("<", "\\u003c").replace(">", "\\u003e")
+    return Response(status, text.replace("&", "\\u0026") + "\n", "application/json")
+
+
+# What Envoy reports for a cluster without circuit_breakers (neither layout sets them).
+THRESHOLDS = {"max_connections": 1024, "max_pending_requests": 1024, "max_requests": 1024,
+              "max_retries": 3}
+HOST_GAUGES = frozenset({"cx_active", "rq_active", "rq_pending_active"})
 
 
 def _clusters_text(views: list[tuple[Cluster, dict[str, dict[str, int]]]]) -> str:
@@ -69,7 +77,8 @@ def _clusters_text(views: list[tuple[Cluster, dict[str, dict[str, int]]]]) -> st
     for cluster, hosts in views:
         name = cluster.name
         lines.append(f"{name}::observability_name::{name}")
-        lines.append(f"{name}::default_priority::max_connections::4294967295")
+        for priority in ("default_priority", "high_priority"):
+            lines += [f"{name}::{priority}::{k}::{v}" for k, v in THRESHOLDS.items()]
         lines.append(f"{name}::added_via_api::false")
         for ep in cluster.endpoints:
             host = f"{name}::{ep}"
@@ -83,6 +92,16 @@ def _clusters_text(views: list[tuple[Cluster, dict[str, dict[str, int]]]]) -> st
     return "".join(line + "\n" for line in lines)
 
 
+def _host_stat(name: str, value: int) -> dict:
+    """proto3 JSON, as Envoy prints it: a zero value and the COUNTER type are left out."""
+    out: dict = {"name": name}
+    if value:
+        out["value"] = str(value)
+    if name in HOST_GAUGES:
+        out["type"] = "GAUGE"
+    return out
+
+
 def _clusters_json(views: list[tuple[Cluster, dict[str, dict[str, int]]]]) -> dict:
     statuses = []
     for cluster, hosts in views:
@@ -90,14 +109,15 @@ def _clusters_json(views: list[tuple[Cluster, dict[str, dict[str, int]]]]) -> di
         for ep in cluster.endpoints:
             host_statuses.append({
                 "address": {"socket_address": {"address": ep.address, "port_value": ep.port}},
-                "stats": [{"name": k, "value": str(v), "type": "COUNTER" if k.endswith("total")
-                           or k.endswith("fail") else "GAUGE"}
-                          for k, v in sorted(hosts.get(str(ep), {}).items())],
+                "stats": [_host_stat(k, v) for k, v in sorted(hosts.get(str(ep), {}).items())],
                 "health_status": {"eds_health_status": "HEALTHY"},
                 "weight": 1,
+                "locality": {},
             })
-        statuses.append({"name": cluster.name, "observability_name": cluster.name,
-                         "host_statuses": host_statuses})
+        statuses.append({"name": cluster.name, "host_statuses": host_statuses,
+                         "circuit_breakers": {"thresholds": [
+                             THRESHOLDS, {"priority": "HIGH", **THRESHOLDS}]},
+                         "observability_name": cluster.name})
     return {"cluster_statuses": statuses}
 
 

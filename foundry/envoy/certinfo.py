@@ -75,6 +75,7 @@ def certs_json(contexts: list[ResolvedTls], now: dt.datetime | None = None) -> d
         ca = []
         if tls.validation and tls.validation.trusted_ca_pem:
             ca = cert_details(tls.validation.trusted_ca_pem, tls.validation.trusted_ca_path, now)
-        chain = cert_details(tls.certificate.chain_pem, tls.certificate.chain_path, now)
+        # Envoy shows the served leaf only, not the intermediates sent with it.
+        chain = cert_details(tls.certificate.chain_pem, tls.certificate.chain_path, now)[:1]
         certificates.append({"ca_cert": ca, "cert_chain": chain})
     return {"certificates": certificates}

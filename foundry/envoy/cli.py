@@ -105,6 +105,19 @@ def _install_uvloop() -> bool:
     return True
 
 
+def command_line_options(args: argparse.Namespace) -> dict:
+    """`/server_info`'s command_line_options: Envoy's names and value formats."""
+    return {
+        "base_id": str(args.base_id), "concurrency": args.concurrency,
+        "config_path": args.config_path, "log_level": args.log_level, "log_path": args.log_path,
+        "service_cluster": args.service_cluster, "service_node": args.service_node,
+        "service_zone": args.service_zone, "drain_time": f"{args.drain_time_s:g}s",
+        "parent_shutdown_time": f"{args.parent_shutdown_time_s:g}s",
+        "mode": args.mode.capitalize(), "disable_hot_restart": args.disable_hot_restart,
+        "restart_epoch": args.restart_epoch, "drain_strategy": args.drain_strategy.capitalize(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_process_name(argv=argv)
@@ -123,10 +136,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.mode == "validate":
         from .config import load_yaml, parse_bootstrap
+        from .server import require_sds_files
 
         try:
             with open(args.config_path, "rb") as fh:
-                parse_bootstrap(load_yaml(fh.read()), lambda p: open(p, "rb").read())
+                boot, _ = parse_bootstrap(load_yaml(fh.read()), lambda p: open(p, "rb").read())
+            require_sds_files(boot)
         except (ConfigError, OSError) as exc:
             print(f"error initializing configuration '{args.config_path}': {exc}", file=sys.stderr)
             return 1
@@ -136,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         config_path=args.config_path, service_cluster=args.service_cluster,
         service_node=args.service_node, drain_time_s=args.drain_time_s,
         poll_interval=args.poll_interval_ms / 1000.0,
-        argv={k: v for k, v in vars(args).items()},
+        argv=command_line_options(args),
         lean=lean.enabled(),
     )
     uv = _install_uvloop()

@@ -392,7 +392,8 @@ def parse_listener(ctx: _Ctx, node: Any, path: str) -> Listener:
     _check_keys(ctx, body, path, {"name", "address", "filter_chains"},
                 frozenset({"traffic_direction", "metadata", "drain_type", "stat_prefix",
                            "per_connection_buffer_limit_bytes", "listener_filters",
-                           "continue_on_listener_filters_timeout", "listener_filters_timeout"}))
+                           "continue_on_listener_filters_timeout", "listener_filters_timeout",
+                           "enable_reuse_port"}))
     name = _str(body.get("name"), _join(path, "name"))
     address = parse_socket_address(ctx, body.get("address"), _join(path, "address"))
     fpath = _join(path, "filter_chains")

@@ -53,8 +53,10 @@ class ClusterState:
         key = str(ep)
         h = self.hosts.get(key)
         if h is None:
+            # Envoy's per-host stats; a TCP proxy counts each connection as one request.
             h = self.hosts[key] = {"cx_active": 0, "cx_connect_fail": 0, "cx_total": 0,
-                                   "rq_total": 0}
+                                   "rq_active": 0, "rq_error": 0, "rq_pending_active": 0,
+                                   "rq_success": 0, "rq_timeout": 0, "rq_total": 0}
         return h
 
 
@@ -87,7 +89,6 @@ class ListenerState:
         self.tcp_no_route = self.stats.counter(t + "downstream_cx_no_route")
         self.tcp_rx = self.stats.counter(t + "downstream_cx_rx_bytes_total")
         self.tcp_tx = self.stats.counter(t + "downstream_cx_tx_bytes_total")
-        self.tcp_connect_fail = self.stats.counter(t + "upstream_cx_connect_fail")
         self.san_matchers: tuple = ()
 
 
@@ -339,7 +340,6 @@ class Downstream(asyncio.Protocol):
         except (OSError, TimeoutError) as exc:
             cluster.cx_connect_fail.value += 1
             host["cx_connect_fail"] += 1
-            self.ls.tcp_connect_fail.value += 1
             if isinstance(exc, TimeoutError):
                 cluster.cx_connect_timeout.value += 1
             log.info("upstream %s connect failed: %r", ep, exc)

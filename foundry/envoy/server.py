@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import ssl
@@ -62,6 +63,14 @@ def _bind(addr: SocketAddress) -> socket.socket:
     return sock
 
 
+def require_sds_files(boot: Bootstrap) -> None:
+    """Envoy will not start (nor validate) a bootstrap naming an SDS file that is missing."""
+    for path in sds_paths(boot.listeners):
+        if not os.path.exists(path):
+            raise ConfigError("sds_config", "paths must refer to an existing path in the"
+                                            f" system: '{path}' does not exist")
+
+
 class Runtime:
     """Owns config state, listeners and the admin server; implements admin.AdminBackend."""
 
@@ -105,19 +114,33 @@ class Runtime:
         return lean.load_yaml(text) if self.opts.lean else load_yaml(text, "")
 
     def _warn(self, path: str, warnings: list[str]) -> None:
+        """Envoy warns about (and counts) fields it does not know, then applies the rest."""
         for w in warnings:
-            log.warning("%s: %s", path, w)
+            log.warning("Unknown field: %s: %s", path, w)
         if warnings:
             self.stats.inc("server.config_unsupported_fields", len(warnings))
+            kind = "static" if path == self.opts.config_path else "dynamic"
+            self.stats.inc(f"server.{kind}_unknown_fields", len(warnings))
 
     def _desired(self) -> tuple[Listener, ...]:
         assert self.bootstrap is not None
         return self.bootstrap.listeners + self.lds_listeners
 
     def _load_sds_file(self, path: str, names: set[str]) -> bool:
-        """Parse one SDS file into a candidate store; True when it was accepted."""
+        """Parse one SDS file into a candidate store; True when it was accepted.
+
+        As Envoy's filesystem subscription: a file that cannot be read or parsed is an
+        `update_failure`, one whose content does not apply is `update_rejected`; either
+        way the last good secret stays in use.
+        """
         try:
             doc = self._load_yaml(_read(path))
+        except (ConfigError, OSError) as exc:
+            for name in sorted(names) or ["unknown"]:
+                self.stats.inc(f"sds.{name}.update_failure")
+            log.warning("Filesystem config update failure: in %s, %s", path, exc)
+            return False
+        try:
             secrets, warnings = parse_sds(doc, _read)
             self._warn(path, warnings)
             store = dict(self.secret_files)
@@ -126,7 +149,7 @@ class Runtime:
         except (ConfigError, OSError) as exc:
             for name in sorted(names) or ["unknown"]:
                 self.stats.inc(f"sds.{name}.update_rejected")
-            log.error("SDS file %s rejected: %s", path, exc)
+            log.warning("Filesystem config update rejected: %s: %s", path, exc)
             return False
         self.secret_files[path] = secrets
         self.secret_raw[path] = doc.get("resources", []) if isinstance(doc, dict) else []
@@ -278,6 +301,7 @@ class Runtime:
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         self.bootstrap = self._load_bootstrap()
+        require_sds_files(self.bootstrap)
         self.watcher.track(self.opts.config_path)
         for path, secrets in [(None, self.bootstrap.secrets)]:
             self.secret_files[path] = secrets
@@ -368,7 +392,7 @@ class Runtime:
                 "cluster": self.opts.service_cluster
                 or (self.bootstrap.node_cluster if self.bootstrap else "")}
         return {"version": VERSION, "state": "DRAINING" if self.draining else "LIVE",
-                "hot_restart_version": "disabled",
+                "hot_restart_version": "disabled", "hot_restart_initializing": False,
                 "command_line_options": self.opts.argv, "node": node,
                 "uptime_current_epoch": up, "uptime_all_epochs": up}
 

@@ -52,12 +52,12 @@ operator means); this is our one deviation and it only widens what is accepted.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from foundry.durations import parse_go_duration
 from foundry.gorouter.pool import LB_ALGORITHMS
 
 
@@ -115,10 +115,6 @@ class Config:
         return self.droplet_stale_threshold / 4
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(key: str, value: Any) -> float:
     """Go's time.ParseDuration (seconds as float); a bare number is seconds."""
     if isinstance(value, bool):
@@ -129,18 +125,13 @@ def parse_duration(key: str, value: Any) -> float:
         return float(value)
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{key}: expected a duration like '120s', got {value!r}")
-    s = value.strip()
-    if s == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(s) or pos == 0:
-        raise ConfigError(f"{key}: invalid duration {value!r}")
-    return total
+    try:
+        seconds = parse_go_duration(value)
+    except ValueError:
+        raise ConfigError(f"{key}: invalid duration {value!r}") from None
+    if seconds < 0:
+        raise ConfigError(f"{key}: duration must not be negative, got {value!r}")
+    return seconds
 
 
 def _get(d: dict, key: str, path: str) -> Any:

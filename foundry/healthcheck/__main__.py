@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -12,7 +13,21 @@ from foundry.healthcheck.result import no_interface
 from foundry.healthcheck.runner import run
 
 
+def show_as_binary(argv: list[str]) -> None:
+    """`ps -ef` names the process as on a Diego cell (`/etc/cf-assets/healthcheck/healthcheck
+    -port=8080 ...`), not `python3 -m ...`: the wrapper script passes its path."""
+    title = os.environ.pop("CFLAB_PROCTITLE", "")
+    if not title:
+        return
+    try:
+        import setproctitle  # noqa: PLC0415 - Debian's python3-setproctitle, in the stack image
+    except ImportError:
+        return
+    setproctitle.setproctitle(" ".join([title, *argv]))
+
+
 def main(argv: list[str] | None = None) -> int:
+    show_as_binary(sys.argv[1:] if argv is None else argv)
     try:
         opts = parse_flags(sys.argv[1:] if argv is None else argv)
     except FlagError as e:

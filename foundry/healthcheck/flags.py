@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+from foundry.durations import parse_go_duration
 
 
 class FlagError(Exception):
@@ -15,21 +13,10 @@ class FlagError(Exception):
 
 def parse_duration(text: str) -> float:
     """Go's time.ParseDuration, in seconds ("1000ms", "1m30s", "0")."""
-    s = text.strip()
-    if s in ("0", "+0", "-0"):
-        return 0.0
-    sign = -1.0 if s.startswith("-") else 1.0
-    s = s.lstrip("+-")
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _PART.match(s, pos)
-        if not m:
-            raise FlagError(f'invalid duration "{text}"')
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if not s:
-        raise FlagError(f'invalid duration "{text}"')
-    return sign * total
+    try:
+        return parse_go_duration(text)
+    except ValueError:
+        raise FlagError(f'invalid duration "{text}"') from None
 
 
 @dataclass

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from foundry.durations import parse_go_duration
 from foundry.pki import Credential
 from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.dnat import PlatformService
@@ -30,13 +31,10 @@ log = logging.getLogger("rep")
 
 
 def duration(value: str | float) -> float:
+    """rep.json holds Go durations; a bare number is seconds."""
     if isinstance(value, (int, float)):
         return float(value)
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for unit in ("ms", "h", "m", "s"):
-        if value.endswith(unit):
-            return float(value[: -len(unit)]) * units[unit]
-    raise ValueError(f"not a duration: {value!r}")
+    return parse_go_duration(value)
 
 
 def own_ip(subnet: str) -> str:

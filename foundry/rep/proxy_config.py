@@ -148,6 +148,9 @@ def _sds_listeners(spec: ProxySpec) -> list[dict]:
         listeners.append({
             "name": f"listener-{app_port}-{tls_port}",
             "address": {"socket_address": {"address": "0.0.0.0", "port_value": tls_port}},
+            # One socket per port, as the seed's netstat shows (today's Envoy would
+            # otherwise open one SO_REUSEPORT socket per worker thread).
+            "enable_reuse_port": False,
             "filter_chains": [{
                 "filters": [{
                     "name": "envoy.tcp_proxy",

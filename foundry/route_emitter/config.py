@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from foundry.jobconfig import read_object
+from foundry.jobconfig import read_object, typed_fields
 
 
 class ConfigError(Exception):
@@ -28,24 +28,15 @@ class EmitterConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> EmitterConfig:
-        kwargs = {}
-        for name, f in cls.__dataclass_fields__.items():
-            if name not in raw:
-                continue
-            value = raw[name]
-            if name == "nats_servers":
-                if isinstance(value, str):
-                    value = [value]
-                if not isinstance(value, list) or not value or not all(
-                        isinstance(v, str) for v in value):
-                    raise ConfigError("nats_servers: must be a non-empty list of URLs")
-            else:
-                default = f.default
-                try:
-                    value = type(default)(value)
-                except (TypeError, ValueError) as e:
-                    raise ConfigError(f"{name}: {e}") from e
-            kwargs[name] = value
+        kwargs = typed_fields(cls, raw, ConfigError, skip=("nats_servers",))
+        if "nats_servers" in raw:
+            value = raw["nats_servers"]
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not value or not all(
+                    isinstance(v, str) for v in value):
+                raise ConfigError("nats_servers: must be a non-empty list of URLs")
+            kwargs["nats_servers"] = value
         cfg = cls(**kwargs)
         if not cfg.cell_id:
             raise ConfigError("cell_id: is required (local mode emits for one cell)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundry.jobconfig import read_object
+from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
 
 
 class ConfigError(Exception):
@@ -44,25 +44,12 @@ class BrokerConfig:
     credhub_timeout: float = 10.0
 
     def address(self) -> tuple[str, int]:
-        host, _, port = self.listen_address.rpartition(":")
-        return host or "0.0.0.0", int(port)
+        return split_host_port(self.listen_address)
 
     @classmethod
     def from_dict(cls, raw: dict) -> BrokerConfig:
-        kwargs = {}
-        for key, value in raw.items():
-            if key not in cls.__dataclass_fields__ or value is None:
-                continue
-            default = cls.__dataclass_fields__[key].default
-            try:
-                kwargs[key] = type(default)(value)
-            except (TypeError, ValueError) as e:
-                raise ConfigError(f"{key}: {e}") from e
-        cfg = cls(**kwargs)
-        try:
-            cfg.address()
-        except ValueError as e:
-            raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from e
+        cfg = cls(**typed_fields(cls, raw, ConfigError))
+        listen_address(cfg.listen_address, ConfigError)
         for key in ("username", "password", "cert_file", "key_file"):
             if not getattr(cfg, key):
                 raise ConfigError(f"{key}: required")

@@ -91,19 +91,70 @@ def recovery_seconds(samples: Sequence[Sample], since: float | None) -> float | 
     return round(bad[-1].t - since, 3)
 
 
+@dataclass(frozen=True)
+class Window:
+    """The requests an expectation counted: sent from `start` to `end` (marks, or the
+    run's ends), and how many."""
+    start: str
+    start_t: float
+    end: str
+    end_t: float | None
+    requests: int
+
+    def text(self) -> str:
+        end = f"{self.end} ({self.end_t:.1f} s)" if self.end_t is not None else self.end
+        return (f"{self.requests} requests sent from {self.start} ({self.start_t:.1f} s)"
+                f" to {end}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "start_t": self.start_t, "end": self.end,
+                "end_t": self.end_t, "requests": self.requests}
+
+
+END_OF_RUN = "the end of the run"
+
+
+def window(phase: str | None, marks: Sequence[dict[str, Any]],
+           samples: Sequence[Sample]) -> Window:
+    """The window METRIC@PHASE counts over (the whole run without a phase): from the
+    `mark: PHASE` step to the next mark; a request belongs to the mark current when it
+    was sent."""
+    last = max((s.t for s in samples), default=None)
+    if phase is None:
+        return Window("the load's start", 0.0, END_OF_RUN, last, len(samples))
+    n = sum(1 for s in samples if s.phase == phase)
+    at = [i for i, m in enumerate(marks) if m["name"] == phase]
+    if not at:
+        return Window(f"mark {phase}", 0.0, "(the mark never ran)", None, n)
+    after = at[-1] + 1
+    end, end_t = (f"mark {marks[after]['name']}", marks[after]["t"]) if after < len(marks) \
+        else (END_OF_RUN, last)
+    return Window(f"mark {phase}", marks[at[0]]["t"], end, end_t, n)
+
+
 @dataclass
 class Outcome:
-    """What an expectation found: its text, the actual value, pass/fail."""
+    """What an expectation found: its text, the actual value, pass/fail, and over which
+    requests (`window`, for metrics counted over requests)."""
     expectation: str
     actual: Any
     passed: bool
     note: str = ""
+    window: Window | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {"expectation": self.expectation, "actual": self.actual, "passed": self.passed}
         if self.note:
             out["note"] = self.note
+        if self.window:
+            out["window"] = self.window.to_json()
         return out
+
+    @staticmethod
+    def from_json(o: dict[str, Any]) -> Outcome:
+        w = o.get("window")
+        return Outcome(o["expectation"], o["actual"], o["passed"], o.get("note", ""),
+                       Window(**w) if isinstance(w, dict) else None)
 
 
 def metric_value(exp: Expectation, samples: Sequence[Sample], timers: dict[str, float | None],
@@ -129,20 +180,26 @@ def metric_value(exp: Expectation, samples: Sequence[Sample], timers: dict[str, 
     return getattr(c, exp.metric)
 
 
+def _over_requests(exp: Expectation) -> bool:
+    return exp.metric in ("requests", "intended", "misrouted", "errors", "availability") \
+        or exp.metric.startswith(("status.", "reason."))
+
+
 def check(expectations: Sequence[Expectation], samples: Sequence[Sample],
           timers: dict[str, float | None] | None = None, checks: dict[str, bool] | None = None,
-          recovery: float | None = None) -> list[Outcome]:
+          recovery: float | None = None,
+          marks: Sequence[dict[str, Any]] = ()) -> list[Outcome]:
     out = []
     for exp in expectations:
         actual = metric_value(exp, samples, timers or {}, checks or {}, recovery)
+        w = window(exp.phase, marks, samples) if _over_requests(exp) else None
         if actual is None:
             note = "no requests in that phase" if exp.phase else "not measured"
-            if exp.metric in ("requests", "intended", "misrouted", "errors", "availability") \
-                    or exp.metric.startswith(("status.", "reason.")):
+            if _over_requests(exp):
                 note = "no requests" + (" in that phase" if exp.phase else "")
-            out.append(Outcome(exp.text, None, False, note))
+            out.append(Outcome(exp.text, None, False, note, w))
             continue
-        out.append(Outcome(exp.text, actual, bool(_OPS[exp.op](actual, exp.value))))
+        out.append(Outcome(exp.text, actual, bool(_OPS[exp.op](actual, exp.value)), "", w))
     return out
 
 
@@ -161,5 +218,5 @@ def summarise_errors(c: Counts, top: int = 3) -> str:
     return f"{c.errors} ({kinds}{', …' if more > 0 else ''})"
 
 
-__all__ = ["Counts", "Outcome", "count", "by_route", "by_phase", "recovery_seconds", "check",
+__all__ = ["Counts", "Outcome", "Window", "window", "count", "by_route", "by_phase", "recovery_seconds", "check",
            "first_fault_after", "summarise_errors", "ERROR"]

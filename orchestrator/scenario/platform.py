@@ -12,11 +12,13 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import FoundationConfig
 from orchestrator.docker_cli import run
-from orchestrator.scenario.schema import App
+
+if TYPE_CHECKING:
+    from orchestrator.scenario.schema import App
 
 ROUTER_STATUS = "router-status:router-status"
 

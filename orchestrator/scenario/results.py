@@ -27,7 +27,8 @@ class ModeResult:
     error: str = ""
     note: str = ""
     duration: float = 0.0
-    evidence: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)     # paths under the run's folder
+    load_started_at: float = 0.0    # wall clock (epoch s) of t = 0, to find log lines
 
     @property
     def counts(self) -> analysis.Counts:
@@ -40,7 +41,7 @@ class ModeResult:
     def evaluate(self, expectations) -> None:
         """Check expectations and set status (an earlier error stays an error)."""
         self.outcomes = analysis.check(expectations, self.samples, self.timers, self.checks,
-                                       self.recovery)
+                                       self.recovery, self.marks)
         if self.status == SKIPPED or self.error:
             self.status = SKIPPED if self.status == SKIPPED else ERRORED
             return
@@ -52,6 +53,7 @@ class ModeResult:
         return {
             "mode": self.mode, "status": self.status, "error": self.error, "note": self.note,
             "duration_seconds": round(self.duration, 1),
+            "load_started_at": self.load_started_at,
             "counts": self.counts.to_json(),
             "by_route": {r: c.to_json() for r, c in analysis.by_route(samples).items()},
             "by_phase": {p: c.to_json() for p, c in analysis.by_phase(samples).items()},
@@ -72,6 +74,5 @@ def from_json(data: dict[str, Any]) -> ModeResult:
                    checks=data.get("checks", {}), faults=data.get("faults", []),
                    marks=data.get("marks", []))
     r.samples = [Sample(**s) for s in data.get("timeline", [])]
-    r.outcomes = [analysis.Outcome(o["expectation"], o["actual"], o["passed"], o.get("note", ""))
-                  for o in data.get("expectations", [])]
+    r.outcomes = [analysis.Outcome.from_json(o) for o in data.get("expectations", [])]
     return r

@@ -1,11 +1,14 @@
 """Scenario files: parse and validate the YAML into typed objects (no I/O but reading text).
 
-Every error names the field and, for steps, the step index (``steps[3].wait.until: ...``),
-because a scenario author fixing a file needs the line, not a traceback.
+Every problem names the field (``steps[3].wait.until``), says what is allowed and, for a
+file, its line (``incident.yml:14: ...``): a scenario author fixing a file needs the
+line, not a traceback. All problems of a file are reported at once. Step kinds and wait
+conditions come from the one table (``table``, filled by ``steps`` and ``conditions``).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,80 +17,82 @@ from typing import Any
 import yaml
 
 from orchestrator.config import MODES, ConfigError, parse_duration
+from orchestrator.scenario import settings
+from orchestrator.scenario import steps as _steps  # noqa: F401 - fills the table
+from orchestrator.scenario.table import CF_APP, CONDITIONS, KINDS, Context, Invalid, StepKind
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
-_CHECK = re.compile(r"^[a-z0-9_-]{1,60}$")
+NAME = _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$")
 
-
-class ScenarioError(ValueError):
-    """A scenario file is wrong; the message starts with the file and the field."""
-
-
-# Step kind -> (required params, optional params). A scalar value fills the first
-# required param (``observe: 5s``, ``mark: outage``).
-STEP_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "push": (("app",), ()),
-    "scale": (("app", "instances"), ()),
-    "stop_app": (("app",), ()),
-    "crash_instance": (("app",), ("index",)),
-    "partition": (("from", "to"), ()),
-    "heal": ((), ("from", "to")),
-    "kill_job": (("job",), ()),
-    "stop_job": (("job",), ()),
-    "start_job": (("job",), ()),
-    "restart_job": (("job",), ()),
-    "pause_job": (("job",), ()),
-    "unpause_job": (("job",), ()),
-    "stop_route_emitter": (("cell",), ()),
-    "start_route_emitter": (("cell",), ()),
-    "nats_outage": ((), ("how",)),
-    "nats_restore": ((), ()),
-    "wait": (("until",), ("app", "timeout", "name", "cell", "consecutive", "on_timeout", "index")),
-    "observe": (("duration",), ()),
-    "mark": (("name",), ()),
-    "probe_direct": (("app", "name"), ("client_cert", "index")),
-    # Through the Cloud Controller with the `cf` CLI (apps the CC knows; see CC_STEPS).
-    "cf_push": (("app",), ("instances",)),
-    "bind_service": (("app", "service", "instance_name"), ("plan", "name")),
-    "unbind_service": (("app", "instance_name"), ()),
-    "probe_credhub": (("from_app", "ref_app", "name"), ()),
-}
-# Steps that act on an app through the Cloud Controller: it must be pushed with cf_push.
-CC_STEPS = {"bind_service": ("app",), "unbind_service": ("app",),
-            "probe_credhub": ("from_app", "ref_app")}
-# Faults that open a shaded window on the timeline, and the step that closes it.
-FAULT_CLOSERS = {
-    "partition": "heal", "kill_job": "start_job", "stop_job": "start_job",
-    "pause_job": "unpause_job", "stop_route_emitter": "start_route_emitter",
-    "nats_outage": "nats_restore",
-}
-# Faults drawn as an instant (a vertical line) rather than a window.
-INSTANT_FAULTS = ("crash_instance", "stop_app", "restart_job")
-WAIT_CONDITIONS = (
-    "app_running",      # every desired instance of `app` RUNNING in the BBS
-    "app_gone",         # no actual LRP and no container left for `app`
-    "instance_replaced",  # instance `index` (0) of `app` has a new guid and is RUNNING
-    "route_ok",         # `consecutive` GETs of `app`'s route answered by `app`
-    "routes_ok",        # the same for every started app
-    "route_error",      # `app`'s route answers with an error
-    "route_misrouted",  # `app`'s route is answered by another app
-    "route_absent",     # the router's /routes no longer lists `app`'s host
-    "cert_rotated",     # `app` answers with a certificate serial other than its first
-    "cell_gone",        # the BBS no longer lists `cell`
-    "off_cell",         # every instance of `app` RUNNING and none on `cell`
-    "app_has_credentials",  # `app`'s page lists bound service credentials, secrets masked
-)
-NEEDS_APP = set(WAIT_CONDITIONS) - {"routes_ok", "cell_gone"}
-JOBS = ("nats", "router", "bbs")
-CLIENT_CERTS = ("none", "router")
+# Read-only views of the table, for code that only needs names.
+STEP_KINDS = {k.name: (k.required, k.optional) for k in KINDS.values()}
+WAIT_CONDITIONS = tuple(CONDITIONS)
 OPS = ("==", "!=", ">=", "<=", ">", "<")
 SAMPLE_METRICS = ("requests", "intended", "misrouted", "errors", "availability")
+METRICS_HELP = ("requests, intended, misrouted, errors, availability, recovery_seconds,"
+                " status.NNN, reason.NAME, timer.NAME, check.NAME; optionally @MARK")
 _EXPECT_KEY = re.compile(
     r"^(?P<metric>requests|intended|misrouted|errors|availability|recovery_seconds"
     r"|status\.\d{3}|reason\.[a-z_]+|timer\.[a-z0-9_-]+|check\.[a-z0-9_-]+)"
     r"(?:@(?P<phase>[a-z0-9_-]+))?$")
 _EXPECT_VALUE = re.compile(r"^\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>\S+)\s*$")
+TOP_LEVEL = ("name", "description", "foundation", "apps", "load", "steps", "expect",
+             "not_applicable")
+APP_FIELDS = ("name", "host", "instances", "start", "cell")
+LOAD_FIELDS = ("rps", "keepalive", "routes", "timeout")
+
+FieldPath = tuple[Any, ...]   # a field's place: ("steps", 3, "wait", "until")
+
+
+def render_path(path: FieldPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: FieldPath
+    message: str
+    line: int | None = None
+
+    def render(self, source: str = "") -> str:
+        where = f"{source}:{self.line}" if source and self.line else source
+        text = f"{render_path(self.path)}: {self.message}" if self.path else self.message
+        return f"{where}: {text}" if where else text
+
+
+class ScenarioError(ValueError):
+    """A scenario file is wrong: one line per problem, `FILE[:LINE]: FIELD: what is allowed`."""
+
+    def __init__(self, problems: list[Problem] | str, source: str = "") -> None:
+        self.problems = [Problem((), problems)] if isinstance(problems, str) else problems
+        self.source = source
+        super().__init__("\n".join(p.render(source) for p in self.problems))
+
+
+def _fail(path: FieldPath | str, message: str) -> ScenarioError:
+    return ScenarioError([Problem(path if isinstance(path, tuple) else (path,), message)])
+
+
+class _Collect:
+    """Gathers the problems of independent parts, so one run reports them all."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def run(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ScenarioError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
+
+def _suggest(word: Any, known: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 @dataclass(frozen=True)
@@ -111,14 +116,20 @@ class Load:
 class Step:
     index: int
     kind: str
-    params: dict[str, Any]
+    params: dict[str, Any]          # checked, defaults filled in
     modes: tuple[str, ...] = ()     # empty = every mode
+    given: tuple[str, ...] | None = None   # the parameters the file set (None: all)
 
     def runs_in(self, mode: str) -> bool:
         return not self.modes or mode in self.modes
 
+    @property
+    def spec(self) -> StepKind:
+        return KINDS[self.kind]
+
     def describe(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        keys = self.params if self.given is None else self.given
+        args = ", ".join(f"{k}={self.params[k]}" for k in keys)
         return f"{self.kind}({args})" if args else self.kind
 
 
@@ -156,79 +167,70 @@ class Scenario:
         return self.load.routes or tuple(a.name for a in self.apps)
 
 
-def _fail(where: str, message: str) -> ScenarioError:
-    return ScenarioError(f"{where}: {message}")
-
-
-def _mapping(value: Any, where: str) -> dict[str, Any]:
+def _mapping(value: Any, path: FieldPath) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _fail(where, f"expected a mapping, got {value!r}")
+        raise _fail(path, f"expected a mapping, got {value!r}")
     return value
 
 
-def _known(data: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+def _known(data: dict[str, Any], allowed: tuple[str, ...], path: FieldPath) -> None:
     for key in data:
         if key not in allowed:
-            raise _fail(f"{where}.{key}" if where else key,
-                        f"unknown field (known: {', '.join(allowed)})")
+            raise _fail((*path, key), f"unknown field (known: {', '.join(allowed)})"
+                        + _suggest(key, allowed))
 
 
-def _positive_int(value: Any, where: str, low: int = 1) -> int:
+def _positive_int(value: Any, path: FieldPath, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise _fail(where, f"expected a whole number >= {low}, got {value!r}")
+        raise _fail(path, f"expected a whole number >= {low}, got {value!r}")
     return value
 
 
-def _duration(value: Any, where: str) -> float:
+def _duration(value: Any, path: FieldPath) -> float:
     try:
-        return parse_duration(value, where)
+        return parse_duration(value, "")
     except ConfigError as exc:
-        raise ScenarioError(str(exc)) from None
+        raise _fail(path, str(exc).lstrip(": ")) from None
 
 
-def _modes(value: Any, where: str) -> tuple[str, ...]:
+def _modes(value: Any, path: FieldPath) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
-        raise _fail(where, f"expected a list of modes ({', '.join(MODES)}), got {value!r}")
+        raise _fail(path, f"expected a list of modes ({', '.join(MODES)}), got {value!r}")
     for m in value:
         if m not in MODES:
-            raise _fail(where, f"unknown mode {m!r} (known: {', '.join(MODES)})")
+            raise _fail(path, f"unknown mode {m!r} (known: {', '.join(MODES)})")
     return tuple(value)
 
 
-def _apps(value: Any, cells: int) -> tuple[App, ...]:
-    if not isinstance(value, list) or not value:
-        raise _fail("apps", "expected a non-empty list of apps")
-    apps: list[App] = []
-    for i, raw in enumerate(value):
-        where = f"apps[{i}]"
-        raw = _mapping(raw, where)
-        _known(raw, ("name", "host", "instances", "start", "cell"), where)
-        name = raw.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise _fail(f"{where}.name", f"lower-case letters, digits and '-', got {name!r}")
-        if any(a.name == name for a in apps):
-            raise _fail(f"{where}.name", f"duplicate app name {name!r}")
-        host = raw.get("host", f"{name}.apps.internal")
-        if not isinstance(host, str) or not _HOST.match(host):
-            raise _fail(f"{where}.host", f"not a host name: {host!r}")
-        if any(a.host == host for a in apps):
-            raise _fail(f"{where}.host", f"host {host!r} already belongs to another app")
-        cell = raw.get("cell")
-        if cell is not None and cell not in [f"cell-{n}" for n in range(1, cells + 1)]:
-            raise _fail(f"{where}.cell", f"no such cell {cell!r} (foundation has {cells})")
-        start = raw.get("start", True)
-        if not isinstance(start, bool):
-            raise _fail(f"{where}.start", f"expected true or false, got {start!r}")
-        instances = _positive_int(raw.get("instances", 1), f"{where}.instances")
-        apps.append(App(name=name, host=host, instances=instances, start=start, cell=cell))
-    return tuple(apps)
+def _app(i: int, raw: Any, cells: int, apps: list[App]) -> App:
+    path: FieldPath = ("apps", i)
+    raw = _mapping(raw, path)
+    _known(raw, APP_FIELDS, path)
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _fail((*path, "name"), f"lower-case letters, digits and '-', got {name!r}")
+    if any(a.name == name for a in apps):
+        raise _fail((*path, "name"), f"duplicate app name {name!r}")
+    host = raw.get("host", f"{name}.apps.internal")
+    if not isinstance(host, str) or not _HOST.match(host):
+        raise _fail((*path, "host"), f"not a host name: {host!r}")
+    if any(a.host == host for a in apps):
+        raise _fail((*path, "host"), f"host {host!r} already belongs to another app")
+    cell = raw.get("cell")
+    if cell is not None and cell not in [f"cell-{n}" for n in range(1, cells + 1)]:
+        raise _fail((*path, "cell"), f"no such cell {cell!r} (foundation has {cells})")
+    start = raw.get("start", True)
+    if not isinstance(start, bool):
+        raise _fail((*path, "start"), f"expected true or false, got {start!r}")
+    instances = _positive_int(raw.get("instances", 1), (*path, "instances"))
+    return App(name=name, host=host, instances=instances, start=start, cell=cell)
 
 
-def _load(value: Any, apps: tuple[App, ...]) -> Load:
-    raw = _mapping(value or {}, "load")
-    _known(raw, ("rps", "keepalive", "routes", "timeout"), "load")
+def _load(value: Any, apps: list[str]) -> Load:
+    raw = _mapping(value or {}, ("load",))
+    _known(raw, LOAD_FIELDS, ("load",))
     rps = raw.get("rps", 10)
     if isinstance(rps, bool) or not isinstance(rps, (int, float)) or not 0 < rps <= 200:
         raise _fail("load.rps", f"requests per second per route, 0 < rps <= 200, got {rps!r}")
@@ -238,113 +240,63 @@ def _load(value: Any, apps: tuple[App, ...]) -> Load:
     routes = raw.get("routes", [])
     if not isinstance(routes, list):
         raise _fail("load.routes", f"expected a list of app names, got {routes!r}")
-    names = [a.name for a in apps]
     for r in routes:
-        if r not in names:
-            raise _fail("load.routes", f"no app {r!r} (apps: {', '.join(names)})")
-    timeout = _duration(raw.get("timeout", "2s"), "load.timeout")
+        if r not in apps:
+            raise _fail("load.routes", f"no app {r!r} (apps: {', '.join(apps)})")
+    timeout = _duration(raw.get("timeout", "2s"), ("load", "timeout"))
     return Load(rps=float(rps), keepalive=keepalive, routes=tuple(routes), timeout=timeout)
 
 
-def _job_ref(value: Any, where: str, cells: int, apps: list[str]) -> str:
-    """A compose service, or ``cell-of:APP`` (the cell running APP's instance 0)."""
-    jobs = [*JOBS, *(f"cell-{n}" for n in range(1, cells + 1))]
-    if isinstance(value, str) and value.startswith("cell-of:") and value[8:] in apps:
-        return value
-    if value not in jobs:
-        raise _fail(where, f"no job {value!r} (jobs: {', '.join(jobs)}, or cell-of:APP)")
-    return value
-
-
-def _step(i: int, raw: Any, cells: int, apps: list[str]) -> Step:
-    where = f"steps[{i}]"
-    raw = dict(_mapping(raw, where))
-    modes = _modes(raw.pop("modes"), f"{where}.modes") if "modes" in raw else ()
+def _step(i: int, raw: Any, ctx: Context) -> Step:
+    path: FieldPath = ("steps", i)
+    raw = dict(_mapping(raw, path))
+    modes = _modes(raw.pop("modes"), (*path, "modes")) if "modes" in raw else ()
     if len(raw) != 1:
-        raise _fail(where, f"a step has exactly one kind (one of {', '.join(STEP_KINDS)}),"
-                           f" got {', '.join(raw) or 'none'}")
-    kind, value = next(iter(raw.items()))
-    if kind not in STEP_KINDS:
-        raise _fail(where, f"unknown step {kind!r} (known: {', '.join(STEP_KINDS)})")
-    where = f"{where}.{kind}"
-    required, optional = STEP_KINDS[kind]
+        raise _fail(path, f"a step has exactly one kind (one of {', '.join(KINDS)}),"
+                          f" got {', '.join(map(str, raw)) or 'none'}")
+    name, value = next(iter(raw.items()))
+    kind = KINDS.get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise _fail(path, f"unknown step {name!r} (known: {', '.join(KINDS)})"
+                    + _suggest(name, KINDS))
+    path = (*path, name)
     if value is None:
         params: dict[str, Any] = {}
     elif isinstance(value, dict):
         params = dict(value)
-    elif required:
-        params = {required[0]: value}
+    elif kind.params:
+        params = {kind.params[0].name: value}
     else:
-        raise _fail(where, f"expected a mapping of {', '.join(optional)}, got {value!r}")
-    _known(params, required + optional, where)
-    for key in required:
-        if key not in params:
-            raise _fail(f"{where}.{key}", "missing")
-    _check_params(kind, params, where, cells, apps)
-    return Step(index=i, kind=kind, params=params, modes=modes)
+        raise _fail(path, f"takes no parameters, got {value!r} (write `{name}: {{}}`)")
+    _known(params, tuple(p.name for p in kind.params), path)
+    given = tuple(params)
+    for p in kind.params:
+        if p.name in params:
+            value = params[p.name]
+        elif p.required:
+            raise _fail((*path, p.name), "missing" + (f" ({p.doc})" if p.doc else ""))
+        elif p.default is not None:
+            value = p.default
+        else:
+            continue
+        try:
+            params[p.name] = p.type.check(value, ctx)
+        except Invalid as exc:
+            raise _fail((*path, p.name), str(exc)) from None
+    if kind.rule:
+        try:
+            kind.rule(params, ctx)
+        except Invalid as exc:
+            raise _fail((*path, exc.field) if exc.field else path, str(exc)) from None
+    return Step(index=i, kind=name, params=params, modes=modes, given=given)
 
 
-def _check_params(kind: str, p: dict[str, Any], where: str, cells: int,
-                  apps: list[str]) -> None:
-    cell_names = [f"cell-{n}" for n in range(1, cells + 1)]
-    for key in ("app", "from_app", "ref_app"):
-        if key in p and p[key] not in apps:
-            raise _fail(f"{where}.{key}", f"no app {p[key]!r} (apps: {', '.join(apps)})")
-    if "cell" in p and p["cell"] not in cell_names:
-        raise _fail(f"{where}.cell", f"no cell {p['cell']!r} (cells: {', '.join(cell_names)})")
-    if "job" in p:
-        p["job"] = _job_ref(p["job"], f"{where}.job", cells, apps)
-    for key in ("from", "to"):
-        if key in p:
-            p[key] = _job_ref(p[key], f"{where}.{key}", cells, apps)
-    if kind == "heal" and ("from" in p) != ("to" in p):
-        raise _fail(where, "give both from and to, or neither (heal every partition)")
-    if kind == "partition" and p["from"] == p["to"]:
-        raise _fail(where, "from and to are the same job")
-    if kind == "scale":
-        _positive_int(p["instances"], f"{where}.instances", low=0)
-    if kind == "cf_push" and "instances" in p:
-        _positive_int(p["instances"], f"{where}.instances")
-    for key in ("instance_name", "service", "plan"):
-        if key in p and not (isinstance(p[key], str) and _NAME.match(p[key])):
-            raise _fail(f"{where}.{key}", f"lower-case letters, digits and '-', got {p[key]!r}")
-    if kind in ("probe_credhub", "bind_service") and "name" in p \
-            and not (isinstance(p["name"], str) and _CHECK.match(p["name"])):
-        raise _fail(f"{where}.name", f"a check name (a-z, 0-9, '_', '-'), got {p['name']!r}")
-    if "index" in p:
-        _positive_int(p["index"], f"{where}.index", low=0)
-    if kind == "nats_outage" and p.get("how", "pause") not in ("pause", "stop"):
-        raise _fail(f"{where}.how", f"pause or stop, got {p['how']!r}")
-    if kind == "observe":
-        p["duration"] = _duration(p["duration"], f"{where}.duration")
-    if kind == "mark" and not (isinstance(p["name"], str) and _NAME.match(p["name"])):
-        raise _fail(f"{where}.name", f"lower-case letters, digits and '-', got {p['name']!r}")
-    if kind == "probe_direct":
-        if p.get("client_cert", "none") not in CLIENT_CERTS:
-            raise _fail(f"{where}.client_cert",
-                        f"one of {', '.join(CLIENT_CERTS)}, got {p['client_cert']!r}")
-    if kind == "wait":
-        until = p["until"]
-        if until not in WAIT_CONDITIONS:
-            raise _fail(f"{where}.until",
-                        f"unknown condition {until!r} (known: {', '.join(WAIT_CONDITIONS)})")
-        if until in NEEDS_APP and "app" not in p:
-            raise _fail(f"{where}.app", f"condition {until} needs an app")
-        if until in ("cell_gone", "off_cell") and "cell" not in p:
-            raise _fail(f"{where}.cell", f"condition {until} needs a cell")
-        p["timeout"] = _duration(p.get("timeout", "60s"), f"{where}.timeout")
-        if p.get("on_timeout", "fail") not in ("fail", "continue"):
-            raise _fail(f"{where}.on_timeout", f"fail or continue, got {p['on_timeout']!r}")
-        if "consecutive" in p:
-            _positive_int(p["consecutive"], f"{where}.consecutive")
-
-
-def parse_expectation(key: str, value: Any, where: str) -> Expectation:
+def parse_expectation(key: str, value: Any, where: FieldPath | str) -> Expectation:
+    base: FieldPath = where if isinstance(where, tuple) else (where,)
+    path = (*base, key)
     m = _EXPECT_KEY.match(str(key))
     if not m:
-        raise _fail(f"{where}.{key}", "unknown metric (requests, intended, misrouted, errors,"
-                    " availability, recovery_seconds, status.NNN, reason.NAME, timer.NAME,"
-                    " check.NAME; optionally @PHASE)")
+        raise _fail(path, f"unknown metric ({METRICS_HELP})")
     metric, phase = m.group("metric"), m.group("phase")
     if isinstance(value, bool):
         value = "ok" if value else "fail"
@@ -352,104 +304,187 @@ def parse_expectation(key: str, value: Any, where: str) -> Expectation:
         else str(value)
     v = _EXPECT_VALUE.match(text)
     if not v:
-        raise _fail(f"{where}.{key}", f"expected 'OP VALUE' with OP in {' '.join(OPS)},"
-                                      f" got {value!r}")
+        raise _fail(path, f"expected 'OP VALUE' with OP in {' '.join(OPS)}, got {value!r}")
     raw_value = v.group("value")
     if metric.startswith("check."):
         if raw_value not in ("ok", "fail") or v.group("op") not in ("==", "!="):
-            raise _fail(f"{where}.{key}", f"a check is '== ok' or '== fail', got {value!r}")
+            raise _fail(path, f"a check is '== ok' or '== fail', got {value!r}")
         return Expectation(metric, v.group("op"), raw_value, phase)
     try:
         number = float(raw_value)
     except ValueError:
-        raise _fail(f"{where}.{key}", f"not a number: {raw_value!r}") from None
+        raise _fail(path, f"not a number: {raw_value!r}") from None
     if metric == "availability" and not 0 <= number <= 1:
-        raise _fail(f"{where}.{key}", f"availability is a fraction 0..1, got {number}")
+        raise _fail(path, f"availability is a fraction 0..1, got {number}")
     return Expectation(metric, v.group("op"), number, phase)
 
 
-def _expect(value: Any, modes: tuple[str, ...], marks: set[str]) -> dict[str, tuple[Expectation, ...]]:
-    raw = _mapping(value or {}, "expect")
+def _expect(value: Any, modes: tuple[str, ...], marks: set[str],
+            problems: _Collect) -> dict[str, tuple[Expectation, ...]]:
     out: dict[str, list[Expectation]] = {m: [] for m in modes}
+    raw = problems.run(_mapping, value or {}, ("expect",)) or {}
     for key, checks in raw.items():
         targets = modes if key == "all" else (key,)
         if key != "all" and key not in MODES:
-            raise _fail(f"expect.{key}", f"a mode ({', '.join(MODES)}) or 'all'")
+            problems.problems.append(Problem(("expect", key), f"a mode ({', '.join(MODES)})"
+                                             f" or 'all'" + _suggest(key, (*MODES, "all"))))
+            continue
         if key != "all" and key not in modes:
-            raise _fail(f"expect.{key}", f"mode not in foundation.modes ({', '.join(modes)})")
-        for metric, check in _mapping(checks, f"expect.{key}").items():
-            exp = parse_expectation(metric, check, f"expect.{key}")
+            problems.problems.append(Problem(
+                ("expect", key), f"mode not in foundation.modes ({', '.join(modes)})"))
+            continue
+        for metric, check in (problems.run(_mapping, checks, ("expect", key)) or {}).items():
+            exp = problems.run(parse_expectation, metric, check, ("expect", key))
+            if exp is None:
+                continue
             if exp.phase and exp.phase not in marks:
-                raise _fail(f"expect.{key}.{metric}", f"no `mark: {exp.phase}` step")
+                problems.problems.append(Problem(
+                    ("expect", key, metric), f"no `mark: {exp.phase}` step"
+                    + (f" (marks: {', '.join(sorted(marks))})" if marks else "")))
+                continue
             for m in targets:
                 out[m].append(exp)
     return {m: tuple(v) for m, v in out.items()}
 
 
-def parse(data: Any, source: str = "<scenario>", path: Path | None = None) -> Scenario:
-    """Validate a loaded YAML document; errors are prefixed with `source`."""
-    try:
-        return _parse(data, path)
-    except ScenarioError as exc:
-        raise ScenarioError(f"{source}: {exc}") from None
+def _foundation(data: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    foundation = dict(_mapping(data.get("foundation") or {}, ("foundation",)))
+    modes = _modes(foundation.pop("modes", list(MODES)), ("foundation", "modes"))
+    cells = foundation.get("cells", 1)
+    _positive_int(cells, ("foundation", "cells"))
+    foundation["cells"] = cells
+    _known(foundation, settings.foundation_settings(), ("foundation",))
+    for key, val in _mapping(foundation.get("timings") or {},
+                             ("foundation", "timings")).items():
+        _duration(val, ("foundation", "timings", key))
+    for mode in modes:   # the foundation's own checks: names, ranges, subnets, ports
+        try:
+            settings.foundation_config(foundation, mode)
+        except ConfigError as exc:
+            field_, _, message = str(exc).partition(": ")
+            raise _fail(("foundation", *field_.split(".")), message or str(exc)) from None
+    return foundation, modes
 
 
-def _parse(data: Any, path: Path | None) -> Scenario:
-    data = _mapping(data, "scenario")
-    _known(data, ("name", "description", "foundation", "apps", "load", "steps", "expect",
-                  "not_applicable"), "")
+def parse(data: Any, source: str = "<scenario>", path: Path | None = None,
+          lines: Any = None) -> Scenario:
+    """Validate a loaded YAML document. Problems are prefixed with `source`, and with the
+    line when `lines` (a composed YAML node, see `load_file`) is given."""
+    problems = _Collect()
+    sc = _parse(data, path, problems)
+    if problems.problems or sc is None:
+        found = [Problem(p.path, p.message, line_of(lines, p.path)) for p in problems.problems]
+        raise ScenarioError(found, source)
+    return sc
+
+
+def _parse(data: Any, path: Path | None, problems: _Collect) -> Scenario | None:
+    if problems.run(_mapping, data, ()) is None:
+        problems.problems[-1] = Problem((), f"a scenario is a mapping ({', '.join(TOP_LEVEL)}),"
+                                            f" got {type(data).__name__}")
+        return None
+    problems.run(_known, data, TOP_LEVEL, ())
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise _fail("name", f"lower-case letters, digits and '-', got {name!r}")
-    foundation = dict(_mapping(data.get("foundation") or {}, "foundation"))
-    modes = _modes(foundation.pop("modes", list(MODES)), "foundation.modes")
-    cells = foundation.get("cells", 1)
-    _positive_int(cells, "foundation.cells")
-    foundation["cells"] = cells
-    _known(foundation, ("cells", "timings", "ports", "subnets", "port_allocator",
-                        "proxy_config_layout", "key_sizes", "project"), "foundation")
-    for key, val in _mapping(foundation.get("timings") or {}, "foundation.timings").items():
-        _duration(val, f"foundation.timings.{key}")
-    apps = _apps(data.get("apps"), cells)
-    load = _load(data.get("load"), apps)
+        problems.problems.append(Problem(("name",),
+                                         f"lower-case letters, digits and '-', got {name!r}"))
+    foundation, modes = problems.run(_foundation, data) or ({"cells": 1}, MODES)
+    cells = foundation["cells"] if isinstance(foundation.get("cells"), int) else 1
+    raw_apps = data.get("apps")
+    apps: list[App] = []
+    if not isinstance(raw_apps, list) or not raw_apps:
+        problems.problems.append(Problem(("apps",), "expected a non-empty list of apps"))
+        raw_apps = []
+    for i, raw in enumerate(raw_apps):
+        app = problems.run(_app, i, raw, cells, apps)
+        if app is not None:
+            apps.append(app)
+    # Steps are checked against every app the file names, even one with a bad field.
+    names = list(dict.fromkeys([a.name for a in apps] + [
+        r["name"] for r in raw_apps if isinstance(r, dict) and isinstance(r.get("name"), str)]))
+    load = problems.run(_load, data.get("load"), names)
     raw_steps = data.get("steps") or []
     if not isinstance(raw_steps, list):
-        raise _fail("steps", "expected a list of steps")
-    names = [a.name for a in apps]
-    steps = tuple(_step(i, s, cells, names) for i, s in enumerate(raw_steps))
-    _check_pushes(apps, steps)
+        problems.problems.append(Problem(("steps",), "expected a list of steps"))
+        raw_steps = []
+    ctx = Context(apps=tuple(names), cells=cells)
+    parsed = [problems.run(_step, i, s, ctx) for i, s in enumerate(raw_steps)]
+    steps = tuple(s for s in parsed if s is not None)
+    problems.run(_check_pushes, apps, steps)
     marks = {s.params["name"] for s in steps if s.kind == "mark"}
-    na = _mapping(data.get("not_applicable") or {}, "not_applicable")
+    expect = _expect(data.get("expect"), modes, marks, problems)
+    na = problems.run(_mapping, data.get("not_applicable") or {}, ("not_applicable",)) or {}
     for mode in na:
         if mode not in MODES:
-            raise _fail(f"not_applicable.{mode}", f"not a mode ({', '.join(MODES)})")
+            problems.problems.append(Problem(("not_applicable", mode),
+                                             f"not a mode ({', '.join(MODES)})"))
+    if problems.problems or load is None:
+        return None
     return Scenario(name=name, description=str(data.get("description", "")).strip(),
-                    modes=modes, foundation=foundation, apps=apps, load=load, steps=steps,
-                    expect=_expect(data.get("expect"), modes, marks),
+                    modes=modes, foundation=foundation, apps=tuple(apps), load=load,
+                    steps=steps, expect=expect,
                     not_applicable={k: str(v) for k, v in na.items()}, path=path)
 
 
-def _check_pushes(apps: tuple[App, ...], steps: tuple[Step, ...]) -> None:
+def _check_pushes(apps: list[App], steps: tuple[Step, ...]) -> None:
+    """Order across steps: an app is started once; Cloud Controller steps need an app
+    an earlier `cf_push` step pushed."""
     started = {a.name for a in apps if a.start}
     via_cc: set[str] = set()
     for s in steps:
-        if s.kind in ("push", "cf_push"):
+        if s.kind in ("push", "cf_push") and s.params["app"] in {a.name for a in apps}:
             if s.params["app"] in started and not s.modes:
-                raise _fail(f"steps[{s.index}].{s.kind}.app",
+                raise _fail(("steps", s.index, s.kind, "app"),
                             f"{s.params['app']!r} is already started (set start: false)")
             started.add(s.params["app"])
             if s.kind == "cf_push":
                 app = next(a for a in apps if a.name == s.params["app"])
                 if app.host.split(".", 1)[0] != app.name:
-                    raise _fail(f"steps[{s.index}].cf_push.app",
+                    raise _fail(("steps", s.index, "cf_push", "app"),
                                 f"cf push routes {app.name}.<apps_domain>; {app.name!r} has"
                                 f" host {app.host!r}")
                 via_cc.add(app.name)
-        for key in CC_STEPS.get(s.kind, ()):
-            if s.params[key] not in via_cc:
-                raise _fail(f"steps[{s.index}].{s.kind}.{key}",
-                            f"{s.params[key]!r} is not pushed with an earlier cf_push step"
+        for p in s.spec.params:
+            if p.type is CF_APP and p.name in s.params and s.params[p.name] not in via_cc:
+                raise _fail(("steps", s.index, s.kind, p.name),
+                            f"{s.params[p.name]!r} is not pushed with an earlier cf_push step"
                             " (the Cloud Controller does not know it)")
+
+
+def line_of(node: Any, path: FieldPath) -> int | None:
+    """The 1-based line of the deepest part of `path` found in a composed YAML node."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            hit = next(((k, v) for k, v in node.value
+                        if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None)
+            if hit is None:
+                break
+            line, node = hit[0].start_mark.line + 1, hit[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def load_text(text: str, source: str, path: Path | None = None) -> Scenario:
+    """Parse and validate a scenario's YAML text; problems carry their line numbers."""
+    try:
+        data = yaml.safe_load(text)
+        lines = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ScenarioError(f"{where}: not valid YAML: {exc}") from None
+    except (ValueError, ArithmeticError, LookupError, TypeError, RecursionError) as exc:
+        # PyYAML's constructors raise these on values they refuse (`2001-13-01`: month 13)
+        raise ScenarioError(f"{source}: not valid YAML: {type(exc).__name__}: {exc}") from None
+    return parse(data, source, path, lines)
 
 
 def load_file(path: Path) -> Scenario:
@@ -457,11 +492,9 @@ def load_file(path: Path) -> Scenario:
         text = Path(path).read_text()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    return parse(data, str(path), Path(path))
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (UTF-8)") from None
+    return load_text(text, str(path), Path(path))
 
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"

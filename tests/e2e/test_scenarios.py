@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tarfile
 
 import pytest
 
-from orchestrator.scenario import schema
+from orchestrator.scenario import incident, schema
 from orchestrator.scenario.results import PASSED
 from orchestrator.scenario.runner import run_scenario
 
@@ -62,7 +63,8 @@ def leftovers() -> str:
 def test_the_matrix_covers_every_scenario_and_mode():
     names = {n for n, _ in MATRIX}
     assert {"stale-route-port-reuse", "nats-outage", "cert-rotation-under-load",
-            "strict-direct-access", "app-crash-restart", "cell-loss"} <= names
+            "strict-direct-access", "app-crash-restart", "cell-loss",
+            "router-restart-under-load"} <= names
     assert len(MATRIX) >= 17
 
 
@@ -76,12 +78,38 @@ def test_scenario(name: str, mode: str, tmp_path):
         # the incident itself: B answers A's route only without route integrity
         assert (counts["misrouted"] > 0) == (mode == "before-envoy"), counts
     if name == "strict-direct-access":
-        assert doc["checks"] == {"no-client-cert": mode != "strict", "router-cert": True}, \
+        assert doc["checks"] == {"reached-without-client-cert": mode != "strict",
+                                 "reached-with-router-cert": True}, \
             doc["check_details"]
     if name == "credential-delivery":
         assert doc["checks"] == {"cc-holds-only-ref": True, "vault-has-credentials": True,
-                                 "own-app-reads": True, "other-app-denied": False,
-                                 "read-after-unbind": False}, doc["check_details"]
+                                 "own-app-reads": True, "other-app-denied": True,
+                                 "denied-after-unbind": True}, doc["check_details"]
         assert "http 403" in doc["check_details"]["other-app-denied"]
         evidence = tmp_path / name / mode / "evidence" / "cf-env-vault-bound.txt"
         assert evidence.read_text().count("credhub-ref") == 1
+    if name == "router-restart-under-load":
+        pack_and_replay(name, mode, tmp_path)
+
+
+def pack_and_replay(name: str, mode: str, tmp_path) -> None:
+    """The run just made, packed as another team gets it, then replayed on a fresh
+    foundation: the verdicts then and now side by side."""
+    pack = tmp_path / "incident.tar.gz"
+    names = incident.pack(tmp_path / name, pack)
+    assert {f"{name}/{f}" for f in ("scenario.yml", "result.json", "report.md", "timeline.png",
+                                    f"{mode}/foundation.yml",
+                                    f"{mode}/evidence/router-routes.json",
+                                    f"{mode}/evidence/cfdot-actual-lrps.txt",
+                                    f"{mode}/evidence/proxy-certs.txt")} <= set(names)
+    with tarfile.open(pack) as tar:
+        around = tar.extractfile(f"{name}/{mode}/evidence/access-log-around-faults.txt")
+        first = around.read().decode().splitlines()
+    assert first[0].startswith("== restart router: ") and not first[0].endswith(": 0 lines")
+    assert "web.apps.internal - [" in first[1] or "api.apps.internal - [" in first[1]
+    then, now, text = incident.replay(pack, tmp_path / "replay", project=PROJECT,
+                                      placement=PLACEMENT)
+    assert now["modes"][mode]["status"] == PASSED, text
+    assert f"{mode}: then passed, now passed" in text
+    assert text.endswith("changed: nothing\n"), text
+    assert not leftovers()

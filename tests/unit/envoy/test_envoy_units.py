@@ -158,7 +158,7 @@ def test_certs_json(backend, pki):
     assert {"ip_address": "10.255.1.2"} in chain[0]["subject_alt_names"]
     assert chain[0]["days_until_expiration"] == "0"  # 24 h validity, just issued
     assert chain[0]["expiration_time"].endswith("Z")
-    assert len(chain) == 2  # leaf + intermediate
+    assert len(chain) == 1  # the leaf only, as real Envoy shows it (not the intermediate)
     assert data["certificates"][0]["ca_cert"][0]["path"] == "<inline>"
 
 

@@ -11,7 +11,8 @@ from orchestrator.scenario import schema
 GOOD = {
     "name": "demo",
     "foundation": {"modes": ["before-envoy", "strict"], "cells": 2,
-                   "timings": {"droplet_stale_threshold": "20s"}},
+                   "timings": {"droplet_stale_threshold": "20s",
+                               "prune_stale_droplets_interval": "2s"}},
     "apps": [{"name": "a", "instances": 2}, {"name": "b", "start": False}],
     "load": {"rps": 5, "keepalive": True},
     "steps": [
@@ -39,7 +40,7 @@ def test_shipped_scenarios_are_valid():
     found = schema.discover()
     assert set(found) == {"stale-route-port-reuse", "nats-outage", "cert-rotation-under-load",
                           "strict-direct-access", "app-crash-restart", "cell-loss",
-                          "credential-delivery"}
+                          "credential-delivery", "router-restart-under-load"}
     for path in found.values():
         sc = schema.load_file(path)
         assert sc.name == path.stem
