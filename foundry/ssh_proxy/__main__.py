@@ -54,7 +54,7 @@ async def run(cfg: SSHProxyConfig) -> int:
     auth = Authenticator(http_client(cfg.ca_file, cfg.timeout), cfg.uaa_url, cfg.uaa_client,
                          cfg.uaa_client_secret, cfg.uaa_redirect_uri, cfg.cc_url,
                          cfg.bbs_address, cfg.backend_tls)
-    host, port = cfg.split(cfg.listen_address)
+    host, port = cfg.address
     server = await serve(host, port, host_key, auth, backend)
     log.info("ssh-proxy listening on %s:%d (backend %s)", host, port,
              "TLS through the instance proxy" if cfg.backend_tls else "plain")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from foundry.jobconfig import read_object
+from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
 
 
 class ConfigError(Exception):
@@ -34,33 +34,17 @@ class SSHProxyConfig:
     backend_ca_file: str = ""        # the instance identity root
     timeout: float = 10.0
 
-    @staticmethod
-    def split(address: str) -> tuple[str, int]:
-        host, _, port = address.rpartition(":")
-        return host or "0.0.0.0", int(port)
+    @property
+    def address(self) -> tuple[str, int]:
+        return split_host_port(self.listen_address)
 
 
 def from_dict(raw: dict[str, Any]) -> SSHProxyConfig:
-    kwargs: dict[str, Any] = {}
-    for f in fields(SSHProxyConfig):
-        if f.name not in raw:
-            continue
-        value, default = raw[f.name], f.default
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{f.name}: expected true or false")
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"{f.name}: expected a positive number")
-            value = float(value)
-        elif not isinstance(value, str):
-            raise ConfigError(f"{f.name}: expected a string")
-        kwargs[f.name] = value
+    kwargs = typed_fields(SSHProxyConfig, raw, ConfigError)
+    if kwargs.get("timeout", 1.0) <= 0:
+        raise ConfigError("timeout: must be greater than zero")
     cfg = SSHProxyConfig(**kwargs)
-    try:
-        cfg.split(cfg.listen_address)
-    except ValueError:
-        raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from None
+    listen_address(cfg.listen_address, ConfigError)
     if not cfg.host_key_file or not cfg.backend_key_file:
         raise ConfigError("host_key_file and backend_key_file are required")
     if cfg.backend_tls and not (cfg.backend_cert_file and cfg.backend_key_tls_file

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from foundry.jobconfig import start_job
+from foundry.jobconfig import split_host_port, start_job
 from foundry.uaa.config import ConfigError, load
 from foundry.uaa.jwt import SigningKey
 from foundry.uaa.server import UAAServer, tls_context
@@ -16,18 +16,13 @@ from foundry.uaa.service import UAA
 DEFAULT_CONFIG = "/var/vcap/jobs/uaa/config/uaa.json"
 
 
-def split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host or "0.0.0.0", int(port)
-
-
 def main(argv: list[str] | None = None) -> int:
     cfg = start_job("uaa", __doc__, DEFAULT_CONFIG, load, ConfigError, argv)
     try:
         with open(cfg.signing_key_file, "rb") as f:
             key = SigningKey.from_pem(cfg.signing_key_id, f.read())
         tls = tls_context(cfg.cert_file, cfg.key_file) if cfg.cert_file else None
-        server = UAAServer(split(cfg.listen_address), UAA(cfg, key), tls)
+        server = UAAServer(split_host_port(cfg.listen_address), UAA(cfg, key), tls)
     except (OSError, ValueError) as e:
         print(f"uaa: cannot start: {e}", file=sys.stderr)
         return 1

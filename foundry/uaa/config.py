@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from foundry.jobconfig import read_object
+from foundry.jobconfig import listen_address, read_object
 
 GRANT_TYPES = ("password", "refresh_token", "client_credentials", "authorization_code")
 
@@ -122,6 +122,7 @@ def from_dict(raw: dict[str, Any]) -> UAAConfig:
             kwargs[key] = raw[key]
     for key in ("access_token_validity", "refresh_token_validity", "code_validity"):
         kwargs[key] = _int(raw, key, getattr(base, key), key)
+    listen_address(kwargs.get("listen_address", base.listen_address), ConfigError)
     parsed = tuple(parse_user(u, i) for i, u in enumerate(users))
     if len({u.username for u in parsed}) != len(parsed):
         raise ConfigError("users: two users share a username")
