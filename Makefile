@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CFLAB := $(BIN)/cflab
 
-.PHONY: help up down clean test unit integration e2e bench lint images venv host-tools bench-tools install-tools scenarios
+.PHONY: help up down clean test unit integration e2e bench lint images venv host-tools test-tools bench-tools install-tools scenarios
 
 help:
 	@echo "make up          start the demo foundation (builds images on first run)"
@@ -30,9 +30,14 @@ $(STAMP): pyproject.toml
 # Host tools the build and tests need; installed with apt when missing and we are root.
 TOOLS := debootstrap:debootstrap nats-server:nats-server jq:jq openssl:openssl
 BENCH_TOOLS := nginx:nginx-light haproxy:haproxy wrk:wrk
+# The dashboard's browser tests: Debian's headless Chromium (Playwright's own download cannot work here).
+TEST_TOOLS := chromium-headless-shell:chromium-headless-shell
 
 host-tools:
 	@$(MAKE) -s install-tools PAIRS="$(TOOLS)"
+
+test-tools:
+	@$(MAKE) -s install-tools PAIRS="$(TOOLS) $(TEST_TOOLS)"
 
 bench-tools:
 	@$(MAKE) -s install-tools PAIRS="$(TOOLS) $(BENCH_TOOLS)"
@@ -62,16 +67,16 @@ clean: venv
 images: venv host-tools
 	@$(CFLAB) images
 
-test: venv host-tools
+test: venv test-tools
 	@$(BIN)/pytest -q tests/unit tests/integration tests/e2e
 
 unit: venv
 	@$(BIN)/pytest -q tests/unit
 
-integration: venv host-tools
+integration: venv test-tools
 	@$(BIN)/pytest -q tests/integration
 
-e2e: venv host-tools
+e2e: venv test-tools
 	@$(BIN)/pytest -q tests/e2e
 
 bench: venv bench-tools

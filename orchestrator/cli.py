@@ -47,6 +47,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     curl -s -H 'Host: hello.{domain}' http://127.0.0.1:{http}/ | jq .
     curl -s -H 'Host: other.{domain}' http://127.0.0.1:{http}/ | jq .
 
+  Watch it live: http://127.0.0.1:{cfg.ports['dashboard']}/
+
   Log in (source the venv or prefix .venv/bin/); `cflab up` already logged CF_HOME in:
     export CF_HOME={cf_home}
     cf login -a https://127.0.0.1:{cfg.ports['cloud_controller']} -u {foundation.admin[0]} -p {foundation.admin[1]} --skip-ssl-validation
@@ -93,7 +95,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not status["jobs"]:
         print(f"foundation {cfg.project!r} is not running (start it with `make up`)")
         return 3
-    print(f"foundation {cfg.project!r}   mode: {status['mode'] or cfg.mode}")
+    print(f"foundation {cfg.project!r}   mode: {status['mode'] or cfg.mode}"
+          f"   dashboard: {status['dashboard']}")
     print(f"{'job':<20} {'state':<10} {'health':<10} container")
     for job, st in sorted(status["jobs"].items()):
         print(f"{job:<20} {st['state']:<10} {st['health']:<10} {st['container']}")

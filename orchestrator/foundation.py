@@ -115,6 +115,7 @@ class Foundation:
                 for name, instances in SAMPLE_APPS:
                     self.cf("push", name, "-p", str(SAMPLE_APP_DIR), "-i", str(instances))
                     notes.append(f"{name} ×{instances}")
+        info(f"dashboard http://127.0.0.1:{self.cfg.ports['dashboard']}/")
         info(f"foundation {self.project!r} is up in {time.monotonic() - started:.1f}s")
 
     @property
@@ -151,7 +152,7 @@ class Foundation:
         """
         with phase(f"mode {self.cfg.mode}") as notes:
             render.render_all(self.cfg, socket_path())
-            jobs = ["router", "cloud-controller", "ssh-proxy", *self.cfg.cell_names]
+            jobs = ["router", "cloud-controller", "ssh-proxy", "dashboard", *self.cfg.cell_names]
             self.compose("up", "-d", "--no-deps", "--force-recreate", *jobs)
             healthy = self.wait_healthy(wait)
             notes.append(f"recreated {', '.join(jobs)}; {len(healthy)} jobs healthy")
@@ -236,7 +237,8 @@ class Foundation:
     def status(self) -> dict:
         saved = render.state_dir(self.project) / "foundation.json"
         mode = json.loads(saved.read_text())["mode"] if saved.exists() else None
-        return {"project": self.project, "mode": mode, "jobs": self.job_states()}
+        return {"project": self.project, "mode": mode, "jobs": self.job_states(),
+                "dashboard": f"http://127.0.0.1:{self.cfg.ports['dashboard']}/"}
 
 
 def login(cf_home: Path, api: str, uaa: str, ca: str, username: str, password: str,

@@ -37,6 +37,7 @@ def compose_env(cfg: FoundationConfig) -> dict[str, str]:
         "CFLAB_CC_PORT": str(cfg.ports["cloud_controller"]),
         "CFLAB_UAA_PORT": str(cfg.ports["uaa"]),
         "CFLAB_SSH_PROXY_PORT": str(cfg.ports["ssh_proxy"]),
+        "CFLAB_DASHBOARD_PORT": str(cfg.ports["dashboard"]),
         "CFLAB_CA_KEY_SIZE": str(cfg.key_sizes["ca"]),
         "CFLAB_JOBS_DIR": str(state_dir(cfg.project) / "jobs"),
     }
@@ -78,6 +79,7 @@ def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
         "endpoint_timeout": _go_duration(t["endpoint_timeout"]),
         "balancing_algorithm": "round-robin",
         "access_log": {"file": "/var/vcap/sys/log/gorouter/access.log"},
+        "log_cache_url": "http://cloud-controller:9023",  # cflab: RTR lines for `cf logs`
     }
 
 
@@ -205,6 +207,10 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
         "stack_image": stack_image(cfg.proxy),
         **MODE_FLAGS[cfg.mode],
         "proxy_memory_allocation_mb": 32,
+        "max_cpu_shares": 1024,
+        "container_max_pids": 1024,
+        "container_metrics_report_interval": _go_duration(t["container_metrics_report_interval"]),
+        "cc_internal_url": "http://cloud-controller:9023",
         "container_proxy_path": "/etc/cf-assets/envoy",
         "container_proxy_config_path": "/var/vcap/data/rep/proxy_config",
         "container_proxy_trusted_ca_certs": [f"{REP_SECRETS}/trusted_ca_certificates.crt"],
@@ -242,6 +248,31 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
         "greet_interval": t["greet_retry_interval"],
         "greet_max_attempts": 30,
         "poll_interval": 1.0,  # a fallback: BBS events wake the emitter at once
+    }
+
+
+def dashboard_json(cfg: FoundationConfig) -> dict[str, Any]:
+    """What the dashboard reads: each job's own health endpoint (a TCP connect for the
+    TLS-only CredHub and the broker), the BBS, NATS and the router's access log."""
+    t = cfg.timings
+    return {
+        "listen_address": "0.0.0.0:8300",
+        "project": cfg.project,
+        "mode": cfg.mode,
+        "cells": cfg.cell_names,
+        "bbs_address": "http://bbs:8889",
+        "nats_servers": ["nats://nats:4222"],
+        "access_log": "/var/vcap/sys/log/gorouter/access.log",
+        "droplet_stale_threshold": t["droplet_stale_threshold"],
+        "prune_stale_droplets_interval": t["prune_stale_droplets_interval"],
+        "jobs": [
+            {"name": "nats", "url": "http://nats:8222/healthz"},
+            {"name": "router", "url": "http://router:8080/health"},
+            {"name": "bbs", "url": "http://bbs:8889/ping"},
+            {"name": "cloud-controller", "url": "http://cloud-controller:9023/healthz"},
+            {"name": "credhub", "url": "tcp://credhub:8844"},
+            {"name": "service-broker", "url": "tcp://service-broker:8088"},
+        ],
     }
 
 
@@ -309,6 +340,7 @@ def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock
         jobs / "credhub" / "credhub.json": json.dumps(credhub_json(cfg), indent=2) + "\n",
         jobs / "uaa" / "uaa.json": json.dumps(uaa_json(cfg), indent=2) + "\n",
         jobs / "ssh_proxy" / "ssh_proxy.json": json.dumps(ssh_proxy_json(cfg), indent=2) + "\n",
+        jobs / "dashboard" / "dashboard.json": json.dumps(dashboard_json(cfg), indent=2) + "\n",
         jobs / "service_broker" / "service_broker.json":
             json.dumps(service_broker_json(cfg), indent=2) + "\n",
     }

@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from foundry.cli import cf_format as fmt
 from foundry.cli import uaa_client
@@ -122,6 +124,22 @@ def package_folder(path: Path) -> bytes:
                 continue
             tar.add(child, arcname=str(rel), recursive=False)
     return buf.getvalue()
+
+
+BYTE_QUANTITY = re.compile(r"^(\d+)([MGT])B?$", re.IGNORECASE)
+BYTE_QUANTITY_ERROR = ("Incorrect Usage: Byte quantity must be an integer with a unit of "
+                       "measurement like M, MB, G, or GB")
+
+
+def megabytes(value: str | None) -> int | None:
+    """cf's flag.Megabytes: ``256M``, ``1G``, ``512MB`` → MB; anything else (``10X``,
+    ``0``, ``1.5G``) is cf's usage error before any request is made."""
+    if value is None:
+        return None
+    m = BYTE_QUANTITY.match(value.strip())
+    if not m:
+        raise CFError(BYTE_QUANTITY_ERROR)
+    return int(m.group(1)) * {"M": 1, "G": 1024, "T": 1024 * 1024}[m.group(2).upper()]
 
 
 def startup_timeout() -> float:
@@ -341,6 +359,7 @@ def cmd_target(ctx: Context, a: argparse.Namespace) -> int:
 def cmd_push(ctx: Context, a: argparse.Namespace) -> int:
     if a.instances is not None and a.instances < 0:
         raise CFError("Incorrect Usage: --instances must be zero or more")
+    memory, disk = megabytes(a.memory), megabytes(a.disk)
     bits = package_folder(Path(a.path or "."))
     info = ctx.client.get("/v2/info")
     limit = (info.get("cflab") or {}).get("max_bits_bytes")
@@ -362,6 +381,7 @@ def cmd_push(ctx: Context, a: argparse.Namespace) -> int:
                                 "instances": 1 if a.instances is None else a.instances}
         if a.command:
             body["command"] = a.command
+        body.update({k: v for k, v in (("memory", memory), ("disk_quota", disk)) if v is not None})
         if domain:
             ctx.say(f"  routes:\n+   {host}.{domain['entity']['name']}")
         ctx.say()
@@ -375,6 +395,8 @@ def cmd_push(ctx: Context, a: argparse.Namespace) -> int:
             changes["instances"] = a.instances
         if a.command:
             changes["command"] = a.command
+        changes.update({k: v for k, v in (("memory", memory), ("disk_quota", disk))
+                        if v is not None})
         app = existing
         if existing["entity"]["state"] == "STARTED":
             ctx.say(f"Stopping app {a.name}...")
@@ -422,15 +444,79 @@ def cmd_app(ctx: Context, a: argparse.Namespace) -> int:
 
 
 def cmd_scale(ctx: Context, a: argparse.Namespace) -> int:
-    if a.instances is None:
-        raise CFError("Incorrect Usage: cf scale APP_NAME -i INSTANCES")
-    if a.instances < 0:
+    memory, disk = megabytes(a.memory), megabytes(a.disk)
+    if a.instances is not None and a.instances < 0:
         raise CFError("Incorrect Usage: Instance count must be zero or more")
-    ctx.say(f"Scaling app {a.name} {ctx.where()}...")
     app = ctx.app(a.name)
-    ctx.client.call("PUT", f"/v2/apps/{app['metadata']['guid']}", {"instances": a.instances})
+    guid = app["metadata"]["guid"]
+    if a.instances is None and memory is None and disk is None:
+        show_app(ctx, guid)  # cf scale APP: the current scale
+        return 0
+    restart = (memory is not None or disk is not None) and app["entity"]["state"] == "STARTED"
+    if restart and not a.force:
+        ctx.out.write(f"This will cause the app to restart. Are you sure you want to scale "
+                      f"{a.name}?> ")
+        ctx.out.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            ctx.say("Scale cancelled")
+            return 0
+    ctx.say(f"Scaling app {a.name} {ctx.where()}...")
+    changes = {k: v for k, v in (("instances", a.instances), ("memory", memory),
+                                 ("disk_quota", disk)) if v is not None}
+    ctx.client.call("PUT", f"/v2/apps/{guid}", changes)
     ctx.say("OK")
+    if restart:  # new limits reach the containers only through a restart, as on CF
+        ctx.say(f"\nStopping app {a.name} {ctx.where()}...")
+        set_state(ctx, guid, "STOPPED")
+        ctx.say(f"Starting app {a.name} {ctx.where()}...")
+        app = set_state(ctx, guid, "STARTED")
+        ctx.say()
+        wait_for_start(ctx, app, a.name)
+        ctx.say()
+        show_app(ctx, guid)
     return 0
+
+
+def cmd_events(ctx: Context, a: argparse.Namespace) -> int:
+    ctx.say(f"Getting events for app {a.name} {ctx.where()}...\n")
+    guid = ctx.app(a.name)["metadata"]["guid"]
+    events = ctx.client.get("/v2/events", q=f"actee:{guid}", **{
+        "order-direction": "desc", "results-per-page": "50"}).get("resources", [])
+    ctx.say(fmt.events_table(events))
+    return 0
+
+
+LOG_POLL_INTERVAL = 0.5
+
+
+def read_logs(ctx: Context, guid: str, name: str, **query: str) -> list[dict[str, Any]]:
+    result = ctx.client.raw("GET", f"/api/v1/read/{guid}?" + urlencode(query))
+    if result.status == 404:
+        raise CFError(f"App {name} was deleted; the log stream has ended.")
+    if result.status >= 400:
+        raise CFError(error_message(result))
+    return ((result.json() or {}).get("envelopes") or {}).get("batch") or []
+
+
+def cmd_logs(ctx: Context, a: argparse.Namespace) -> int:
+    """--recent: what the log store holds, oldest first; else follow from now on, until
+    interrupted or the app is deleted (a restart of an instance does not end it)."""
+    guid = ctx.app(a.name)["metadata"]["guid"]
+    ctx.say(f"Retrieving logs for app {a.name} {ctx.where()}...\n")
+    if a.recent:
+        recent = read_logs(ctx, guid, a.name, descending="true", limit="1000")
+        for env in reversed(recent):
+            ctx.say(fmt.log_line(env))
+        return 0
+    last = read_logs(ctx, guid, a.name, descending="true", limit="1")
+    after = int(last[0]["timestamp"]) + 1 if last else 0
+    while True:
+        batch = read_logs(ctx, guid, a.name, start_time=str(after))
+        for env in batch:
+            ctx.say(fmt.log_line(env))
+            after = int(env["timestamp"]) + 1
+        if not batch:
+            time.sleep(LOG_POLL_INTERVAL)
 
 
 def cmd_start(ctx: Context, a: argparse.Namespace) -> int:
@@ -799,6 +885,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-route", action="store_true")
     sp.add_argument("--hostname", "-n")
     sp.add_argument("--no-start", action="store_true")
+    sp.add_argument("-m", dest="memory", help="memory limit (e.g. 256M, 1024M, 1G)")
+    sp.add_argument("-k", dest="disk", help="disk limit (e.g. 256M, 1024M, 1G)")
     add("apps", cmd_apps, "List all apps in the target space", ("a",))
     for name, fn, help_ in (("app", cmd_app, "Display health and status for an app"),
                             ("start", cmd_start, "Start an app"),
@@ -809,9 +897,19 @@ def build_parser() -> argparse.ArgumentParser:
         aliases = {"start": ("st",), "stop": ("sp",), "restart": ("rs", "restage", "rg"),
                    "env": ("e",)}.get(name, ())
         add(name, fn, help_, aliases).add_argument("name")
-    sp = add("scale", cmd_scale, "Change the instance count of an app")
+    sp = add("scale", cmd_scale, "Change or view the instance count, disk space limit, and "
+             "memory limit for an app")
     sp.add_argument("name")
     sp.add_argument("-i", dest="instances", type=int)
+    sp.add_argument("-m", dest="memory", help="memory limit (e.g. 256M, 1024M, 1G)")
+    sp.add_argument("-k", dest="disk", help="disk limit (e.g. 256M, 1024M, 1G)")
+    sp.add_argument("-f", dest="force", action="store_true", help="force restart of app "
+                    "without prompt")
+    sp = add("logs", cmd_logs, "Tail or show recent logs for an app")
+    sp.add_argument("name")
+    sp.add_argument("--recent", action="store_true", help="dump recent logs instead of tailing")
+    sp = add("events", cmd_events, "Show recent app events")
+    sp.add_argument("name")
     sp = add("delete", cmd_delete, "Delete an app", ("d",))
     sp.add_argument("name")
     sp.add_argument("-f", dest="force", action="store_true", help="force deletion without "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import time
 from typing import Any
 
 
@@ -25,28 +27,33 @@ def megabytes(mb: int) -> str:
     return f"{mb // 1024}G" if mb >= 1024 and mb % 1024 == 0 else f"{mb}M"
 
 
-def app_address(inst: dict[str, Any]) -> str:
-    """cell IP with the external port of 8080, else its TLS proxy port (strict mode)."""
-    host = inst.get("host") or ""
-    if not host:
-        return ""
-    for p in inst.get("instance_ports") or []:
-        if p.get("internal") == 8080:
-            port = p.get("external") or p.get("external_tls_proxy_port") or 0
-            return f"{host}:{port}" if port else host
-    return host
+def byte_size(n: float) -> str:
+    """bytefmt.ByteSize, as the Go CLI prints usage and quotas: 25.6M, 256M, 1G, 0."""
+    n = int(n)
+    if n <= 0:
+        return "0"
+    for unit, size in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size:
+            text = f"{n / size:.1f}"
+            return (text[:-2] if text.endswith(".0") else text) + unit
+    return f"{n}B"
 
 
 def instances_table(app: dict[str, Any], stats: list[dict[str, Any]]) -> str:
-    mem, disk = megabytes(app["memory"]), megabytes(app["disk_quota"])
+    """The Go CLI's instance table: state, since, cpu, memory, disk, details."""
     rows = []
     for inst in stats:
         state = inst["state"].lower()
         since = inst.get("since", "") if state == "running" else ""
-        rows.append([f"#{inst['index']}", state, since, "0.0%", f"0 of {mem}", f"0 of {disk}",
-                     inst.get("cell_id", ""), app_address(inst), inst.get("details") or ""])
-    return table(["", "state", "since", "cpu", "memory", "disk", "cell", "address", "details"],
-                 rows)
+        usage = inst.get("usage") or {}
+        mem_quota = inst.get("mem_quota") or app["memory"] * 1024 * 1024
+        disk_quota = inst.get("disk_quota") or app["disk_quota"] * 1024 * 1024
+        rows.append([f"#{inst['index']}", state, since,
+                     f"{float(usage.get('cpu') or 0) * 100:.1f}%",
+                     f"{byte_size(usage.get('mem') or 0)} of {byte_size(mem_quota)}",
+                     f"{byte_size(usage.get('disk') or 0)} of {byte_size(disk_quota)}",
+                     inst.get("details") or ""])
+    return table(["", "state", "since", "cpu", "memory", "disk", "details"], rows)
 
 
 def app_summary(summary: dict[str, Any], stats: list[dict[str, Any]]) -> str:
@@ -107,3 +114,56 @@ def marketplace_table(services: list[dict[str, Any]], plans: list[dict[str, Any]
         rows.append([e["label"], ", ".join(names), e.get("description", ""),
                      e.get("service_broker_name") or ""])
     return table(["offering", "plans", "description", "broker"], rows)
+
+
+LOG_TIME = "%Y-%m-%dT%H:%M:%S"
+
+
+def log_time(ns: int) -> str:
+    """Go's ``2006-01-02T15:04:05.00-0700`` in local time."""
+    t = ns / 1e9
+    local = time.localtime(t)
+    offset = time.strftime("%z", local)
+    return f"{time.strftime(LOG_TIME, local)}.{int(t * 100) % 100:02d}{offset}"
+
+
+def log_line(env: dict[str, Any]) -> str:
+    """`cf logs`: ``   <time> [<source type>/<instance>] OUT|ERR <message>``."""
+    tags = env.get("tags") or {}
+    log = env.get("log") or {}
+    head = (f"   {log_time(int(env.get('timestamp') or 0))} "
+            f"[{tags.get('source_type', '')}/{env.get('instance_id', '')}] "
+            f"{log.get('type', 'OUT')} ")
+    lines = str(log.get("payload", "")).splitlines() or [""]
+    pad = " " * len(head)
+    return head + lines[0] + "".join(f"\n{pad}{rest}" for rest in lines[1:])
+
+
+# The Go CLI's description of an event: these metadata keys, in this order.
+EVENT_KEYS = ("index", "reason", "cell_id", "instance", "exit_description", "exit_status",
+              "recursive", "disk_quota", "instances", "memory", "state", "command",
+              "environment_json")
+
+
+def event_description(entity: dict[str, Any]) -> str:
+    meta = entity.get("metadata") or {}
+    fields = dict(meta.get("request") or {}) if isinstance(meta.get("request"), dict) else {}
+    fields.update({k: v for k, v in meta.items() if k != "request"})
+    return ", ".join(f"{k}: {fields[k]}" for k in EVENT_KEYS if k in fields)
+
+
+def event_time(iso: str) -> str:
+    try:
+        t = calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return iso
+    return log_time(t * 1_000_000_000)
+
+
+def events_table(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return "No events found"
+    rows = [[event_time(e["entity"]["timestamp"]), e["entity"]["type"],
+             e["entity"].get("actor_name") or "", event_description(e["entity"])]
+            for e in events]
+    return table(["time", "event", "actor", "description"], rows)

@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, unquote
 
 from foundry.cloud_controller import v3
 from foundry.cloud_controller.errors import CCError
+from foundry.cloud_controller.events import v2_event
+from foundry.cloud_controller.logcache import MAX_READ, EnvelopeError
 from foundry.cloud_controller.service import CloudController
 
 API_VERSION = "2.120.0"
@@ -155,6 +157,13 @@ class API:
         add("GET", rf"/v3/apps/{g}/processes/web/stats",
             lambda r, m: Response(200, self.cc.v3_stats(m["guid"])))
         add("GET", r"/v3/routes", self.v3_list_routes)
+        add("GET", r"/v2/events", self.list_events)
+        add("GET", rf"/v2/events/{g}", self.get_event)
+        add("GET", rf"/api/v1/read/{g}", self.read_logs)
+        # The internal port's routes (cells): see internal().
+        self.internal_routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("POST", re.compile(r"/internal/v1/envelopes/?$"), self.ingest_envelopes),
+            ("POST", re.compile(r"/internal/v4/apps/(?P<pg>[^/]+)/crashed/?$"), self.crashed)]
         v3.register(self)
 
     def _add(self, method: str, pattern: str, handler: Handler) -> None:
@@ -176,6 +185,17 @@ class API:
             raise CCError("NotFound")
         except CCError as e:
             return Response(e.status, e.v3() if v3 else e.v2())
+
+    def internal(self, req: Request) -> Response | None:
+        """A cell's report on the internal port; None when no internal route matches."""
+        for method, pattern, handler in self.internal_routes:
+            m = pattern.match(unquote(req.path))
+            if m and method == req.method:
+                try:
+                    return handler(req, m)
+                except CCError as e:
+                    return Response(e.status, e.v2())
+        return None
 
     # ---- presenters --------------------------------------------------------------------
 
@@ -486,3 +506,67 @@ class API:
     def unbind(self, req: Request, m: re.Match[str]) -> Response:
         self.cc.unbind(m["guid"])
         return Response(204)
+
+    # ---- events, logs, cells' reports ----------------------------------------------------
+
+    @staticmethod
+    def _event_filters(req: Request) -> dict[str, list[str]]:
+        """v2 ``q=actee:GUID``, ``q=type IN a,b``, ``q=timestamp>=T`` (repeatable)."""
+        out: dict[str, list[str]] = {}
+        for q in req.query.get("q", []):
+            m = re.match(r"^(\w+)(:| IN |>=|<=|>|<)(.*)$", q)
+            if not m:
+                raise CCError("InvalidRequest")
+            key, op, value = m.groups()
+            name = {":": key, " IN ": f"{key} IN"}.get(op, f"{key}{op}")
+            out.setdefault(name, []).append(value)
+        return out
+
+    def list_events(self, req: Request, m: re.Match[str]) -> Response:
+        desc = (req.query.get("order-direction") or ["asc"])[-1] == "desc"
+        rows = self.cc.events.list(self._event_filters(req), descending=desc)
+        try:
+            per_page = int((req.query.get("results-per-page") or ["50"])[-1])
+        except ValueError:
+            raise CCError("InvalidRequest") from None
+        per_page = max(1, min(per_page, 100))
+        page = [v2_event(r) for r in rows[:per_page]]
+        body = _page(page)
+        body["total_results"] = len(rows)
+        body["total_pages"] = max(1, -(-len(rows) // per_page))
+        return Response(200, body)
+
+    def get_event(self, req: Request, m: re.Match[str]) -> Response:
+        row = self.cc.db.one("SELECT * FROM events WHERE guid = ?", m["guid"])
+        if row is None:
+            raise CCError("NotFound")
+        return Response(200, v2_event(row))
+
+    def read_logs(self, req: Request, m: re.Match[str]) -> Response:
+        """Log Cache's ``GET /api/v1/read/<source id>``: ``start_time`` (ns), ``limit``,
+        ``descending``. An app that does not exist (any more) is a 404, so a reader
+        following a deleted app's logs learns that it is gone."""
+        self.cc.app(m["guid"])
+        q = {k: v[-1] for k, v in req.query.items() if v}
+        try:
+            start = int(q.get("start_time", "0"))
+            limit = max(1, min(int(q.get("limit", str(MAX_READ))), MAX_READ))
+        except ValueError:
+            raise CCError("InvalidRequest") from None
+        envelopes = self.cc.logs.read(m["guid"], start, limit,
+                                      descending=q.get("descending") == "true")
+        return Response(200, {"envelopes": {"batch": envelopes}})
+
+    def ingest_envelopes(self, req: Request, m: re.Match[str]) -> Response:
+        batch = req.json().get("envelopes")
+        if not isinstance(batch, list):
+            raise CCError("MessageParseError", "envelopes must be a list")
+        try:
+            n = self.cc.logs.ingest(batch)
+        except EnvelopeError as e:
+            raise CCError("MessageParseError", str(e)) from None
+        return Response(200, {"ingested": n})
+
+    def crashed(self, req: Request, m: re.Match[str]) -> Response:
+        self.cc.app_crashed(m["pg"], req.json())
+        return Response(200, {})

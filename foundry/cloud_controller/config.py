@@ -33,6 +33,10 @@ class CCConfig:
     service_broker_password: str = ""
     default_memory_mb: int = 256
     default_disk_mb: int = 1024
+    maximum_app_disk_in_mb: int = 2048          # CC's default
+    space_memory_limit_mb: int = 10240          # the space quota's memory_limit
+    space_instance_memory_limit_mb: int = -1    # its instance_memory_limit (-1: none)
+    log_cache_max_per_source: int = 1000        # envelopes kept per app (Log Cache's ring)
     bbs_timeout: float = 10.0
     # UAA and the addresses clients are sent to (GET /, /v2/info): the host's view.
     external_url: str = ""  # e.g. https://127.0.0.1:9022; empty: https://api.<system_domain>
@@ -55,6 +59,8 @@ class CCConfig:
             listen_address(getattr(cfg, name), ConfigError, name)
         if cfg.max_bits_bytes <= 0:
             raise ConfigError("max_bits_bytes: must be positive")
+        if cfg.log_cache_max_per_source < 1:
+            raise ConfigError("log_cache_max_per_source: must be at least 1")
         return cfg
 
 

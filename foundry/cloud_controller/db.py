@@ -50,9 +50,16 @@ CREATE TABLE IF NOT EXISTS service_bindings (guid TEXT PRIMARY KEY,
     service_instance_guid TEXT NOT NULL REFERENCES service_instances(guid),
     credentials TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL,
     UNIQUE (app_guid, service_instance_guid));
+CREATE TABLE IF NOT EXISTS events (guid TEXT PRIMARY KEY, type TEXT NOT NULL,
+    actor TEXT NOT NULL, actor_type TEXT NOT NULL, actor_name TEXT NOT NULL,
+    actor_username TEXT NOT NULL DEFAULT '', actee TEXT NOT NULL, actee_type TEXT NOT NULL,
+    actee_name TEXT NOT NULL, timestamp TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
+    space_guid TEXT NOT NULL, organization_guid TEXT NOT NULL, created_at TEXT NOT NULL,
+    seq INTEGER);
+CREATE INDEX IF NOT EXISTS events_actee ON events (actee, seq);
 """
 
-JSON_COLUMNS = ("environment_json", "tags", "credentials")
+JSON_COLUMNS = ("environment_json", "tags", "credentials", "metadata")
 
 
 def now_iso() -> str:

@@ -15,6 +15,13 @@ SSH_PORT = 2222
 DEFAULT_COMMAND = "python3 app.py"
 START_TIMEOUT_MS = 60_000
 FDS_QUOTA = 16384
+MIN_CPU_PROXY_MB = 128   # cpu_weight_min_memory
+BASE_WEIGHT_MB = 8192    # cpu_weight_max_memory: 100 % weight
+
+
+def cpu_weight(memory_mb: int) -> int:
+    """``TaskCpuWeightCalculator``: 100 × clamp(memory, 128, 8192) / 8192."""
+    return 100 * min(max(memory_mb, MIN_CPU_PROXY_MB), BASE_WEIGHT_MB) // BASE_WEIGHT_MB
 
 
 def lrp_process_guid(process_guid: str, version_guid: str) -> str:
@@ -139,6 +146,7 @@ def build_desired_lrp(
                             "args": [f"-port={APP_PORT}"], "user": "vcap"}},
         "memory_mb": app["memory"],
         "disk_mb": app["disk_quota"],
+        "cpu_weight": cpu_weight(app["memory"]),
         "ports": [APP_PORT, SSH_PORT],
         "routes": cf_routes(uris),
         "log_guid": app["guid"],

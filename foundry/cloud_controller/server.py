@@ -88,6 +88,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp)
 
     def _internal(self) -> None:
+        if self.command == "POST":
+            body = self._body(MAX_JSON_BODY * 4)
+            if body is None:
+                return
+            resp = self.server.api.internal(Request.from_target("POST", self.path, body))
+            self._send(resp or Response(404, b"not found\n", "text/plain"))
+            return
         m = BITS_PATH.match(self.path.split("?")[0])
         if self.command in ("GET", "HEAD") and m:
             data = self.server.bits.read(m["app"], m["sha"])

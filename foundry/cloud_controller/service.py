@@ -17,6 +17,8 @@ from foundry.cloud_controller.broker_client import BrokerClient
 from foundry.cloud_controller.config import CCConfig
 from foundry.cloud_controller.db import DB, new_guid, now_iso
 from foundry.cloud_controller.errors import CCError
+from foundry.cloud_controller.events import EventRepository, censor, ruby_hash
+from foundry.cloud_controller.logcache import LogCache
 
 APP_NAME = re.compile(r"^[^\s/][^/]{0,254}$")
 HOST = re.compile(r"^(\*|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$", re.IGNORECASE)
@@ -38,6 +40,19 @@ def _int_field(body: dict[str, Any], name: str, low: int, high: int) -> int | No
     return v
 
 
+def _memory_field(body: dict[str, Any], name: str) -> int | None:
+    """``memory`` / ``disk_quota`` in MB: a whole number above zero (CC's
+    AppMemoryInvalid for memory, AppInvalid for disk)."""
+    if name not in body or body[name] is None:
+        return None
+    v = body[name]
+    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        if name == "memory":
+            raise CCError("AppMemoryInvalid")
+        raise CCError("AppInvalid", f"{name} must be greater than 0MB")
+    return v
+
+
 class CloudController:
     def __init__(self, cfg: CCConfig, db: DB, bbs: BBSClient, bits: BitsStore,
                  broker: BrokerClient | None = None) -> None:
@@ -49,6 +64,8 @@ class CloudController:
         self.bbs = bbs
         self.bits = bits
         db.seed(cfg.apps_domain)
+        self.events = EventRepository(db)
+        self.logs = LogCache(cfg.log_cache_max_per_source)
 
     @property
     def cf_api(self) -> str:
@@ -130,8 +147,8 @@ class CloudController:
             raise CCError("AppInvalid", "space_guid is required")
         self.space(space_guid)
         instances = _int_field(body, "instances", 0, MAX_INSTANCES)
-        memory = _int_field(body, "memory", 1, 65536)
-        disk = _int_field(body, "disk_quota", 1, 65536)
+        memory = _memory_field(body, "memory")
+        disk = _memory_field(body, "disk_quota")
         command = body.get("command")
         if command is not None and not isinstance(command, str):
             raise CCError("AppInvalid", "command must be a string")
@@ -145,13 +162,38 @@ class CloudController:
                            space_guid, name):
                 raise CCError("AppNameTaken", name)
             now = now_iso()
-            return self.db.insert("apps", {
-                "name": name, "space_guid": space_guid, "state": "STOPPED",
-                "instances": 1 if instances is None else instances,
-                "memory": memory or self.cfg.default_memory_mb,
-                "disk_quota": disk or self.cfg.default_disk_mb,
-                "command": command or None, "detected_start_command": "",
-                "environment_json": env, "updated_at": now, "created_at": now})
+            row = {"name": name, "space_guid": space_guid, "state": "STOPPED",
+                   "instances": 1 if instances is None else instances,
+                   "memory": memory or self.cfg.default_memory_mb,
+                   "disk_quota": disk or self.cfg.default_disk_mb,
+                   "command": command or None, "detected_start_command": "",
+                   "environment_json": env, "updated_at": now, "created_at": now}
+            self._check_quota(row, None)
+            app = self.db.insert("apps", row)
+            self.events.record("audit.app.create", app, self.space(space_guid),
+                               {"request": censor(body)})
+        self.logs.log(app["guid"], "API", f"Created app with guid {app['guid']}")
+        return app
+
+    def _check_quota(self, merged: dict[str, Any], guid: str | None) -> None:
+        """The space quota, as CC checks it on create and update: disk per instance,
+        memory per instance, and the memory of the space's started apps together."""
+        if merged["disk_quota"] > self.cfg.maximum_app_disk_in_mb:
+            raise CCError("AppInvalid", f"disk_quota too much disk requested (requested "
+                          f"{merged['disk_quota']} MB - must be less than "
+                          f"{self.cfg.maximum_app_disk_in_mb} MB)")
+        limit = self.cfg.space_instance_memory_limit_mb
+        if limit >= 0 and merged["memory"] > limit:
+            raise CCError("SpaceQuotaInstanceMemoryLimitExceeded")
+        if merged.get("state") != "STARTED":
+            return  # memory counts against the space only while the app is started
+        others = self.db.all("SELECT memory, instances FROM apps WHERE space_guid = ? AND "
+                             "state = 'STARTED' AND guid != ?", merged["space_guid"], guid or "")
+        used = sum(a["memory"] * a["instances"] for a in others)
+        wanted = merged["memory"] * merged["instances"]
+        if wanted + used > self.cfg.space_memory_limit_mb:
+            raise CCError("SpaceQuotaMemoryLimitExceeded",
+                          "app requested more memory than available")
 
     def _desire(self, app: dict[str, Any]) -> dict[str, Any]:
         space = self.space(app["space_guid"])
@@ -163,7 +205,9 @@ class CloudController:
         self.bbs.desire(lrp)
         return lrp
 
-    def update_app(self, guid: str, body: dict[str, Any]) -> dict[str, Any]:
+    def update_app(self, guid: str, body: dict[str, Any], audit: bool = True) -> dict[str, Any]:
+        """A v2 PUT. Memory and disk changes reach running instances at their next
+        start (`cf restart`), as on CF; instances and state act at once."""
         app = self.app(guid)
         unknown = [k for k in body if k not in UPDATABLE and k not in ("space_guid",)]
         if unknown:
@@ -177,9 +221,11 @@ class CloudController:
                            app["space_guid"], name, guid):
                 raise CCError("AppNameTaken", name)
             changes["name"] = name
-        for field, low, high in (("instances", 0, MAX_INSTANCES), ("memory", 1, 65536),
-                                 ("disk_quota", 1, 65536)):
-            v = _int_field(body, field, low, high)
+        v = _int_field(body, "instances", 0, MAX_INSTANCES)
+        if v is not None:
+            changes["instances"] = v
+        for field in ("memory", "disk_quota"):
+            v = _memory_field(body, field)
             if v is not None:
                 changes[field] = v
         if "command" in body:
@@ -194,6 +240,9 @@ class CloudController:
         if state not in ("STARTED", "STOPPED"):
             raise CCError("AppInvalid", "state must be STARTED or STOPPED")
         merged = {**app, **changes}
+        if any(k in changes for k in ("memory", "disk_quota", "instances")) or (
+                state == "STARTED" and app["state"] != "STARTED"):
+            self._check_quota({**merged, "state": state}, guid)
         pg = self.process_guid(app)
         if state == "STARTED" and app["state"] != "STARTED":
             if not app.get("bits_sha256"):
@@ -209,12 +258,20 @@ class CloudController:
             self.bbs.update(pg, {"instances": changes["instances"]})
         if changes:
             self.db.update("apps", guid, changes)
+        if audit:
+            request = censor({k: v for k, v in body.items() if k != "space_guid"})
+            self.events.record("audit.app.update", merged, self.space(app["space_guid"]),
+                               {"request": request})
+            self.logs.log(guid, "API", f"Updated app with guid {guid} ({ruby_hash(request)})")
         return self.app(guid)
 
     def restart(self, guid: str) -> dict[str, Any]:
         """Stop then start: a new version guid, so every instance is replaced."""
-        self.update_app(guid, {"state": "STOPPED"})
-        return self.update_app(guid, {"state": "STARTED"})
+        self.update_app(guid, {"state": "STOPPED"}, audit=False)
+        app = self.update_app(guid, {"state": "STARTED"}, audit=False)
+        self.events.record("audit.app.restage", app, self.space(app["space_guid"]))
+        self.logs.log(guid, "API", f"Restaging app with guid {guid}")
+        return app
 
     def upload_bits(self, guid: str, data: bytes) -> dict[str, Any]:
         app = self.app(guid)
@@ -234,7 +291,10 @@ class CloudController:
             self.db.delete("route_mappings", "app_guid = ?", guid)
             self.db.delete("service_bindings", "app_guid = ?", guid)
             self.db.delete("apps", "guid = ?", guid)
+            self.events.record("audit.app.delete-request", app, self.space(app["space_guid"]),
+                               {"request": {"recursive": False}})
         self.bits.delete(guid)
+        self.logs.forget(guid)
 
     def app_stats_lrps(self, app: dict[str, Any]) -> list[dict[str, Any]]:
         pg = self.process_guid(app)
@@ -244,7 +304,8 @@ class CloudController:
         app = self.app(guid)
         if app["state"] != "STARTED":
             raise CCError("AppStoppedStatsError", app["name"])
-        return stats.v2_stats(app, self.uris(guid), self.app_stats_lrps(app), self.cfg.mode)
+        return stats.v2_stats(app, self.uris(guid), self.app_stats_lrps(app), self.cfg.mode,
+                              usage=self.logs.gauges(guid))
 
     def v2_instances(self, guid: str) -> dict[str, Any]:
         """``GET /v2/apps/:guid/instances``: {"0": {"state", "uptime", "since"}, ...}."""
@@ -285,7 +346,20 @@ class CloudController:
             raise CCError("ProcessNotFound")
         if app["state"] != "STARTED":
             return stats.v3_stats({**app, "instances": 0}, [], self.cfg.mode)
-        return stats.v3_stats(app, self.app_stats_lrps(app), self.cfg.mode)
+        return stats.v3_stats(app, self.app_stats_lrps(app), self.cfg.mode,
+                              usage=self.logs.gauges(guid))
+
+    def app_crashed(self, process_guid: str, payload: dict[str, Any]) -> None:
+        """tps-watcher's report of a crashed instance (``AppCrashedController``):
+        an ``app.crash`` event, and the API's line in the app's logs."""
+        app = self.db.one("SELECT * FROM apps WHERE guid = ?", process_guid[:36])
+        if app is None:
+            raise CCError("NotFound")
+        if not isinstance(payload, dict):
+            raise CCError("MessageParseError", "body must be a JSON object")
+        self.events.crash(app, self.space(app["space_guid"]), payload)
+        self.logs.log(app["guid"], "API", f"App instance exited with guid {app['guid']} "
+                      f"payload: {ruby_hash(payload)}")
 
     def running_instances(self, app: dict[str, Any]) -> int:
         try:
@@ -348,7 +422,15 @@ class CloudController:
         except CCError:
             self.db.delete("route_mappings", "guid = ?", mapping["guid"])
             raise
+        self.events.record("audit.app.map-route", app, self.space(app["space_guid"]),
+                           self._mapping_metadata(mapping))
         return mapping
+
+    @staticmethod
+    def _mapping_metadata(m: dict[str, Any]) -> dict[str, Any]:
+        return {"route_guid": m["route_guid"], "app_port": 8080, "route_mapping_guid": m["guid"],
+                "destination_guid": m["guid"], "process_type": "web", "weight": None,
+                "protocol": "http1"}
 
     def unmap_route(self, app_guid: str, route_guid: str) -> None:
         self.app(app_guid)
@@ -363,6 +445,9 @@ class CloudController:
         except CCError:
             self.db.insert("route_mappings", m)
             raise
+        app = self.app(app_guid)
+        self.events.record("audit.app.unmap-route", app, self.space(app["space_guid"]),
+                           self._mapping_metadata(m))
 
     def delete_route(self, guid: str) -> None:
         self.route(guid)
@@ -456,7 +541,12 @@ class CloudController:
                 if self.db.one("SELECT 1 FROM service_bindings WHERE app_guid = ? "
                                "AND service_instance_guid = ?", app["guid"], si["guid"]):
                     raise CCError("ServiceBindingAppServiceTaken", f"{app['guid']} {si['guid']}")
-                return self.db.insert("service_bindings", row)
+                binding = self.db.insert("service_bindings", row)
+                self.events.record(
+                    "audit.service_binding.create", app, self.space(app["space_guid"]),
+                    {"request": {"app_guid": app["guid"], "service_instance_guid": si["guid"]}},
+                    actee=(binding["guid"], "service_binding", ""))
+                return binding
         except CCError:
             if si.get("service_plan_guid"):  # orphan mitigation: undo the broker's binding
                 self.broker.unbind(si["guid"], row["guid"], si["service_guid"],

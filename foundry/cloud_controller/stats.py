@@ -51,12 +51,29 @@ def _by_index(app: dict[str, Any], lrps: list[dict[str, Any]]) -> dict[int, dict
     return out
 
 
+def usage_of(lrp: dict[str, Any] | None, gauge: dict[str, Any] | None) -> dict[str, float]:
+    """cpu (a fraction: CC divides the percentage by 100), mem and disk in bytes, from
+    the instance's latest container metrics; zeros when there are none for *this*
+    instance (a crashed predecessor's metrics are not its successor's)."""
+    if not lrp or not gauge or lrp.get("state") != "RUNNING":
+        return {"cpu": 0, "mem": 0, "disk": 0}
+    guid = (gauge.get("tags") or {}).get("instance_guid")
+    if guid and guid != lrp.get("instance_guid"):
+        return {"cpu": 0, "mem": 0, "disk": 0}
+    m = (gauge.get("gauge") or {}).get("metrics") or {}
+
+    def value(name: str) -> float:
+        return float((m.get(name) or {}).get("value") or 0)
+    return {"cpu": value("cpu") / 100, "mem": int(value("memory")), "disk": int(value("disk"))}
+
+
 def _state(lrp: dict[str, Any] | None) -> str:
     return "DOWN" if lrp is None else STATES.get(lrp.get("state", ""), "DOWN")
 
 
 def v2_stats(app: dict[str, Any], uris: list[str], lrps: list[dict[str, Any]], mode: str,
-             now: float | None = None) -> dict[str, Any]:
+             now: float | None = None,
+             usage: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """``GET /v2/apps/:guid/stats``: {"0": {"state", "stats": {...}}, ...}."""
     now = time.time() if now is None else now
     out: dict[str, Any] = {}
@@ -74,7 +91,7 @@ def v2_stats(app: dict[str, Any], uris: list[str], lrps: list[dict[str, Any]], m
                 "disk_quota": app["disk_quota"] * 1024 * 1024,
                 "fds_quota": FDS_QUOTA,
                 "usage": {"time": time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(now)),
-                          "cpu": 0, "mem": 0, "disk": 0},
+                          **usage_of(lrp, (usage or {}).get(str(index)))},
             }
         elif lrp is None:
             entry["uptime"] = 0
@@ -95,7 +112,8 @@ def instance_ports(lrp: dict[str, Any], mode: str) -> list[dict[str, int]]:
 
 
 def v3_stats(app: dict[str, Any], lrps: list[dict[str, Any]], mode: str,
-             now: float | None = None) -> dict[str, Any]:
+             now: float | None = None,
+             usage: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """``GET /v3/processes/:guid/stats``. ``instance_guid`` is CC's own (CAPI 1.1xx);
     ``cell_id``, ``instance_address`` and ``since`` are cflab extensions for `cf app`/`cf ssh`."""
     now = time.time() if now is None else now
@@ -107,7 +125,8 @@ def v3_stats(app: dict[str, Any], lrps: list[dict[str, Any]], mode: str,
             "index": index,
             "state": _state(lrp),
             "routable": _state(lrp) == "RUNNING",
-            "usage": {"time": iso(int(now * 1e9)), "cpu": 0, "mem": 0, "disk": 0},
+            "usage": {"time": iso(int(now * 1e9)),
+                      **usage_of(lrp, (usage or {}).get(str(index)))},
             "host": lrp_.get("address", ""),
             "instance_ports": instance_ports(lrp_, mode),
             "uptime": uptime(lrp_, now),

@@ -107,6 +107,9 @@ class Config:
     max_header_bytes: int = 1024 * 1024
     access_log_file: str = ""
     access_log_stdout: bool = True
+    # cflab has no Loggregator: each access log line of a request to an app also goes to
+    # the Cloud Controller's Log Cache as the app's `RTR` line (empty: not sent).
+    log_cache_url: str = ""
     load_balancer_healthy_threshold: float = 0.0
     logging_level: str = "info"
 
@@ -302,6 +305,8 @@ def from_dict(raw: dict) -> Config:
         c.access_log_file = _str("access_log.file", v)
     if (v := _get(access_log, "enable_streaming", "access_log")) is not None:
         c.access_log_stdout = _bool("access_log.enable_streaming", v)
+    if (v := raw.get("log_cache_url")) is not None:
+        c.log_cache_url = _str("log_cache_url", v)
     logging_ = raw.get("logging") or {}
     if (v := _get(logging_, "level", "logging")) is not None:
         c.logging_level = _str("logging.level", v)

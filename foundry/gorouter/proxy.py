@@ -54,6 +54,7 @@ from foundry.gorouter.transport import (
     body_failure,
     head_failure,
 )
+from foundry.loggregator import Reporter
 
 log = logging.getLogger("gorouter.proxy")
 
@@ -132,11 +133,12 @@ class _Deadline:
 class Proxy:
     def __init__(self, cfg: Config, registry: Registry, metrics: Metrics,
                  access_log: AccessLogWriter | None = None,
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None, app_logs: Reporter | None = None) -> None:
         self.cfg = cfg
         self.registry = registry
         self.metrics = metrics
         self.access_log = access_log
+        self.app_logs = app_logs  # RTR lines for the apps' logs
         self.transport = transport or Transport(cfg)
         self.sticky_names = frozenset(cfg.sticky_session_cookie_names)
         self.server: asyncio.base_events.Server | None = None
@@ -226,7 +228,10 @@ class Proxy:
         if rec.status is not None:
             self.metrics.response(rec.status)
         if self.access_log is not None:
-            self.access_log.write(rec.format())
+            line = rec.format()
+            self.access_log.write(line)
+            if self.app_logs is not None and rec.app_id:
+                self.app_logs.log(rec.app_id, 0, "RTR", line)
 
     def route(self, req: RequestHead, writer: asyncio.StreamWriter, client_ip: str,
               rec: AccessLogRecord, has_body: bool) -> EndpointPool | bool:

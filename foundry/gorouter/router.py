@@ -22,6 +22,7 @@ from foundry.gorouter.proxy import Proxy
 from foundry.gorouter.pruning import PruningCycle
 from foundry.gorouter.registry import Registry
 from foundry.gorouter.status import Health, StatusServer
+from foundry.loggregator import Reporter
 
 log = logging.getLogger("gorouter")
 
@@ -56,7 +57,11 @@ class Router:
         self.health = Health()
         self.access_log = access_log or AccessLogWriter(cfg.access_log_file,
                                                         cfg.access_log_stdout)
-        self.proxy = Proxy(cfg, self.registry, self.metrics, self.access_log)
+        self.app_logs = Reporter(cfg.log_cache_url) if cfg.log_cache_url else None
+        if self.app_logs is not None:
+            self.app_logs.start()
+        self.proxy = Proxy(cfg, self.registry, self.metrics, self.access_log,
+                           app_logs=self.app_logs)
         self.nats = NatsSubscriber(cfg, self.registry, on_state=self.pruning.nats_state,
                                    announce=not worker)
         self.status = StatusServer(self.health, metrics_text=self.metrics.render,

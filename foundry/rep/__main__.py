@@ -16,10 +16,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from foundry.durations import parse_go_duration
+from foundry.loggregator import Reporter
 from foundry.pki import Credential
 from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.dnat import PlatformService
@@ -78,6 +80,10 @@ def load_config(path: Path) -> tuple[dict, ExecutorConfig]:
         state_dir=Path(raw.get("data_dir", "/var/vcap/data/rep")),
         cell_container_ip=own_ip(raw["container_subnet"]),
         platform_services=[resolve_service(s) for s in raw.get("platform_services", [])],
+        proxy_memory_mb=int(raw.get("proxy_memory_allocation_mb", 32)),
+        max_cpu_shares=int(raw.get("max_cpu_shares", 1024)),
+        max_pids=int(raw.get("container_max_pids", 1024)),
+        metrics_interval=duration(raw.get("container_metrics_report_interval", "15s")),
         ssh_authorized_keys=Path(raw["ssh_authorized_keys_file"]).read_bytes()
         if raw.get("ssh_authorized_keys_file") else b"",
     )
@@ -129,7 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     garden = Garden(cfg.garden_network, {"cflab.foundation": cfg.foundation,
                                          "cflab.cell": cfg.cell_id, "cflab.role": "lrp"})
     bbs = BBSClient(raw["bbs_address"])
-    executor = Executor(cfg, garden, bbs, signer, new_allocator(raw["port_allocator"]))
+    reporter = Reporter(raw.get("cc_internal_url", ""))
+    reporter.start()
+    executor = Executor(cfg, garden, bbs, signer, new_allocator(raw["port_allocator"]), reporter)
+    garden.disk_quota()  # says once in the log when the engine cannot enforce one
+    metrics_stop = threading.Event()
+    threading.Thread(target=executor.metrics_loop, args=(metrics_stop,), name="metrics",
+                     daemon=True).start()
     executor.setup_network()
     executor.reap_orphans()
     forget_previous_instances(bbs, cfg.cell_id)
@@ -176,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         except (BBSError, OSError, KeyError, ValueError, TypeError) as exc:
             log.warning("BBS events unavailable: %s", exc)
             time.sleep(0.2)
+    metrics_stop.set()
     return 0
 
 

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundry.loggregator import Reporter, gauge_envelope
 from foundry.pki import Credential, issue_instance_identity, new_instance_guid, rotation_period
 from foundry.rep import bits, dnat, proxy_config
 from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.garden import Garden, GardenError
 from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
 from foundry.rep.keys import KeyPool
+from foundry.rep.limits import DEFAULT_MAX_CPU_SHARES, DEFAULT_MAX_PIDS, limits_for
 from foundry.rep.ports import FifoAllocator, FirstFitAllocator
 
 log = logging.getLogger("rep.executor")
@@ -68,6 +70,10 @@ class ExecutorConfig:
     state_dir: Path
     cell_container_ip: str = ""
     platform_services: list[dnat.PlatformService] = field(default_factory=list)
+    proxy_memory_mb: int = 32
+    max_cpu_shares: int = DEFAULT_MAX_CPU_SHARES
+    max_pids: int = DEFAULT_MAX_PIDS
+    metrics_interval: float = 15.0  # rep container_metrics_report_interval
     ssh_authorized_keys: bytes = b""  # the ssh-proxy's key, authorized for vcap in instances
 
 
@@ -84,6 +90,12 @@ class Container:
     serial: int = 0
     processes: dict[str, str] = field(default_factory=dict)  # name -> exec id
     state: str = "starting"
+    exit_status: int | None = None  # the app process's, when it exited
+    cpu_sample: tuple[int, int] = (0, 0)  # (cpu ns, wall ns) at the last metrics read
+
+    @property
+    def log_guid(self) -> str:
+        return str(self.desired.get("log_guid") or "")
 
     @property
     def handle(self) -> str:
@@ -105,14 +117,23 @@ class StartFailed(RuntimeError):
     pass
 
 
+def exit_description(source: str, status: int | None, out_of_memory: bool) -> str:
+    """The executor's run-step message: `<source>: Exited with status N`, with
+    ` (out of memory)` when Garden saw an OOM event in the container."""
+    text = f"{source}: Exited with status {status}"
+    return f"{text} (out of memory)" if out_of_memory else text
+
+
 def iptables(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
 
 
 class Executor:
     def __init__(self, cfg: ExecutorConfig, garden: Garden, bbs: BBSClient,
-                 signer: Credential, ports: FirstFitAllocator | FifoAllocator) -> None:
+                 signer: Credential, ports: FirstFitAllocator | FifoAllocator,
+                 reporter: Reporter | None = None) -> None:
         self.cfg, self.garden, self.bbs, self.signer, self.ports = cfg, garden, bbs, signer, ports
+        self.reporter = reporter or Reporter("")
         self.containers: dict[str, Container] = {}
         self.lock = threading.RLock()
         self.validity = dt.timedelta(seconds=cfg.validity)
@@ -200,10 +221,17 @@ class Executor:
             self.containers[c.handle] = c
         threading.Thread(target=self._run, args=(c,), name=f"lrp-{c.handle}", daemon=True).start()
 
+    def _cell_log(self, c: Container, message: str, stream: str = "OUT") -> None:
+        self.reporter.log(c.log_guid, c.index, "CELL", message, stream)
+
     def _run(self, c: Container) -> None:
         t0 = time.monotonic()
         try:
+            self._cell_log(c, f"Cell {self.cfg.cell_id} creating container for instance "
+                              f"{c.instance_guid}")
             self._create(c)
+            self._cell_log(c, f"Cell {self.cfg.cell_id} successfully created container for "
+                              f"instance {c.instance_guid}")
             t1 = time.monotonic()
             self._await_healthy(c, self._run_processes(c))
             log.info("instance %s: container %.2fs, processes and startup checks %.2fs",
@@ -222,6 +250,7 @@ class Executor:
                 ports=[m.as_bbs() for m in c.mappings], preferred_address="HOST",
                 availability_zone="z1")
             log.info("instance %s of %s/%d is RUNNING on %s", c.handle, c.process_guid, c.index, c.ip)
+            self._cell_log(c, "Container became healthy")
         except BBSError as exc:
             log.warning("BBS refused start of %s: %s; stopping it", c.handle, exc)
             self.stop(c.handle, report=False)
@@ -273,7 +302,11 @@ class Executor:
                    marks: dict[str, float]) -> None:
         """Create the container, copy credentials, proxy config and bits in, start it."""
         t = time.monotonic()
-        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts)
+        limits = limits_for(c.desired, proxy_enabled=self.cfg.proxy_enabled,
+                            proxy_memory_mb=self.cfg.proxy_memory_mb,
+                            max_cpu_shares=self.cfg.max_cpu_shares, max_pids=self.cfg.max_pids)
+        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts,
+                                   limits)
         marks["create"] = time.monotonic() - t
         t = time.monotonic()
         cred = self._issue(c, c.instance_guid)  # its IP SAN is the address just given
@@ -322,6 +355,9 @@ class Executor:
                 sshd += ["-o", f"AuthorizedKeysFile={SSH_DIR}/authorized_keys"]
             runs["sshd"] = (sshd, {})
         cmd, kw = runs.pop("app")
+        if c.log_guid:
+            kw["output"] = lambda stream, line: self.reporter.log(
+                c.log_guid, c.index, "APP/PROC/WEB", line, stream)
         c.processes["app"] = self.garden.run(c.cid, cmd, **kw)
         return {name: self.pool.submit(self.garden.run, c.cid, cmd, **kw)
                 for name, (cmd, kw) in runs.items()}
@@ -446,8 +482,11 @@ class Executor:
             if not running:
                 if name == "liveness":
                     return f"Instance became unhealthy: healthcheck exited {code}"
-                return f"APP/PROC/WEB: Exited with status {code}" if name == "app" else \
-                    f"instance proxy exited with status {code}"
+                if name == "app":
+                    c.exit_status = code
+                    return exit_description("APP/PROC/WEB", code, bool(code) and
+                                            self.garden.out_of_memory(c.cid))
+                return f"instance proxy exited with status {code}"
         return None
 
     def rotate(self, c: Container) -> None:
@@ -474,6 +513,7 @@ class Executor:
         threading.Thread(target=self._stop, args=(c, was_running, report), daemon=True).start()
 
     def _stop(self, c: Container, was_running: bool, report: bool) -> None:
+        self._cell_log(c, f"Cell {self.cfg.cell_id} stopping instance {c.instance_guid}")
         if was_running and self.cfg.proxy_enabled:
             try:  # CF's stop sequence: invalid certificate, reload delay, then stop
                 invalid = self._issue(c, "")
@@ -496,18 +536,35 @@ class Executor:
                 return
             c.state = "stopping"
         log.warning("instance %s of %s/%d crashed: %s", c.handle, c.process_guid, c.index, reason)
+        if c.exit_status is not None:  # the run step's own line, on the app's stream
+            self.reporter.log(c.log_guid, c.index, "APP/PROC/WEB",
+                              reason.replace("APP/PROC/WEB: Exited with status", "Exit status"))
+        elif reason.startswith("Instance became unhealthy"):
+            self._cell_log(c, "Container became unhealthy", "ERR")
         self._cleanup(c)
         try:
-            self.bbs.lifecycle("crash", process_guid=c.process_guid, index=c.index,
-                               instance_guid=c.instance_guid, cell_id=self.cfg.cell_id,
-                               crash_reason=reason)
+            lrp = self.bbs.lifecycle("crash", process_guid=c.process_guid, index=c.index,
+                                     instance_guid=c.instance_guid, cell_id=self.cfg.cell_id,
+                                     crash_reason=reason)
         except BBSError as exc:
             log.info("crash report of %s: %s", c.handle, exc)
+            lrp = None
+        # tps-watcher's report of the BBS's crash event, for the CC's app.crash
+        self.reporter.crashed(c.process_guid, {
+            "instance": c.instance_guid, "index": c.index, "cell_id": self.cfg.cell_id,
+            "reason": "CRASHED", "exit_description": reason,
+            "crash_count": int((lrp or {}).get("crash_count") or 0),
+            "crash_timestamp": time.time_ns(),
+            **({"exit_status": c.exit_status} if c.exit_status is not None else {})})
 
     def _cleanup(self, c: Container) -> None:
         """Container, DNAT rules, host ports, files: nothing of the instance may remain."""
         if c.cid:
+            self._cell_log(c, f"Cell {self.cfg.cell_id} destroying container for instance "
+                              f"{c.instance_guid}")
             self.garden.destroy(c.cid)
+            self._cell_log(c, f"Cell {self.cfg.cell_id} successfully destroyed container for "
+                              f"instance {c.instance_guid}")
         for cmd in dnat.delete_commands(self.cfg.cell_ip, c.dnat_mappings):
             iptables(cmd)
         with self.lock:
@@ -519,6 +576,43 @@ class Executor:
                 for f in d.iterdir():
                     f.unlink()
                 d.rmdir()
+
+    # -- metrics ---------------------------------------------------------------
+
+    def report_metrics(self) -> None:
+        """Container metrics of every running instance from its cgroup, as the rep
+        emits them every `container_metrics_report_interval`: cpu (percent of one core
+        since the last read), memory and disk (bytes), and the quotas."""
+        with self.lock:
+            running = [c for c in self.containers.values() if c.state == "running"]
+        for c in running:
+            if not c.log_guid:
+                continue
+            try:
+                m = self.garden.metrics(c.cid)
+            except GardenError as exc:
+                log.debug("metrics of %s: %s", c.handle, exc)
+                continue
+            now = time.monotonic_ns()
+            last_cpu, last_wall = c.cpu_sample
+            cpu = 100.0 * (m["cpu_ns"] - last_cpu) / (now - last_wall) \
+                if last_wall and now > last_wall and m["cpu_ns"] >= last_cpu else 0.0
+            c.cpu_sample = (m["cpu_ns"], now)
+            mem_quota = int(c.desired.get("memory_mb") or 0) * 1024 * 1024
+            disk_quota = int(c.desired.get("disk_mb") or 0) * 1024 * 1024
+            self.reporter.envelope(gauge_envelope(c.log_guid, c.index, {
+                "cpu": (round(cpu, 4), "percentage"),
+                "memory": (float(m["memory_bytes"]), "bytes"),
+                "disk": (float(m["disk_bytes"]), "bytes"),
+                "memory_quota": (float(mem_quota), "bytes"),
+                "disk_quota": (float(disk_quota), "bytes")}, c.instance_guid))
+
+    def metrics_loop(self, stopping: threading.Event) -> None:
+        while not stopping.wait(self.cfg.metrics_interval):
+            try:
+                self.report_metrics()
+            except Exception:  # noqa: BLE001 - metrics must never take the cell down
+                log.exception("container metrics failed")
 
     def known(self) -> dict[str, Container]:
         with self.lock:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import io
 import logging
 import tarfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import docker
 from docker.errors import APIError, NotFound
 
 from foundry.rep.bits import Member
+from foundry.rep.limits import ContainerLimits, disk_quota_supported
 
 log = logging.getLogger("rep.garden")
 
@@ -54,20 +56,95 @@ def _tar(tree: dict[str, dict[str, tuple[bytes, int, int]]], members: Sequence[M
     return buf.getvalue()
 
 
+# Where a container's memory counters live, seen from inside it (cgroup v2, then v1).
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+
+
+def oom_kills(counters: str) -> int:
+    """The ``oom_kill`` count in a memory.events or memory.oom_control file."""
+    for line in counters.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+Output = Callable[[str, str], None]
+MAX_LINE = 64 * 1024  # Loggregator splits longer lines; we cut them
+
+
+def _pump(chunks: Iterable[tuple[bytes | None, bytes | None]], output: Output) -> None:
+    """Split a process's demultiplexed stdout/stderr into lines for `output`."""
+    partial = {"OUT": b"", "ERR": b""}
+    try:
+        for out, err in chunks:
+            for stream, data in (("OUT", out), ("ERR", err)):
+                if not data:
+                    continue
+                lines = (partial[stream] + data).split(b"\n")
+                partial[stream] = lines.pop()
+                if len(partial[stream]) > MAX_LINE:
+                    lines.append(partial[stream])
+                    partial[stream] = b""
+                for line in lines:
+                    output(stream, line.decode(errors="replace").rstrip("\r"))
+    except Exception as exc:  # noqa: BLE001 - the container went away under the reader
+        log.debug("process output ended: %s", exc)
+    for stream, rest in partial.items():
+        if rest:
+            output(stream, rest.decode(errors="replace"))
+
+
 class Garden:
     def __init__(self, network: str, labels: dict[str, str]) -> None:
         self.client = docker.from_env(timeout=60)
         self.network = network
         self.labels = labels
         self._folders: dict[tuple[str, str], bytes] = {}
+        self._disk_quota: bool | None = None
+        self._engine: dict | None = None
+
+    def _info(self) -> dict:
+        if self._engine is None:
+            self._engine = self.client.api.info()
+        return self._engine
+
+    def cgroup_parent(self) -> str:
+        """Garden keeps every container under one parent cgroup (``garden``), so CPU
+        shares weigh app containers against each other, not against the platform's own
+        jobs that share this engine (on a real cell no platform job competes)."""
+        return "garden.slice" if self._info().get("CgroupDriver") == "systemd" else "/garden"
+
+    def disk_quota(self) -> bool:
+        """Whether the engine can enforce a disk quota; when it cannot, the rep says so
+        once in its log (as a cell on a filesystem without project quotas would)."""
+        if self._disk_quota is None:
+            info = self._info()
+            driver = info.get("Driver", "")
+            self._disk_quota = disk_quota_supported(driver, info.get("DriverStatus"))
+            if not self._disk_quota:
+                log.warning("disk quotas are not enforced: Docker's storage driver %s cannot "
+                            "limit a container's disk; usage is still reported", driver)
+        return self._disk_quota
 
     def create(self, handle: str, image: str, ip: str, labels: dict[str, str],
-               extra_hosts: dict[str, str] | None = None) -> str:
+               extra_hosts: dict[str, str] | None = None,
+               limits: ContainerLimits | None = None) -> str:
         api = self.client.api
+        limits = limits or ContainerLimits()
         networking = api.create_networking_config(
             {self.network: api.create_endpoint_config(ipv4_address=ip)})
+        quota: dict[str, object] = {}
+        if limits.memory_bytes:  # no swap: the limit is the limit
+            quota.update(mem_limit=limits.memory_bytes, memswap_limit=limits.memory_bytes)
+        if limits.cpu_shares:
+            quota.update(cpu_shares=max(2, limits.cpu_shares), cgroup_parent=self.cgroup_parent())
+        if limits.pids:
+            quota["pids_limit"] = limits.pids
+        if limits.disk_bytes and self.disk_quota():
+            quota["storage_opt"] = {"size": str(limits.disk_bytes)}
         host_config = api.create_host_config(init=True, network_mode=self.network,
-                                             extra_hosts=extra_hosts or None)
+                                             extra_hosts=extra_hosts or None, **quota)
         try:
             ctr = api.create_container(
                 image, command=GARDEN_INIT, hostname=handle[:63], name=handle,
@@ -123,12 +200,19 @@ class Garden:
             raise GardenError(f"container start failed: {exc.explanation or exc}") from None
 
     def run(self, cid: str, cmd: list[str], user: str = "root", env: dict[str, str] | None = None,
-            workdir: str | None = None) -> str:
-        """Start a process in the container (Garden's Run); returns its exec id."""
+            workdir: str | None = None, output: Output | None = None) -> str:
+        """Start a process in the container (Garden's Run); returns its exec id. With
+        `output`, each line the process writes is handed to it as ("OUT"|"ERR", line)
+        from a reader thread, as Garden's ProcessIO hands them to the log streamer."""
         api = self.client.api
         try:
             exec_id = api.exec_create(cid, cmd, user=user, environment=env, workdir=workdir)["Id"]
-            api.exec_start(exec_id, detach=True)
+            if output is None:
+                api.exec_start(exec_id, detach=True)
+            else:
+                chunks = api.exec_start(exec_id, stream=True, demux=True)
+                threading.Thread(target=_pump, args=(chunks, output), daemon=True,
+                                 name=f"io-{exec_id[:12]}").start()
         except APIError as exc:
             raise GardenError(f"running {cmd[0]} failed: {exc.explanation or exc}") from None
         return exec_id
@@ -152,6 +236,37 @@ class Garden:
             return self.client.api.inspect_container(cid)["State"]["Running"]
         except NotFound:
             return False
+
+    def out_of_memory(self, cid: str) -> bool:
+        """Garden's "out of memory" container event: the kernel OOM-killed a process in
+        the container's cgroup (the app's, not only PID 1's)."""
+        try:
+            if self.client.api.inspect_container(cid)["State"].get("OOMKilled"):
+                return True
+            code, out = self.run_sync(cid, ["cat", *OOM_COUNTERS])
+        except (APIError, NotFound):
+            return False
+        return oom_kills(out.decode(errors="replace")) > 0
+
+    def metrics(self, cid: str) -> dict[str, int]:
+        """The container's cgroup counters: CPU time (ns), memory toward the limit less
+        reclaimable page cache (bytes), the writable layer's size (bytes)."""
+        api = self.client.api
+        try:
+            raw = api.stats(cid, stream=False, one_shot=True)
+            # docker-py's inspect_container cannot ask for sizes: the Engine API can
+            size = api._result(api._get(api._url("/containers/{0}/json", cid),  # noqa: SLF001
+                                        params={"size": 1}), True).get("SizeRw") or 0
+        except (APIError, NotFound) as exc:
+            raise GardenError(f"metrics of {cid[:12]}: {exc}") from None
+        mem = raw.get("memory_stats") or {}
+        stats = mem.get("stats") or {}
+        inactive = stats.get("total_inactive_file", stats.get("inactive_file", 0))
+        return {"cpu_ns": int(((raw.get("cpu_stats") or {}).get("cpu_usage") or {})
+                              .get("total_usage") or 0),
+                "memory_bytes": max(0, int(mem.get("usage") or 0) - int(inactive or 0)),
+                "memory_limit": int(mem.get("limit") or 0),
+                "disk_bytes": int(size)}
 
     def destroy(self, cid: str) -> None:
         try:

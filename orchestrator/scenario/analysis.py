@@ -171,8 +171,8 @@ def metric_value(exp: Expectation, samples: Sequence[Sample], timers: dict[str, 
     if not chosen:
         return None   # `misrouted == 0` over no requests proves nothing
     c = count(chosen)
-    if exp.metric.startswith("status."):
-        return c.by_status.get(exp.metric[7:], 0)
+    if exp.metric.startswith("status."):   # every answer with it: status.200 counts misroutes too
+        return sum(1 for s in chosen if str(s.status) == exp.metric[7:])
     if exp.metric.startswith("reason."):
         return c.by_reason.get(exp.metric[7:], 0)
     if exp.metric == "availability":

@@ -46,6 +46,16 @@ def instance_replaced(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
                        for lrp in run.running(app))
 
 
+@condition("crash_looping", needs=("app",), uses=("index",),
+           example="wait: {until: crash_looping, app: web, index: 1}")
+def crash_looping(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
+    """Instance INDEX (default 0) of APP has crashed 3 times or more: past the BBS's
+    immediate restarts, in Diego's backoff."""
+    app, index = p["app"], p.get("index", 0)
+    return lambda: any(lrp["index"] == index and int(lrp.get("crash_count") or 0) >= 3
+                       for lrp in run.bbs.actual(run.pg(app)))
+
+
 @condition("route_ok", needs=("app",), uses=("consecutive",),
            example="wait: {until: route_ok, app: web, consecutive: 5}")
 def route_ok(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:

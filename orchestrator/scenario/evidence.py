@@ -26,7 +26,7 @@ def access_time(line: str) -> float | None:
 
 
 def around_faults(log_text: str, faults: Sequence[dict[str, Any]], load_started_at: float,
-                  margin: float = 2.0, limit: int = 200) -> str:
+                  margin: float = 3.0, limit: int = 200) -> str:
     """Per fault window, the access-log lines received from `margin` s before it opened
     to `margin` s after it closed (at most `limit`, the first ones)."""
     stamped = [(t, line) for line in log_text.splitlines()

@@ -186,19 +186,22 @@ def replay(pack_file: Path, out: Path, modes: list[str] | None = None,
         then = json.loads((root / "result.json").read_text())
         ran = [m for m, d in (then.get("modes") or {}).items() if d.get("status") != "skipped"]
         modes = modes or [m for m in ran if m in sc.modes] or list(sc.modes)
+        ran_with = {m: yaml.safe_load((root / m / "foundation.yml").read_text()) or {}
+                    for m in modes if (root / m / "foundation.yml").is_file()}
+        placement = dict(placement or {})
+        for cfg in ran_with.values():   # `scenario run --proxy` is not in the scenario file
+            if "proxy" in cfg and "proxy" not in sc.foundation:
+                placement.setdefault("proxy", cfg["proxy"])
         notes = []
-        for mode in modes:
-            f = root / mode / "foundation.yml"
-            if f.is_file():
-                now_cfg = foundation_config(sc.foundation, mode, project, placement).raw
-                diff = settings_changed(yaml.safe_load(f.read_text()) or {}, now_cfg)
-                notes += [f"{mode}: {d}" for d in diff]
+        for mode, then_cfg in ran_with.items():
+            now_cfg = foundation_config(sc.foundation, mode, project, placement or None).raw
+            notes += [f"{mode}: {d}" for d in settings_changed(then_cfg, now_cfg)]
         if notes:
             log("foundation settings that differ from the pack's (cflab's defaults changed):")
             for note in notes:
                 log(f"  {note}")
         started = time.time()
-        run_scenario(sc, modes, out=out, project=project, placement=placement, log=log)
+        run_scenario(sc, modes, out=out, project=project, placement=placement or None, log=log)
     now = json.loads((out / sc.name / "result.json").read_text())
     text, _ = compare(then, now)
     log(f"replayed in {time.time() - started:.0f}s")

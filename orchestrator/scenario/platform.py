@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from foundry.cloud_controller.recipe import cpu_weight
 from orchestrator.config import FoundationConfig
 from orchestrator.docker_cli import run
 
@@ -42,7 +43,9 @@ def desired_lrp(project: str, app: App) -> dict[str, Any]:
         "log_guid": app_guid(app),
         "certificate_properties": {"organizational_unit": [
             "organization:scenario-org", "space:scenario-space", f"app:{app_guid(app)}"]},
-        "env": [{"name": "VCAP_APPLICATION", "value": json.dumps(vcap)}],
+        "env": [{"name": "VCAP_APPLICATION", "value": json.dumps(vcap)},
+                *({"name": k, "value": v} for k, v in app.env)],
+        **({"memory_mb": app.memory, "cpu_weight": cpu_weight(app.memory)} if app.memory else {}),
         "setup": {"download": {"from": "file:///opt/cflab/apps/identity",
                                "to": "/home/vcap/app"}},
         "action": {"run": {"path": "/tmp/lifecycle/launcher",

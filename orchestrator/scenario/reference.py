@@ -53,6 +53,8 @@ TIMINGS = {
     "configuration_reload_duration": "how long the proxy takes to load a new certificate",
     "convergence_interval": "the BBS's convergence: lost instances re-placed",
     "cell_presence_ttl": "a cell that has not refreshed its presence this long is gone",
+    "container_metrics_report_interval": "how often the rep reports each instance's cpu,"
+                                         " memory and disk use (cf app)",
 }
 
 # Field, default, meaning: the parts of a file the step table does not describe.
@@ -73,6 +75,11 @@ APP_FIELDS = {
     "instances": ("1", "desired instances"),
     "start": ("true", "false: started later by a `push` or `cf_push` step"),
     "cell": ("–", "the cell you expect it on; a miss is noted in the report, not enforced"),
+    "memory": ("0 (no limit)", "its memory quota in MB; the container gets it plus the proxy's"
+                               " 32 MB, as Diego sets it"),
+    "env": ("{}", "NAME: value pairs for its instances, e.g. the identity app's fault"
+                  " `CFLAB_OOM_INDEX: \"1\"` (that index exceeds its memory CFLAB_OOM_AFTER"
+                  " seconds after every start)"),
 }
 LOAD_FIELDS = {
     "rps": ("10", "requests per second per route (0 < rps ≤ 200)"),
@@ -88,7 +95,9 @@ METRICS = [
     ("errors", "any other outcome: a status other than 200, an `X-Cf-Routererror`, no answer",
      "errors@outage: \"> 0\""),
     ("availability", "intended / requests, a fraction 0..1", "availability@recovered: \">= 0.99\""),
-    ("status.NNN", "errors with HTTP status NNN", "status.404@after-prune: \"> 0\""),
+    ("status.NNN", "requests answered with HTTP status NNN (`status.200` counts intended and"
+                   " misrouted answers alike; `status.0`: no answer)",
+     "status.404@after-prune: \"> 0\""),
     ("reason.NAME", "errors by `X-Cf-Routererror` (`unknown_route`, `no_endpoints`…) or the"
                     " client's (`timeout`, `connection_refused`…)",
      "reason.unknown_route: \"> 0\""),
@@ -173,7 +182,8 @@ def _window(kind: StepKind) -> str:
         return (f"Timeline: opens the fault window “{_label(w.label)}”, ended by {closers}"
                 " (or the run's end).")
     if isinstance(w, Instant):
-        return f"Timeline: a fault at one moment, “{_label(w.label)}” (a dashed line)."
+        return (f"Timeline: a fault lasting as long as the step, “{_label(w.label)}” (a dashed"
+                " line, or a thin window when the step takes a while).")
     if isinstance(w, Closes):
         match = f" with the same {', '.join(w.match)}" if w.match else ""
         return (f"Timeline: ends the open windows of {', '.join(f'`{k}`' for k in w.kinds)}"
@@ -315,7 +325,8 @@ def render() -> str:
         " before it. `METRIC@NAME` counts only the requests of phase NAME: those sent from"
         " the `mark: NAME` step until the next `mark` (or the end of the run). For example"
         " `status.200@restarted` is the number of requests sent after `mark: restarted`"
-        " (and before any later mark) that got a 200 from their own app.",
+        " (and before any later mark) that were answered with HTTP 200, by their own app or"
+        " by another (`intended@restarted` counts only their own).",
         "",
         "Fault windows are what the timeline shades: each fault step opens one (see"
         " “Timeline” under each step kind) and its closer ends it; windows still open at the"
@@ -376,7 +387,7 @@ def render() -> str:
         " ran with).",
         "- `MODE/evidence/`: the router's `/routes`, `cfdot actual-lrps`, every proxy's"
         " `/certs`, the router's access-log lines around each fault"
-        " (`access-log-around-faults.txt`, ±2 s), and the log tails of the router, NATS,"
+        " (`access-log-around-faults.txt`, ±3 s), and the log tails of the router, NATS,"
         " BBS and cells at the end.",
         "",
         "`cflab scenario pack DIR/NAME -o incident.tar.gz` bundles all of it, with a README,"

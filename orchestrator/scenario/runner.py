@@ -205,8 +205,10 @@ class ModeRun:
         """Carry out one step with its kind's handler, opening or closing the fault
         window the kind declares; returns a short note for the progress line."""
         self.windows.before(step.spec, step.params, self.now())
-        note = step.spec.handler(self, step)
-        self.windows.after(step.spec, step.params, self.now())
+        try:
+            note = step.spec.handler(self, step)
+        finally:
+            self.windows.after(step.spec, step.params, self.now())
         return note
 
     # -- evidence --------------------------------------------------------------

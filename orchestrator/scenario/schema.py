@@ -33,12 +33,12 @@ METRICS_HELP = ("requests, intended, misrouted, errors, availability, recovery_s
                 " status.NNN, reason.NAME, timer.NAME, check.NAME; optionally @MARK")
 _EXPECT_KEY = re.compile(
     r"^(?P<metric>requests|intended|misrouted|errors|availability|recovery_seconds"
-    r"|status\.\d{3}|reason\.[a-z_]+|timer\.[a-z0-9_-]+|check\.[a-z0-9_-]+)"
+    r"|status\.(?:\d{3}|0)|reason\.[a-z_]+|timer\.[a-z0-9_-]+|check\.[a-z0-9_-]+)"
     r"(?:@(?P<phase>[a-z0-9_-]+))?$")
 _EXPECT_VALUE = re.compile(r"^\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>\S+)\s*$")
 TOP_LEVEL = ("name", "description", "foundation", "apps", "load", "steps", "expect",
              "not_applicable")
-APP_FIELDS = ("name", "host", "instances", "start", "cell")
+APP_FIELDS = ("name", "host", "instances", "start", "cell", "memory", "env")
 LOAD_FIELDS = ("rps", "keepalive", "routes", "timeout")
 
 FieldPath = tuple[Any, ...]   # a field's place: ("steps", 3, "wait", "until")
@@ -102,6 +102,8 @@ class App:
     instances: int = 1
     start: bool = True          # created at setup; False: created by a `push` step
     cell: str | None = None     # placement hint: checked and reported, not enforced
+    memory: int = 0             # memory_mb of its LRP (0: no limit, as in Diego)
+    env: tuple[tuple[str, str], ...] = ()   # extra environment for its instances
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,13 @@ def _app(i: int, raw: Any, cells: int, apps: list[App]) -> App:
     if not isinstance(start, bool):
         raise _fail((*path, "start"), f"expected true or false, got {start!r}")
     instances = _positive_int(raw.get("instances", 1), (*path, "instances"))
-    return App(name=name, host=host, instances=instances, start=start, cell=cell)
+    memory = _positive_int(raw.get("memory", 0), (*path, "memory"), low=0)
+    env = _mapping(raw.get("env") or {}, (*path, "env"))
+    if not all(isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+               for k, v in env.items()):
+        raise _fail((*path, "env"), "expected NAME: value pairs")
+    return App(name=name, host=host, instances=instances, start=start, cell=cell,
+               memory=memory, env=tuple((k, str(v)) for k, v in env.items()))
 
 
 def _load(value: Any, apps: list[str]) -> Load:

@@ -164,7 +164,9 @@ class Opens:
 
 @dataclass(frozen=True)
 class Instant:
-    """The step is a fault at one moment: a dashed line on the timeline."""
+    """The step is a fault that lasts only as long as its own action (a crash, a
+    restart): a dashed line on the timeline, or a thin window when the action took a
+    while (`docker restart` takes seconds)."""
     label: str
 
 
@@ -278,8 +280,10 @@ class Windows:
         return [p for i, p in self._open.items() if self.faults[i]["kind"] == kind]
 
     def after(self, kind: StepKind, params: dict[str, Any], now: float) -> None:
-        """Close the windows a closer step ended."""
+        """End an instant fault's window with its step; close the windows a closer ended."""
         w = kind.window
+        if isinstance(w, Instant):
+            self.faults[-1]["end"] = round(now, 3)
         if not isinstance(w, Closes):
             return
         for i, opened in list(self._open.items()):

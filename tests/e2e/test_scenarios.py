@@ -31,7 +31,7 @@ PROJECT = "cflab-scn-e2e"
 PLACEMENT = {"subnets": {"foundation": "10.236.0.0/24", "cell_containers": "10.235.0.0/16"},
              "ports": {"http": 29080, "nats_monitor": 29222, "bbs": 29889,
                        "cloud_controller": 30022, "uaa": 30024,
-                       "ssh_proxy": 32222}}
+                       "ssh_proxy": 32222, "dashboard": 29300}}
 MATRIX = [(name, mode) for name, path in sorted(schema.discover().items())
           for mode in schema.load_file(path).modes]
 

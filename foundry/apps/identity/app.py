@@ -9,6 +9,8 @@ import html
 import json
 import os
 import subprocess
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, urlunsplit
 
@@ -111,7 +113,27 @@ class Handler(BaseHTTPRequestHandler):
         print(f"{self.address_string()} {fmt % args}", flush=True)
 
 
+def hoard_memory() -> None:
+    """Allocate (and touch) memory until the kernel's OOM killer ends the process."""
+    hoard = []
+    while True:
+        hoard.append(b"x" * (4 * 1024 * 1024))
+        time.sleep(0.01)
+
+
+def oom_if_asked() -> None:
+    """A fault for scenarios: instances whose index is in CFLAB_OOM_INDEX (comma list)
+    start hoarding memory CFLAB_OOM_AFTER seconds after start, so they crash-loop."""
+    indexes = [i.strip() for i in os.environ.get("CFLAB_OOM_INDEX", "").split(",") if i.strip()]
+    if os.environ.get("CF_INSTANCE_INDEX", "") in indexes:
+        after = float(os.environ.get("CFLAB_OOM_AFTER", "5"))
+        print(f"instance {os.environ['CF_INSTANCE_INDEX']} will exceed its memory limit in "
+              f"{after:g}s", flush=True)
+        threading.Timer(after, hoard_memory).start()
+
+
 def main() -> None:
+    oom_if_asked()
     port = int(os.environ.get("PORT", "8080"))
     ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
 

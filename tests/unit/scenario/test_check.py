@@ -69,7 +69,8 @@ def test_a_missing_field_points_at_its_parent(tmp_path):
 def test_unknown_field_suggests_the_near_one(tmp_path):
     text = "name: x\napps:\n  - {name: web, instance: 2}\n"
     assert problems(tmp_path, text) == [
-        "F:3: apps[0].instance: unknown field (known: name, host, instances, start, cell);"
+        "F:3: apps[0].instance: unknown field (known: name, host, instances, start, cell,"
+        " memory, env);"
         " did you mean 'instances'?"]
 
 

@@ -202,3 +202,22 @@ def test_cloud_controller_steps_parse():
 ])
 def test_bad_cloud_controller_steps_name_the_field(mutate, message):
     assert message in bad_cred(mutate)
+
+
+def test_an_app_can_have_a_memory_limit_and_environment(tmp_path):
+    from orchestrator.scenario import platform
+    base = schema.discover()["app-crash-restart"].read_text()
+    text = base.replace("- {name: web, instances: 2}",
+                        '- {name: web, instances: 2, memory: 64, env: {CFLAB_OOM_INDEX: "1", '
+                        "CFLAB_OOM_AFTER: 4}}")
+    (tmp_path / "s.yml").write_text(text)
+    sc = schema.load_file(tmp_path / "s.yml")
+    web = sc.app("web")
+    assert web.memory == 64 and dict(web.env) == {"CFLAB_OOM_INDEX": "1", "CFLAB_OOM_AFTER": "4"}
+    lrp = platform.desired_lrp("p", web)
+    assert (lrp["memory_mb"], lrp["cpu_weight"]) == (64, 1)
+    assert {"name": "CFLAB_OOM_AFTER", "value": "4"} in lrp["env"]
+    assert "memory_mb" not in platform.desired_lrp("p", sc.app("other"))
+    (tmp_path / "bad.yml").write_text(text.replace("memory: 64", "memory: lots"))
+    with pytest.raises(schema.ScenarioError, match=r"apps\[0\]\.memory"):
+        schema.load_file(tmp_path / "bad.yml")

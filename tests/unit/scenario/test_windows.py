@@ -80,3 +80,11 @@ def test_timeline_with_faults_starting_together(tmp_path):
     sc = schema.parse({"name": "x", "apps": [{"name": "web"}]})
     report.timeline_png(tmp_path / "t.png", sc, [r])
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_status_counts_every_answer_with_it():
+    from orchestrator.scenario.classify import MISROUTED
+    samples = [*SAMPLES, Sample(4.0, "web", MISROUTED, 200, answered_by="other", phase="restart")]
+    out = analysis.check(exps("status.200@restart: == 2", "status.0@restart: == 1",
+                              "intended@restart: == 1"), samples, marks=MARKS)
+    assert [(o.actual, o.passed) for o in out] == [(2, True), (1, True), (1, True)]

@@ -1,0 +1,298 @@
+"""The dashboard's I/O: each collector asks one job (or reads one log) and hands the
+hub its view. Everything it shows comes from here:
+
+- jobs: each job's own health endpoint (`/health`, `/ping`, `/healthz`...), every second;
+- cells and app containers: the BBS (`/v1/cells`, actual and desired LRPs), woken by
+  its event long-poll;
+- routes: NATS `router.register`/`router.unregister` applied by the router's own
+  registry code (the router's `/routes` listens on its loopback only, as gorouter's);
+- requests: the router's access log (a volume the router writes and we read);
+- identities: the certificate each instance's proxy presents on its host TLS port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import ssl
+import time
+from base64 import b64encode
+from urllib.parse import urlsplit
+
+from foundry.dashboard import views
+from foundry.dashboard.accesslog import (
+    ERROR,
+    MISROUTED,
+    AccessLogError,
+    Traffic,
+    classify,
+    parse_line,
+)
+from foundry.dashboard.certs import CertificateError, Identity, parse_der
+from foundry.dashboard.config import DashboardConfig, JobProbe
+from foundry.dashboard.hub import Hub
+from foundry.gorouter.registry import InvalidRegistryMessage, Registry
+
+log = logging.getLogger("dashboard")
+SAMPLE_PER_TICK = 25  # request rows pushed per access-log read (misroutes and errors first)
+BODY_LIMIT = 16 * 1024 * 1024
+
+
+async def http_get(host: str, port: int, path: str, *, auth: str = "",
+                   timeout: float = 2.0) -> tuple[int, bytes]:
+    """A one-shot HTTP/1.0 GET: (status, body). Raises OSError/TimeoutError/ValueError."""
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            head = f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n"
+            if auth:
+                head += f"Authorization: Basic {b64encode(auth.encode()).decode()}\r\n"
+            writer.write((head + "\r\n").encode())
+            raw = await reader.read(BODY_LIMIT)
+            while chunk := await reader.read(BODY_LIMIT):
+                raw += chunk
+        finally:
+            writer.close()
+    status_line, _, rest = raw.partition(b"\r\n")
+    parts = status_line.split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ValueError(f"not an HTTP response from {host}:{port}{path}")
+    _, _, body = rest.partition(b"\r\n\r\n")
+    return int(parts[1]), body
+
+
+async def probe(job: JobProbe, timeout: float) -> dict:
+    scheme, host, port, path = job.target
+    try:
+        if scheme == "tcp":
+            async with asyncio.timeout(timeout):
+                _, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            return {"health": "healthy", "detail": f"tcp {host}:{port} open"}
+        status, _ = await http_get(host, port, path, auth=job.auth, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as e:
+        return {"health": "down", "detail": f"{job.url}: {type(e).__name__} {e}".strip()}
+    if status == 200:
+        return {"health": "healthy", "detail": f"{path} 200"}
+    return {"health": "unhealthy", "detail": f"{path} {status}"}
+
+
+class Collectors:
+    def __init__(self, cfg: DashboardConfig, hub: Hub) -> None:
+        self.cfg = cfg
+        self.hub = hub
+        self.registry = Registry(clock=time.time,
+                                 droplet_stale_threshold=cfg.droplet_stale_threshold)
+        self.routes_dirty = False
+        self.names: dict[str, str] = {}  # app guid → name
+        self.owners: dict = {}
+        self.tls_targets: dict[str, str] = {}
+        self.identities: dict[str, Identity] = {}
+        self.traffic = Traffic()
+        self.tls = ssl.create_default_context()
+        self.tls.check_hostname = False
+        self.tls.verify_mode = ssl.CERT_NONE  # we only read the presented cert, never trust it
+
+    def _foundation(self, **fields) -> None:
+        self.hub.update("foundation", {"foundation": {
+            **self.hub.state.sections["foundation"].get("foundation", {}), **fields}})
+
+    def start(self) -> list[asyncio.Task]:
+        self._foundation(project=self.cfg.project, mode=self.cfg.mode,
+                         cells=len(self.cfg.cells), nats="connecting", started_at=time.time())
+        loops = (self.jobs_loop, self.bbs_loop, self.nats_loop, self.routes_loop,
+                 self.access_log_loop, self.identity_loop)
+        return [asyncio.create_task(self._forever(f), name=f.__name__) for f in loops]
+
+    async def _forever(self, loop) -> None:
+        """A collector that fails is logged and started again: one job down never stops
+        the page."""
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("collector %s failed; restarting it", loop.__name__)
+                await asyncio.sleep(1)
+
+    # -- jobs ----------------------------------------------------------------
+    async def jobs_loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            results = await asyncio.gather(*(probe(j, self.cfg.poll_interval * 0.8)
+                                             for j in self.cfg.jobs))
+            self.hub.replace("jobs", {j.name: r for j, r in zip(self.cfg.jobs, results,
+                                                                 strict=True)})
+            await asyncio.sleep(max(0.05, self.cfg.poll_interval - (time.monotonic() - started)))
+
+    # -- BBS -----------------------------------------------------------------
+    async def _bbs_json(self, path: str, timeout: float = 3.0):
+        u = urlsplit(self.cfg.bbs_address)
+        status, body = await http_get(u.hostname or "bbs", u.port or 8889, path, timeout=timeout)
+        if status != 200:
+            raise ValueError(f"BBS {path}: {status}")
+        return json.loads(body)
+
+    async def refresh_bbs(self) -> None:
+        desired, actual, cells = await asyncio.gather(
+            self._bbs_json("/v1/desired_lrps"), self._bbs_json("/v1/actual_lrps"),
+            self._bbs_json("/v1/cells"))
+        apps = views.apps_by_process(desired)
+        names = {guid: name for guid, name in apps.values() if name}
+        if any(self.names.get(g) != n for g, n in names.items()):
+            self.names.update(names)
+            self.routes_dirty = True  # route rows name their apps
+        rows = views.container_rows(actual, apps)
+        self.owners = views.port_owners(rows)
+        self.tls_targets = views.tls_targets(rows)
+        self.hub.replace("containers", rows)
+        self.hub.replace("cells", views.cell_rows(cells, self.cfg.cells, rows))
+
+    async def bbs_loop(self) -> None:
+        version = -1
+        while True:
+            try:
+                await self.refresh_bbs()
+                # The BBS answers when anything changes (or after 2 s: cell presences
+                # expire without a change event).
+                got = await self._bbs_json(f"/v1/events?after={version}&timeout=2", timeout=5)
+                version = int(got.get("version", -1))
+            except (OSError, TimeoutError, ValueError) as e:
+                log.warning("BBS unreachable: %s", e)
+                await asyncio.sleep(1)
+
+    # -- routes (NATS) ---------------------------------------------------------
+    async def nats_loop(self) -> None:
+        import nats
+
+        async def on_message(msg) -> None:
+            try:
+                self.registry.handle(msg.subject, msg.data)
+            except InvalidRegistryMessage as e:
+                log.info("dropped a %s message: %s", msg.subject, e)
+            self.routes_dirty = True
+
+        async def connected() -> None:
+            self._foundation(nats="connected")
+
+        async def disconnected() -> None:
+            self._foundation(nats="disconnected")
+
+        nc = await nats.connect(servers=self.cfg.nats_servers, name="dashboard",
+                                max_reconnect_attempts=-1, reconnect_time_wait=1,
+                                connect_timeout=2, allow_reconnect=True,
+                                reconnected_cb=connected, disconnected_cb=disconnected)
+        try:
+            await nc.subscribe("router.register", cb=on_message)
+            await nc.subscribe("router.unregister", cb=on_message)
+            await nc.flush()
+            await connected()
+            await asyncio.Future()  # until cancelled
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(nc.close(), 2)
+
+    def route_table(self) -> dict[str, list[dict]]:
+        table = {}
+        for host, path, pool in self.registry.table.items():
+            table[host + path] = [{**e.to_json(), "app_id": e.app_id, "updated_at": e.updated_at}
+                                  for e in pool.endpoints]
+        return table
+
+    async def routes_loop(self) -> None:
+        next_prune = time.monotonic() + self.cfg.prune_stale_droplets_interval
+        while True:
+            await asyncio.sleep(0.2)
+            if time.monotonic() >= next_prune:
+                next_prune += self.cfg.prune_stale_droplets_interval
+                if self.registry.prune_stale_droplets():
+                    self.routes_dirty = True
+            if self.routes_dirty:
+                self.routes_dirty = False
+                self.hub.replace("routes", views.route_rows(self.route_table(), self.names))
+
+    # -- requests (access log) -------------------------------------------------
+    async def access_log_loop(self) -> None:
+        """Follow the access log like `tail -F`: from its last 64 KiB at start, from the
+        beginning of a new file after a rotation or truncation."""
+        f = None
+        inode = None
+        buf = b""
+        try:
+            while True:
+                await asyncio.sleep(0.25)
+                try:
+                    st = os.stat(self.cfg.access_log)
+                except FileNotFoundError:
+                    continue
+                if f is None or st.st_ino != inode or st.st_size < f.tell():
+                    first = f is None
+                    if f is not None:
+                        f.close()
+                    f, inode = open(self.cfg.access_log, "rb"), st.st_ino  # noqa: SIM115
+                    buf = b""
+                    if first and st.st_size > 64 * 1024:
+                        f.seek(st.st_size - 64 * 1024)
+                        f.readline()  # the cut line
+                data = f.read(1024 * 1024)
+                if data:
+                    buf += data
+                    *lines, buf = buf.split(b"\n")
+                    self.ingest([ln.decode(errors="replace") for ln in lines if ln])
+        finally:
+            if f is not None:
+                f.close()
+
+    def ingest(self, lines: list[str]) -> None:
+        rows = []
+        for line in lines:
+            try:
+                rows.append(classify(parse_line(line), self.owners, self.names))
+            except AccessLogError as e:
+                log.debug("%s", e)
+        if not rows:
+            return
+        for r in rows:
+            self.traffic.add(r)
+        self.hub.replace("traffic", self.traffic.rows())
+        loud = [r for r in rows if r["outcome"] in (MISROUTED, ERROR)]
+        quiet = [r for r in rows if r["outcome"] not in (MISROUTED, ERROR)]
+        sample = (loud + quiet[-max(0, SAMPLE_PER_TICK - len(loud)):])[-SAMPLE_PER_TICK:]
+        self.hub.requests(sorted(sample, key=lambda r: r["at"]))
+
+    # -- identities -------------------------------------------------------------
+    async def read_cert(self, instance_guid: str, target: str) -> bytes:
+        host, _, port = target.rpartition(":")
+        async with asyncio.timeout(self.cfg.poll_interval * 0.8):
+            _, writer = await asyncio.open_connection(host, int(port), ssl=self.tls,
+                                                      server_hostname=instance_guid)
+        try:
+            return writer.get_extra_info("ssl_object").getpeercert(binary_form=True) or b""
+        finally:
+            writer.close()
+
+    async def identity_loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            targets = dict(self.tls_targets)
+            results = await asyncio.gather(*(self.read_cert(g, t) for g, t in targets.items()),
+                                           return_exceptions=True)
+            now = time.time()
+            for guid in list(self.identities):
+                if guid not in targets:
+                    del self.identities[guid]
+            for guid, result in zip(targets, results, strict=True):
+                ident = self.identities.setdefault(guid, Identity(guid))
+                if isinstance(result, BaseException):
+                    ident.error = f"{type(result).__name__}: {result}".rstrip(": ")
+                    continue
+                try:
+                    ident.observe(parse_der(result), now)
+                except CertificateError as e:
+                    ident.error = str(e)
+            self.hub.replace("identities", {g: i.row() for g, i in self.identities.items()})
+            await asyncio.sleep(max(0.05, self.cfg.poll_interval - (time.monotonic() - started)))

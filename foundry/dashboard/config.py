@@ -1,0 +1,93 @@
+"""dashboard.json, as the orchestrator renders it under /var/vcap/jobs/dashboard/config/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from foundry.jobconfig import read_object
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class JobProbe:
+    """How the dashboard asks a job whether it is healthy: its own health endpoint
+    (`http://host:port/path`, 200 = healthy) or, for a job with none, a TCP connect."""
+
+    name: str
+    url: str
+    auth: str = ""  # user:password for HTTP basic auth
+
+    @property
+    def target(self) -> tuple[str, str, int, str]:
+        """(scheme, host, port, path)."""
+        u = urlsplit(self.url)
+        if u.scheme not in ("http", "tcp") or not u.hostname or not u.port:
+            raise ConfigError(f"jobs.{self.name}.url: expected http://host:port/path or"
+                              f" tcp://host:port, got {self.url!r}")
+        return u.scheme, u.hostname, u.port, u.path or "/"
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    listen_address: str = "0.0.0.0:8300"
+    project: str = "cflab"
+    mode: str = "after-envoy"
+    cells: list[str] = field(default_factory=list)
+    bbs_address: str = "http://bbs:8889"
+    nats_servers: list[str] = field(default_factory=lambda: ["nats://nats:4222"])
+    access_log: str = "/var/vcap/sys/log/gorouter/access.log"
+    droplet_stale_threshold: float = 120.0
+    prune_stale_droplets_interval: float = 30.0
+    jobs: list[JobProbe] = field(default_factory=list)
+    poll_interval: float = 1.0  # health probes and identity reads; ≤ 1 s by the issue
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen_address.rpartition(":")
+        return host or "0.0.0.0", int(port)
+
+
+def from_dict(raw: dict[str, Any]) -> DashboardConfig:
+    kwargs: dict[str, Any] = {}
+    defaults = DashboardConfig()
+    for key, value in raw.items():
+        if key not in DashboardConfig.__dataclass_fields__:
+            continue  # BOSH-style: unknown properties are ignored
+        if key == "jobs":
+            if not isinstance(value, list):
+                raise ConfigError("jobs: expected a list of {name, url}")
+            try:
+                kwargs[key] = [JobProbe(str(j["name"]), str(j["url"]), str(j.get("auth", "")))
+                               for j in value]
+            except (KeyError, TypeError) as e:
+                raise ConfigError(f"jobs: each needs a name and a url ({e})") from None
+            continue
+        default = getattr(defaults, key)
+        if isinstance(default, list):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+            kwargs[key] = list(value)
+            continue
+        try:
+            kwargs[key] = type(default)(value)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{key}: {e}") from None
+    cfg = DashboardConfig(**kwargs)
+    try:
+        cfg.host_port  # noqa: B018 - validate early
+    except ValueError:
+        raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from None
+    for job in cfg.jobs:
+        job.target  # noqa: B018
+    if not urlsplit(cfg.bbs_address).port:
+        raise ConfigError(f"bbs_address: expected http://host:port, got {cfg.bbs_address!r}")
+    return cfg
+
+
+def load(path: str) -> DashboardConfig:
+    return from_dict(read_object(path, ConfigError))

@@ -1,0 +1,82 @@
+"""Access-log lines as the router writes them, classified by who holds the backend port."""
+
+import pytest
+
+from foundry.dashboard.accesslog import (
+    AccessLogError,
+    PortOwner,
+    Traffic,
+    classify,
+    parse_line,
+)
+from foundry.gorouter.accesslog import AccessLogRecord
+
+A, B = "app-a-guid", "app-b-guid"
+OWNERS = {"10.244.0.5:61000": PortOwner(B, "other", 0, "inst-b"),
+          "10.244.0.5:61002": PortOwner(A, "hello", 1, "inst-a")}
+
+
+def line(**kw) -> str:
+    rec = AccessLogRecord(host="hello.apps.internal", received_at=1_700_000_000.25,
+                          method="GET", request_uri="/", status=200,
+                          user_agent='curl "quoted"', remote_addr="172.17.0.1:5000",
+                          backend_addr="10.244.0.5:61002", app_id=A, app_index="1",
+                          instance_id="inst-a", finished_at=1_700_000_000.5)
+    for k, v in kw.items():
+        setattr(rec, k, v)
+    return rec.format()
+
+
+def test_parse_reads_the_routers_own_format():
+    req = parse_line(line())
+    assert (req.host, req.status, req.backend, req.app_id, req.instance_id) == (
+        "hello.apps.internal", 200, "10.244.0.5:61002", A, "inst-a")
+    assert req.at == pytest.approx(1_700_000_000.25)
+    assert req.response_time == pytest.approx(0.25)
+    assert req.router_error == ""
+
+
+def test_parse_keeps_the_router_error_and_a_missing_status():
+    req = parse_line(line(status=None, router_error="endpoint_failure (tls: bad certificate)"))
+    assert req.status is None
+    assert req.router_error == "endpoint_failure (tls: bad certificate)"
+
+
+@pytest.mark.parametrize("bad", ["", "hello", 'h - [x] "GET / HTTP/1.1" 200 0 0'])
+def test_parse_rejects_other_lines(bad):
+    with pytest.raises(AccessLogError):
+        parse_line(bad)
+
+
+def test_an_answer_from_the_routes_app_is_intended():
+    row = classify(parse_line(line()), OWNERS, {A: "hello"})
+    assert row["outcome"] == "intended"
+    assert (row["answered_by"], row["answered_index"]) == ("hello", "1")
+
+
+def test_an_answer_from_another_apps_instance_is_a_misroute():
+    row = classify(parse_line(line(backend_addr="10.244.0.5:61000")), OWNERS, {A: "hello"})
+    assert row["outcome"] == "misrouted"
+    assert row["answered_by"] == "other" and row["route_app"] == "hello"
+
+
+@pytest.mark.parametrize("kw", [
+    {"status": 503, "router_error": "endpoint_failure (hostname mismatch)"},
+    {"status": 502},
+    {"status": 404, "router_error": "unknown_route", "backend_addr": "", "app_id": ""},
+])
+def test_router_errors_and_5xx_are_errors(kw):
+    row = classify(parse_line(line(**kw)), OWNERS)
+    assert row["outcome"] == "error"
+
+
+def test_an_unknown_port_owner_trusts_the_log():
+    row = classify(parse_line(line(backend_addr="10.244.0.9:61000")), OWNERS, {A: "hello"})
+    assert row["outcome"] == "intended" and row["answered_by"] == "hello"
+
+
+def test_traffic_counts_per_route():
+    t = Traffic()
+    for outcome in ("intended", "intended", "misrouted", "error"):
+        t.add({"host": "hello.apps.internal", "outcome": outcome})
+    assert t.rows() == {"hello.apps.internal": {"intended": 2, "misrouted": 1, "error": 1}}

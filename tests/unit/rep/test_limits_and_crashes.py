@@ -1,0 +1,145 @@
+"""Quotas as Diego asks Garden for them, OOM detection and what a crash reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from foundry.cloud_controller.recipe import cpu_weight
+from foundry.pki import new_ca
+from foundry.rep.executor import Container, Executor, ExecutorConfig, exit_description
+from foundry.rep.garden import _pump, oom_kills
+from foundry.rep.limits import MB, ContainerLimits, disk_quota_supported, limits_for
+from foundry.rep.ports import FirstFitAllocator
+
+
+def test_memory_gets_the_proxy_allowance_only_with_the_proxy():
+    desired = {"memory_mb": 64, "disk_mb": 1024, "cpu_weight": cpu_weight(64)}
+    with_proxy = limits_for(desired, proxy_enabled=True, proxy_memory_mb=32)
+    assert with_proxy.memory_bytes == 96 * MB and with_proxy.memory_mb == 96
+    assert limits_for(desired, proxy_enabled=False).memory_bytes == 64 * MB
+    assert with_proxy.disk_bytes == 1024 * MB and with_proxy.pids == 1024
+
+
+def test_no_memory_quota_means_no_limit_and_no_allowance():
+    assert limits_for({}, proxy_enabled=True) == ContainerLimits(pids=1024)
+
+
+def test_cpu_shares_follow_memory_as_cc_and_the_executor_compute_them():
+    # CC: 100 * clamp(mem, 128, 8192) / 8192; executor: 1024 * weight / 100
+    assert [cpu_weight(m) for m in (64, 128, 1024, 4096, 8192, 16384)] == [1, 1, 12, 50, 100, 100]
+    shares = [limits_for({"memory_mb": m, "cpu_weight": cpu_weight(m)},
+                         proxy_enabled=False).cpu_shares for m in (1024, 4096)]
+    assert shares == [122, 512]
+    assert limits_for({"memory_mb": 256}, proxy_enabled=False).cpu_shares == 0
+
+
+def test_disk_quota_only_where_the_storage_driver_can_enforce_it():
+    assert not disk_quota_supported("fuse-overlayfs", None)
+    assert not disk_quota_supported("vfs", [])
+    assert not disk_quota_supported("overlay2", [["Backing Filesystem", "extfs"]])
+    assert disk_quota_supported("overlay2", [["Backing Filesystem", "xfs"]])
+    assert disk_quota_supported("btrfs", None)
+
+
+def test_oom_kill_counters_of_cgroup_v1_and_v2():
+    v2 = "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n"
+    v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"
+    assert oom_kills(v2) == 1 and oom_kills(v1) == 3
+    assert oom_kills("oom_kill_disable 0\nunder_oom 0\n") == 0 and oom_kills("") == 0
+
+
+def test_exit_description_is_the_run_steps():
+    assert exit_description("APP/PROC/WEB", 137, True) == \
+        "APP/PROC/WEB: Exited with status 137 (out of memory)"
+    assert exit_description("APP/PROC/WEB", 1, False) == "APP/PROC/WEB: Exited with status 1"
+
+
+def test_process_output_is_split_into_lines_per_stream():
+    got: list[tuple[str, str]] = []
+    _pump(iter([(b"hello\nwor", None), (b"ld\r\n", b"oops\n"), (None, b"tail")]),
+          lambda s, line: got.append((s, line)))
+    assert got == [("OUT", "hello"), ("OUT", "world"), ("ERR", "oops"), ("ERR", "tail")]
+
+
+class CrashGarden:
+    def __init__(self, exit_code: int, oom: bool) -> None:
+        self.exit_code, self.oom = exit_code, oom
+        self.destroyed: list[str] = []
+
+    def container_running(self, cid: str) -> bool:
+        return True
+
+    def exec_state(self, exec_id: str) -> tuple[bool, int | None]:
+        return (False, self.exit_code) if exec_id == "app-exec" else (True, None)
+
+    def out_of_memory(self, cid: str) -> bool:
+        return self.oom
+
+    def destroy(self, cid: str) -> None:
+        self.destroyed.append(cid)
+
+
+class FakeBBS:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def lifecycle(self, action: str, **fields):  # noqa: ANN003, ANN201
+        self.calls.append((action, fields))
+        return {"crash_count": 3, "state": "CRASHED"}
+
+
+class FakeReporter:
+    def __init__(self) -> None:
+        self.logs: list[tuple[str, int, str, str, str]] = []
+        self.crashes: list[tuple[str, dict]] = []
+
+    def log(self, source_id, index, source_type, message, stream="OUT"):  # noqa: ANN001, ANN201
+        self.logs.append((source_id, index, source_type, message, stream))
+
+    def crashed(self, pg, payload):  # noqa: ANN001, ANN201
+        self.crashes.append((pg, payload))
+
+
+def crash_executor(tmp_path: Path, garden: CrashGarden) -> tuple[Executor, FakeBBS, FakeReporter]:
+    cfg = ExecutorConfig(
+        cell_id="cell-1", cell_ip="10.0.0.5", container_subnet="10.255.1.0/24",
+        garden_network="n", stack_image="cflab/stack", foundation="t", proxy_enabled=False,
+        strict=False, unproxied_port_mappings=True, proxy_config_layout="seed", validity=3600,
+        reload_duration=0, key_size=2048, startup_interval=1, startup_timeout=5,
+        liveness_interval=30, trusted_ca="", verify_subject_alt_name=[], system_certs={},
+        state_dir=tmp_path)
+    bbs, reporter = FakeBBS(), FakeReporter()
+    ex = Executor(cfg, garden, bbs, new_ca("test intermediate"), FirstFitAllocator(),  # type: ignore[arg-type]
+                  reporter)  # type: ignore[arg-type]
+    c = Container(process_guid="app-guid-v1", index=1, instance_guid="ig-1",
+                  desired={"log_guid": "app-guid"}, cid="cid-1", state="running",
+                  processes={"app": "app-exec"})
+    ex.containers[c.handle] = c
+    return ex, bbs, reporter
+
+
+def test_an_oom_killed_app_is_a_crash_with_cfs_reason_and_payload(tmp_path, monkeypatch):
+    monkeypatch.setattr("foundry.rep.executor.iptables", lambda cmd: None)
+    ex, bbs, reporter = crash_executor(tmp_path, CrashGarden(137, oom=True))
+    ex.tick()
+    reason = "APP/PROC/WEB: Exited with status 137 (out of memory)"
+    assert bbs.calls == [("crash", {"process_guid": "app-guid-v1", "index": 1,
+                                    "instance_guid": "ig-1", "cell_id": "cell-1",
+                                    "crash_reason": reason})]
+    (pg, payload), = reporter.crashes
+    assert pg == "app-guid-v1"
+    assert {k: payload[k] for k in ("instance", "index", "cell_id", "reason", "exit_status",
+                                    "exit_description", "crash_count")} == {
+        "instance": "ig-1", "index": 1, "cell_id": "cell-1", "reason": "CRASHED",
+        "exit_status": 137, "exit_description": reason, "crash_count": 3}
+    lines = [(t, m) for _, _, t, m, _ in reporter.logs]
+    assert ("APP/PROC/WEB", "Exit status 137 (out of memory)") in lines
+    assert ("CELL", "Cell cell-1 successfully destroyed container for instance ig-1") in lines
+    assert ex.known() == {}
+
+
+def test_a_plain_exit_is_not_out_of_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr("foundry.rep.executor.iptables", lambda cmd: None)
+    ex, bbs, reporter = crash_executor(tmp_path, CrashGarden(1, oom=False))
+    ex.tick()
+    assert bbs.calls[0][1]["crash_reason"] == "APP/PROC/WEB: Exited with status 1"
