@@ -65,11 +65,12 @@ def cfenv_app(cf, tmp_path_factory):
     d = tmp_path_factory.mktemp("cfenv-app")
     (d / "app.py").write_text(CFENV_APP)
     for name in VENDORED:
-        src = Path(importlib.import_module(name).__file__)
-        if src.name == "__init__.py":
-            shutil.copytree(src.parent, d / name, ignore=shutil.ignore_patterns("__pycache__"))
+        module = importlib.import_module(name)
+        package = list(getattr(module, "__path__", None) or [])  # six: a module, [] path
+        if package:
+            shutil.copytree(package[0], d / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy(src, d / src.name)
+            shutil.copy(module.__file__, d / Path(module.__file__).name)
     cf("push", "envy", "-p", str(d), "-i", "2")
     return "envy.apps.internal"
 
