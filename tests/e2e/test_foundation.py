@@ -60,7 +60,8 @@ def test_every_container_and_volume_carries_the_foundation_label(foundation, cfg
     secrets = [f"{cfg.project}_secrets-{j.replace('_', '-')}" for j in ["pki", *bundle.JOB_FILES]]
     stores = [f"{cfg.project}_{job}-store"
               for job in ("bbs", "cloud-controller", "credhub", "service-broker")]
-    assert sorted(vols) == sorted([*secrets, *stores])
+    logs = [f"{cfg.project}_router-logs"]  # the router's access log, read by the dashboard
+    assert sorted(vols) == sorted([*secrets, *stores, *logs])
 
 
 @pytest.mark.parametrize("job", sorted(bundle.JOB_FILES))
