@@ -7,13 +7,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CFLAB := $(BIN)/cflab
 
-.PHONY: help up down clean test unit integration e2e bench lint images venv host-tools test-tools bench-tools install-tools scenarios
+.PHONY: help up down clean test unit integration e2e fuzz soak bench lint images venv host-tools test-tools bench-tools install-tools scenarios
 
 help:
 	@echo "make up          start the demo foundation (builds images on first run)"
 	@echo "make down        remove the foundation's containers, networks, volumes"
 	@echo "make clean       make down, and remove cflab's images"
 	@echo "make test        unit, loopback-integration and Docker end-to-end tests"
+	@echo "make fuzz        the fuzz targets for longer (FUZZ_EXAMPLES, default 20000 each)"
+	@echo "make soak        load + faults in strict mode for SOAK_MINUTES (30); out/soak/"
 	@echo "make bench       benchmarks, with peers measured in the same run"
 	@echo "make scenarios   replay every incident scenario in every mode (writes out/scenarios/;"
 	@echo "                 PROXY=envoy: with the real Envoy, writes out/scenarios-envoy/)"
@@ -68,13 +70,20 @@ images: venv host-tools
 	@$(CFLAB) images
 
 test: venv test-tools
-	@$(BIN)/pytest -q tests/unit tests/integration tests/e2e
+	@$(BIN)/pytest -q --durations=40 tests/unit tests/integration tests/fuzz tests/e2e
 
 unit: venv
 	@$(BIN)/pytest -q tests/unit
 
 integration: venv test-tools
 	@$(BIN)/pytest -q tests/integration
+
+SOAK_MINUTES ?= 30
+soak: venv host-tools
+	@$(CFLAB) soak --minutes $(SOAK_MINUTES) --out out/soak
+
+fuzz: venv test-tools
+	@FUZZ_PROFILE=long $(BIN)/pytest -q tests/fuzz
 
 e2e: venv test-tools
 	@$(BIN)/pytest -q tests/e2e

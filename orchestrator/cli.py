@@ -27,6 +27,22 @@ def _config(args: argparse.Namespace, overrides: dict | None = None) -> config.F
     return config.load(path, overrides)
 
 
+def mode_note(mode: str, flag: bool, saved: bool, config_file: bool) -> str:
+    """Where `up`'s mode comes from. A mode set with `cflab mode` lives in the running
+    foundation's saved config: kept by an `up` over it, gone with `make down`."""
+    if flag:
+        source = "from --mode"
+    elif saved:
+        source = "kept from this foundation's saved config (set by its last `up` or" \
+                 " `cflab mode`; `make down` resets it)"
+    elif config_file:
+        source = "from --config"
+    else:
+        source = "the default: a fresh foundation (a mode set with `cflab mode` ended with" \
+                 " `make down`)"
+    return f" • mode {mode}: {source}"
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     overrides: dict = {}
     if args.mode:
@@ -37,6 +53,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         overrides["proxy"] = args.proxy
     cfg = _config(args, overrides)
     require_engine()
+    print(mode_note(cfg.mode, bool(args.mode), args.config is None
+                    and saved_config_path(cfg.project) is not None, args.config is not None),
+          flush=True)
     Foundation(cfg).up(wait=args.wait)
     http, domain = cfg.ports["http"], cfg.apps_domain
     foundation = Foundation(cfg)
@@ -130,6 +149,13 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from orchestrator import soak
+
+    require_engine()
+    return soak.run(args.minutes, args.out, args.project or soak.PROJECT)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cflab", description=__doc__)
     p.add_argument("--config", type=Path, help="foundation config YAML (default: CF's defaults)")
@@ -164,6 +190,12 @@ def parser() -> argparse.ArgumentParser:
     logs.set_defaults(func=cmd_logs)
 
     scenario_cli.add_parser(sub)
+
+    soak_p = sub.add_parser("soak", help="steady load and recurring faults in strict mode for"
+                                         " N minutes; per-job RSS/fds, a table and a plot")
+    soak_p.add_argument("--minutes", type=float, default=30.0)
+    soak_p.add_argument("--out", type=Path, default=Path("out/soak"))
+    soak_p.set_defaults(func=cmd_soak)
 
     img = sub.add_parser("images", help="build cflab's images (or --remove them)")
     img.add_argument("--force", action="store_true", help="rebuild even what exists")

@@ -7,6 +7,7 @@ user editing YAML needs to know which line to fix, not a stack trace.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,14 +34,13 @@ def parse_duration(value: Any, field_name: str) -> float:
     """Seconds from `120s`, `250ms`, `16m`, `24h` or a bare number of seconds."""
     if isinstance(value, bool):
         raise ConfigError(f"{field_name}: expected a duration such as '30s', got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        try:
-            seconds = parse_go_duration(value)
-        except ValueError:
-            raise ConfigError(f"{field_name}: expected a duration such as '30s', '250ms', "
-                              f"'24h', '1m30s', got {value!r}") from None
+    try:
+        seconds = float(value) if isinstance(value, (int, float)) else parse_go_duration(value)
+    except (ValueError, OverflowError):  # OverflowError: an integer too large for a float
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise ConfigError(f"{field_name}: expected a duration such as '30s', '250ms', "
+                          f"'24h', '1m30s', got {value!r}"[:300])
     if seconds <= 0:
         raise ConfigError(f"{field_name}: must be greater than zero, got {value!r}")
     return seconds

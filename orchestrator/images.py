@@ -195,16 +195,22 @@ def stack_image(proxy: str) -> str:
     return ref("stack-envoy") if proxy == "envoy" else ref("stack")
 
 
+# Images rebuilt by this process: the checkout does not change while one `cflab` command
+# or one test session runs, so a scenario matrix (a foundation per run) builds them once
+# instead of sending the build context twice per run.
+_BUILT_HERE: set[str] = set()
+
+
 def build(names: tuple[str, ...] = BUILD_ORDER, force: bool = False) -> list[str]:
-    """Build what is missing; platform and stack (and their variants) always rebuild
-    (cached layers, seconds)."""
+    """Build what is missing; platform and stack (and their variants) rebuild from the
+    checkout once per process (cached layers, seconds)."""
     done = []
     for name in names:
         if name not in BUILD_ORDER + VARIANTS:
             raise PhaseError(f"unknown image {name!r}; images: "
                              f"{', '.join(BUILD_ORDER + VARIANTS)}")
         always = name in ("platform", "stack", *VARIANTS)
-        if not force and not always and image_exists(ref(name)):
+        if not force and (not always or name in _BUILT_HERE) and image_exists(ref(name)):
             continue
         if name != "base" and not (IMAGES / name / "Dockerfile").exists():
             continue
@@ -222,6 +228,7 @@ def build(names: tuple[str, ...] = BUILD_ORDER, force: bool = False) -> list[str
                 fetch_wheels(IMAGES / name / "wheels", req)
             docker_build(name, ROOT)
         done.append(name)
+        _BUILT_HERE.add(name)
     return done
 
 

@@ -55,6 +55,7 @@ GOROUTER_SECRETS = "/var/vcap/jobs/gorouter/secrets"
 CREDHUB_URL = "https://credhub.service.cf.internal:8844"
 BROKER_USER, BROKER_PASSWORD = "broker", "broker-secret"  # a demo broker's basic auth
 REP_SECRETS = "/var/vcap/jobs/rep/secrets"
+BBS_URL = "http://bbs:8889"
 
 
 def _go_duration(seconds: float) -> str:
@@ -93,7 +94,7 @@ def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
         "internal_url": "http://cloud-controller:9023",
         "db_path": "/var/vcap/store/cloud_controller/cc.sqlite3",
         "bits_dir": "/var/vcap/store/cloud_controller/bits",
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "system_domain": "sys.internal",
         "apps_domain": cfg.apps_domain,
         "mode": cfg.mode,
@@ -199,7 +200,7 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
     return {
         "cell_id": cell,
         "zone": f"z{(index - 1) % 2 + 1}",
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "foundation": cfg.project,
         "foundation_subnet": str(cfg.foundation_subnet),
         "container_subnet": str(cfg.cell_subnet(index)),
@@ -239,7 +240,7 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
     t = cfg.timings
     return {
         "cell_id": cell,
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
         "nats_servers": ["nats://nats:4222"],
         "sync_interval": t["sync_interval"],
         "unregistration_interval": t["unregister_resend_interval"],
@@ -294,6 +295,8 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "labels": {"cflab.foundation": cfg.project, "cflab.cell": cell},
             "cap_add": ["NET_ADMIN"],
             "sysctls": {"net.ipv4.ip_forward": "1"},
+            # cfdot's BBS address, as /etc/profile.d/cfdot.sh exports it on a Diego cell
+            "environment": {"BBS_URL": BBS_URL},
             "networks": ["foundation", net],
             "depends_on": {"bbs": {"condition": "service_started"},
                            "nats": {"condition": "service_started"},

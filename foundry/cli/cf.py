@@ -438,6 +438,9 @@ def cmd_apps(ctx: Context, a: argparse.Namespace) -> int:
 
 
 def cmd_app(ctx: Context, a: argparse.Namespace) -> int:
+    if a.guid:  # cf CLI: only the guid, nothing else, for scripts
+        ctx.say(ctx.app(a.name)["metadata"]["guid"])
+        return 0
     ctx.say(f"Showing health and status for app {a.name} {ctx.where()}...\n")
     show_app(ctx, ctx.app(a.name)["metadata"]["guid"])
     return 0
@@ -708,8 +711,11 @@ def cmd_ssh(ctx: Context, a: argparse.Namespace) -> int:
         a.force_pseudo_tty or not a.command)
     if a.docker_exec:  # a debugging aid, not CF's path: straight into the container
         docker = os.environ.get("CF_DOCKER", "docker")
-        argv = [docker, "exec", "-it" if tty else "-i", stats[0]["instance_guid"]]
-        argv += ["sh", "-c", a.command] if a.command else ["sh", "-l"]
+        # As root, so the session can read the container's environment; it then drops to
+        # vcap and starts bash with what Diego's sshd would give it.
+        argv = [docker, "exec", "-it" if tty else "-i", "-u", "root",
+                stats[0]["instance_guid"], "python3", "-m", "foundry.diego_ssh"]
+        argv += ["-c", a.command] if a.command is not None else []
         try:
             return subprocess.call(argv)
         except FileNotFoundError as e:
@@ -896,7 +902,12 @@ def build_parser() -> argparse.ArgumentParser:
                             ("env", cmd_env, "Show all env variables for an app")):
         aliases = {"start": ("st",), "stop": ("sp",), "restart": ("rs", "restage", "rg"),
                    "env": ("e",)}.get(name, ())
-        add(name, fn, help_, aliases).add_argument("name")
+        sp = add(name, fn, help_, aliases)
+        sp.add_argument("name")
+        if name == "app":
+            sp.add_argument("--guid", action="store_true", help="Retrieve and display the "
+                            "given app's guid. All other health and status output for the "
+                            "app is suppressed.")
     sp = add("scale", cmd_scale, "Change or view the instance count, disk space limit, and "
              "memory limit for an app")
     sp.add_argument("name")

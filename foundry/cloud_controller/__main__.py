@@ -9,7 +9,7 @@ import sys
 import threading
 
 from foundry.cloud_controller.api import API
-from foundry.cloud_controller.bbs_client import BBSClient
+from foundry.cloud_controller.bbs_client import CCBBSClient
 from foundry.cloud_controller.bits import BitsStore
 from foundry.cloud_controller.config import ConfigError, load
 from foundry.cloud_controller.db import DB
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = start_job("cloud_controller", __doc__, DEFAULT_CONFIG, load, ConfigError, argv)
     os.makedirs(os.path.dirname(os.path.abspath(cfg.db_path)), exist_ok=True)
     bits = BitsStore(cfg.bits_dir)
-    cc = CloudController(cfg, DB(cfg.db_path), BBSClient(cfg.bbs_address, cfg.bbs_timeout), bits)
+    cc = CloudController(cfg, DB(cfg.db_path), CCBBSClient(cfg.bbs_address, cfg.bbs_timeout), bits)
     try:
         servers = CCServers(cfg, API(cc), bits)
     except (OSError, ValueError) as e:

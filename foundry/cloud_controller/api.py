@@ -40,10 +40,14 @@ class Request:
             return {}
         try:
             data = json.loads(self.body)
-        except ValueError as e:
-            raise CCError("MessageParseError", str(e)) from e
+        except (ValueError, RecursionError) as e:  # RecursionError: nesting too deep
+            raise CCError("MessageParseError", str(e)[:200]) from None
         if not isinstance(data, dict):
             raise CCError("MessageParseError", "body must be a JSON object")
+        try:  # a lone surrogate ("\ud800") parses but can never be stored or sent on
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise CCError("MessageParseError", "invalid Unicode escape in a string") from None
         return data
 
     def filters(self) -> dict[str, str]:

@@ -41,8 +41,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _body(self, limit: int) -> bytes | None:
-        """The body, or None after answering 413 for one larger than ``limit``."""
-        length = int(self.headers.get("Content-Length") or 0)
+        """The body, or None after answering 400 for a Content-Length that is not a number
+        (a negative one would read until the client hangs up) or 413 for one over ``limit``."""
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit() or not raw.isascii():
+            self.close_connection = True
+            err = CCError("MessageParseError", "Content-Length is not a number")
+            self._send(Response(400, err.v3() if self.path.startswith("/v3") else err.v2()))
+            return None
+        length = int(raw)
         if length <= limit:
             return self.rfile.read(length) if length else b""
         if length <= limit * DRAIN_FACTOR:

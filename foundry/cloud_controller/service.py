@@ -10,8 +10,8 @@ import re
 import time
 from typing import Any
 
+from foundry.bbs.client import BBSClient
 from foundry.cloud_controller import recipe, stats
-from foundry.cloud_controller.bbs_client import BBSClient
 from foundry.cloud_controller.bits import BitsStore, inspect
 from foundry.cloud_controller.broker_client import BrokerClient
 from foundry.cloud_controller.config import CCConfig
@@ -252,10 +252,10 @@ class CloudController:
             changes.update(state="STARTED", version_guid=merged["version_guid"])
         elif state == "STOPPED" and app["state"] == "STARTED":
             if pg:
-                self.bbs.remove(pg)
+                self.bbs.remove_desired(pg)
             changes.update(state="STOPPED", version_guid=None)
         elif pg and "instances" in changes and changes["instances"] != app["instances"]:
-            self.bbs.update(pg, {"instances": changes["instances"]})
+            self.bbs.update_desired(pg, {"instances": changes["instances"]})
         if changes:
             self.db.update("apps", guid, changes)
         if audit:
@@ -286,7 +286,7 @@ class CloudController:
         app = self.app(guid)
         pg = self.process_guid(app)
         if pg:
-            self.bbs.remove(pg)
+            self.bbs.remove_desired(pg)
         with self.db.tx():
             self.db.delete("route_mappings", "app_guid = ?", guid)
             self.db.delete("service_bindings", "app_guid = ?", guid)
@@ -298,7 +298,7 @@ class CloudController:
 
     def app_stats_lrps(self, app: dict[str, Any]) -> list[dict[str, Any]]:
         pg = self.process_guid(app)
-        return self.bbs.actual(pg) if pg else []
+        return self.bbs.actual_lrps(process_guid=pg) if pg else []
 
     def v2_stats(self, guid: str) -> dict[str, Any]:
         app = self.app(guid)
@@ -404,7 +404,7 @@ class CloudController:
         app = self.app(app_guid)
         pg = self.process_guid(app)
         if pg:
-            self.bbs.update(pg, {"routes": recipe.cf_routes(self.uris(app_guid))})
+            self.bbs.update_desired(pg, {"routes": recipe.cf_routes(self.uris(app_guid))})
 
     def map_route(self, app_guid: str, route_guid: str) -> dict[str, Any]:
         """Idempotent; updates a running app's LRP routes in place (no restart)."""

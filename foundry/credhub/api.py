@@ -96,9 +96,12 @@ class CredHubAPI:
     @staticmethod
     def _json(req: Request) -> Any:
         try:
-            return json.loads(req.body or b"null")
-        except ValueError as e:
+            data = json.loads(req.body or b"null")
+            # a lone surrogate ("\ud800") parses but can never be stored
+            json.dumps(data, ensure_ascii=False).encode()
+        except (ValueError, RecursionError) as e:  # RecursionError: nesting too deep
             raise _Fail(error(400, BAD_REQUEST, "body is not JSON")) from e
+        return data
 
     def _readable(self, actor: Actor, name: str) -> None:
         """404 if nothing is there, 403 if it is and the actor may not read it."""

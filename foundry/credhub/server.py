@@ -45,7 +45,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit() or not raw.isascii():
+            # not a number; a negative one would read until the client hangs up
+            self.close_connection = True
+            self._send(Response(400, {"error": "The request could not be fulfilled because the "
+                                               "request path or body did not meet expectation."}))
+            return
+        length = int(raw)
         if length > MAX_BODY:
             self.close_connection = True
             self._send(Response(413, {"error": "The request body is too large."}))

@@ -87,10 +87,41 @@ class PortOwner:
     instance_guid: str
 
 
+class PortHistory:
+    """Who held each cell address:port, and since when: a request is judged by the
+    instance that held its backend port *when it was received*, so a line read a second
+    late, after the port changed hands, is not taken for a misroute."""
+
+    KEPT = 8  # owners remembered per address
+
+    def __init__(self) -> None:
+        self.owners: dict[str, list[tuple[float, PortOwner]]] = {}
+
+    def observe(self, address: str, since: float, owner: PortOwner) -> None:
+        """`owner` is RUNNING on `address` since `since` (the BBS's `since`, in seconds)."""
+        held = self.owners.setdefault(address, [])
+        if (since, owner) in held:
+            return
+        held.append((since, owner))
+        held.sort(key=lambda x: x[0])
+        del held[:-self.KEPT]
+
+    def at(self, address: str, when: float) -> PortOwner | None:
+        """The owner at `when`: the last one that started before it."""
+        owner = None
+        for since, o in self.owners.get(address, ()):
+            if since <= when:
+                owner = o
+        return owner
+
+    def now(self) -> dict[str, PortOwner]:
+        return {a: held[-1][1] for a, held in self.owners.items() if held}
+
+
 INTENDED, MISROUTED, ERROR = "intended", "misrouted", "error"
 
 
-def classify(req: Request, owners: dict[str, PortOwner],
+def classify(req: Request, owners: dict[str, PortOwner] | PortHistory,
              names: dict[str, str] | None = None) -> dict:
     """The stream row for one request: its outcome and who answered.
 
@@ -99,7 +130,8 @@ def classify(req: Request, owners: dict[str, PortOwner],
     another app than the route's; intended otherwise.
     """
     names = names or {}
-    owner = owners.get(req.backend)
+    owner = (owners.at(req.backend, req.at) if isinstance(owners, PortHistory)
+             else owners.get(req.backend))
     intended_name = names.get(req.app_id, req.app_id)
     row = {"at": req.at, "host": req.host, "path": req.path, "status": req.status,
            "backend": req.backend, "route_app": intended_name, "route_app_id": req.app_id,

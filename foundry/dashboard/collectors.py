@@ -27,6 +27,7 @@ from foundry.dashboard.accesslog import (
     ERROR,
     MISROUTED,
     AccessLogError,
+    PortHistory,
     Traffic,
     classify,
     parse_line,
@@ -88,7 +89,7 @@ class Collectors:
                                  droplet_stale_threshold=cfg.droplet_stale_threshold)
         self.routes_dirty = False
         self.names: dict[str, str] = {}  # app guid → name
-        self.owners: dict = {}
+        self.ports = PortHistory()
         self.tls_targets: dict[str, str] = {}
         self.identities: dict[str, Identity] = {}
         self.traffic = Traffic()
@@ -147,7 +148,8 @@ class Collectors:
             self.names.update(names)
             self.routes_dirty = True  # route rows name their apps
         rows = views.container_rows(actual, apps)
-        self.owners = views.port_owners(rows)
+        for address, since, owner in views.port_owners(rows):
+            self.ports.observe(address, since, owner)
         self.tls_targets = views.tls_targets(rows)
         self.hub.replace("containers", rows)
         self.hub.replace("cells", views.cell_rows(cells, self.cfg.cells, rows))
@@ -251,7 +253,7 @@ class Collectors:
         rows = []
         for line in lines:
             try:
-                rows.append(classify(parse_line(line), self.owners, self.names))
+                rows.append(classify(parse_line(line), self.ports, self.names))
             except AccessLogError as e:
                 log.debug("%s", e)
         if not rows:

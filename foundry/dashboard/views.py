@@ -60,15 +60,15 @@ def container_rows(actual_lrps: list[dict], apps: dict[str, tuple[str, str]]) ->
     return rows
 
 
-def port_owners(rows: dict[str, dict]) -> dict[str, PortOwner]:
-    """cell_ip:host_port → the instance behind it, for telling who answered a request."""
-    owners: dict[str, PortOwner] = {}
+def port_owners(rows: dict[str, dict]) -> list[tuple[str, float, PortOwner]]:
+    """(cell_ip:host_port, RUNNING since in s, instance): who can answer on each port."""
+    owners = []
     for row in rows.values():
-        if row["state"] not in ("RUNNING", "CLAIMED"):
+        if row["state"] != "RUNNING":
             continue
         owner = PortOwner(row["app_guid"], row["app"], row["index"], row["instance_guid"])
         for port in row["host_ports"]:
-            owners[f"{row['cell_ip']}:{port}"] = owner
+            owners.append((f"{row['cell_ip']}:{port}", row["since"] / 1e9, owner))
     return owners
 
 

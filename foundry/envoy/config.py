@@ -10,6 +10,7 @@ any other unknown field is reported as a warning rather than silently dropped.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -108,6 +109,11 @@ def _bool(value: Any, path: str) -> bool:
     return value
 
 
+def _is(value: Any, choices: set[str] | frozenset[str]) -> bool:
+    """`value in choices` for a YAML value, which may be an unhashable list or mapping."""
+    return isinstance(value, str) and value in choices
+
+
 def _check_keys(
     ctx: _Ctx, node: dict, path: str, known: set[str], ignored: frozenset[str] = frozenset()
 ) -> None:
@@ -120,14 +126,20 @@ def parse_duration(value: Any, path: str) -> float:
     """Protobuf JSON duration: ``"0.25s"``, ``{seconds, nanos}`` or a number of seconds."""
     if isinstance(value, bool):
         raise ConfigError(path, "expected a duration like '0.25s'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and _DURATION.match(value.strip()):
-        seconds = float(value.strip()[:-1])
-    elif isinstance(value, dict) and set(value) <= {"seconds", "nanos"}:
-        seconds = float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
-    else:
-        raise ConfigError(path, f"expected a duration like '0.25s', got {value!r}")
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str) and _DURATION.match(value.strip()):
+            seconds = float(value.strip()[:-1])
+        elif isinstance(value, dict) and set(value) <= {"seconds", "nanos"} and not any(
+                isinstance(v, bool) for v in value.values()):
+            seconds = float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+        else:
+            seconds = math.nan
+    except (TypeError, ValueError, OverflowError):
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise ConfigError(path, f"expected a duration like '0.25s', got {value!r}"[:200])
     if seconds < 0:
         raise ConfigError(path, "duration must not be negative")
     return seconds
@@ -207,7 +219,7 @@ def parse_string_matcher(ctx: _Ctx, node: Any, path: str) -> StringMatcher:
         value = _mapping(value, _join(path, kind)).get("regex")
         try:
             re.compile(_str(value, _join(path, "safe_regex.regex")))
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise ConfigError(_join(path, "safe_regex.regex"), f"bad regex: {exc}") from None
     return StringMatcher(kind, _str(value, _join(path, kind), required=kind == "safe_regex"),
                          _bool(node.get("ignore_case"), _join(path, "ignore_case")))
@@ -323,7 +335,7 @@ def parse_tls_params(ctx: _Ctx, node: Any, path: str) -> TlsParams:
     for key, default in (("tls_minimum_protocol_version", "TLSv1_2"),
                          ("tls_maximum_protocol_version", "TLSv1_3")):
         v = node.get(key, "TLS_AUTO")
-        if v not in TLS_VERSIONS:
+        if not _is(v, TLS_VERSIONS):
             raise ConfigError(_join(path, key), f"expected one of {sorted(TLS_VERSIONS)}")
         versions[key] = default if v == "TLS_AUTO" else v
     curves = tuple(_str(c, _join(path, "ecdh_curves"))
@@ -361,7 +373,7 @@ def _typed(ctx: _Ctx, node: dict, path: str, types: set[str]) -> tuple[dict, str
         tpath = _join(path, "typed_config")
         body = dict(_mapping(node["typed_config"], tpath))
         t = body.pop("@type", None)
-        if t not in types:
+        if not _is(t, types):
             raise ConfigError(_join(tpath, "@type"), f"unsupported type {t!r}")
         return body, tpath
     return _mapping(node.get("config"), _join(path, "config")), _join(path, "config")
@@ -370,7 +382,7 @@ def _typed(ctx: _Ctx, node: dict, path: str, types: set[str]) -> tuple[dict, str
 def parse_tcp_proxy(ctx: _Ctx, node: Any, path: str) -> TcpProxy:
     node = _mapping(node, path)
     name = node.get("name")
-    if name not in TCP_PROXY_NAMES:
+    if not _is(name, TCP_PROXY_NAMES):
         raise ConfigError(_join(path, "name"), f"unsupported network filter {name!r}; "
                                                "only envoy.tcp_proxy is implemented")
     _check_keys(ctx, node, path, {"name", "config", "typed_config"})
@@ -420,7 +432,7 @@ def parse_listener(ctx: _Ctx, node: Any, path: str) -> Listener:
         tpath = _join(cpath, "transport_socket")
         ts = _mapping(chain["transport_socket"], tpath)
         _check_keys(ctx, ts, tpath, {"name", "typed_config", "config"})
-        if ts.get("name") not in TLS_SOCKET_NAMES:
+        if not _is(ts.get("name"), TLS_SOCKET_NAMES):
             raise ConfigError(_join(tpath, "name"), f"unsupported transport socket {ts.get('name')!r}")
         tbody, bpath = _typed(ctx, ts, tpath, DOWNSTREAM_TLS_TYPES)
         tls = parse_downstream_tls(ctx, tbody, bpath)
@@ -538,7 +550,7 @@ def _parse_listeners(ctx: _Ctx, items: list, path: str, typed: bool) -> tuple[Li
         lpath = _join(path, i)
         if typed:
             t = _mapping(item, lpath).get("@type")
-            if t not in LISTENER_TYPES:
+            if not _is(t, LISTENER_TYPES):
                 raise ConfigError(_join(lpath, "@type"), f"unsupported resource type {t!r}")
         listener = parse_listener(ctx, item, lpath)
         if listener.name in names:
@@ -552,7 +564,7 @@ def _discovery_response(ctx: _Ctx, doc: Any, types: set[str]) -> list:
     root = _mapping(doc, "")
     _check_keys(ctx, root, "", {"resources", "version_info", "type_url"},
                 frozenset({"nonce", "canary", "control_plane"}))
-    if "type_url" in root and root["type_url"] not in types:
+    if "type_url" in root and not _is(root["type_url"], types):
         raise ConfigError("type_url", f"unsupported type {root['type_url']!r}")
     return _list(root.get("resources"), "resources")
 
@@ -571,7 +583,7 @@ def parse_sds(doc: Any, read_file: ReadFile | None = None) -> tuple[dict[str, Se
     for i, item in enumerate(_discovery_response(ctx, doc, SECRET_TYPES)):
         path = f"resources[{i}]"
         t = _mapping(item, path).get("@type")
-        if t not in SECRET_TYPES:
+        if not _is(t, SECRET_TYPES):
             raise ConfigError(f"{path}.@type", f"unsupported resource type {t!r}")
         secret = parse_secret(ctx, item, path)
         secrets[secret.name] = secret
@@ -592,9 +604,18 @@ def load_yaml(text: bytes | str, what: str = "") -> Any:
     if fast is not None:
         try:
             return yaml.load(text, Loader=fast)  # noqa: S506 - CSafeLoader is the safe loader
-        except Exception:  # noqa: BLE001 - the pure loader below decides (and words the error)
+        except yaml.YAMLError as exc:
+            if "exceeded maximum nesting depth" in str(exc):
+                # the pure loader would recurse to Python's limit first (3 s for 3000 '[')
+                raise ConfigError(what, f"invalid YAML: {exc}") from None
+        except Exception:  # noqa: BLE001, S110 - the pure loader below decides (and words the error)
             pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(what, f"invalid YAML: {exc}") from None
+    except (ValueError, ArithmeticError, LookupError, TypeError, RecursionError) as exc:
+        # PyYAML's constructors raise these on values they refuse (`2001-13-01` is a
+        # timestamp with month 13, an empty `!!float` an IndexError), or on nesting
+        # deeper than the parser recurses
+        raise ConfigError(what, f"invalid YAML: {type(exc).__name__}: {exc}"[:300]) from None

@@ -94,10 +94,11 @@ class ProtocolParser:
             op = data[pos:pos + 4]
             if op == b"MSG " or op == b"msg ":
                 parts = data[pos + 4:end].split()
-                try:
-                    size = int(parts[-1])
-                except (ValueError, IndexError):
-                    raise ProtocolError(f"bad MSG line {data[pos:end][:128]!r}") from None
+                # digits only, as nats-server writes it: int() would also take "-15",
+                # and a negative size stepped the parser back onto this line forever
+                if not parts or not parts[-1].isdigit():
+                    raise ProtocolError(f"bad MSG line {data[pos:end][:128]!r}")
+                size = int(parts[-1])
                 if len(parts) == 3:
                     reply = None
                 elif len(parts) == 4:
@@ -117,10 +118,9 @@ class ProtocolParser:
             if op == b"HMSG":
                 # Headers are never requested (CONNECT headers:false); accept and skip them.
                 parts = data[pos + 5:end].split()
-                try:
-                    hdr, total = int(parts[-2]), int(parts[-1])
-                except (ValueError, IndexError):
-                    raise ProtocolError(f"bad HMSG line {data[pos:end][:128]!r}") from None
+                if len(parts) not in (4, 5) or not parts[-2].isdigit() or not parts[-1].isdigit():
+                    raise ProtocolError(f"bad HMSG line {data[pos:end][:128]!r}")
+                hdr, total = int(parts[-2]), int(parts[-1])
                 reply = parts[2] if len(parts) == 5 else None
                 start = end + 2
                 stop = start + total

@@ -4,7 +4,8 @@ OpenSSH's sshd starts a session with a clean environment; Diego's sshd gives it 
 instance's (CF_INSTANCE_*, VCAP_APPLICATION, VCAP_SERVICES, PORT, ...). The ssh-proxy
 therefore runs every session through this: it reads the environment the cell wrote
 for the instance (`/etc/cf-assets/ssh/instance.env`, JSON, readable by vcap only) and
-starts bash with it in /home/vcap, as diego-ssh's session handler does.
+starts bash with it in /home/vcap, as diego-ssh's session handler does
+(`foundry.diego_ssh.session`, which `cf ssh --docker-exec` uses too).
 """
 
 from __future__ import annotations
@@ -13,25 +14,10 @@ import json
 import os
 import sys
 
+from foundry.diego_ssh.session import session_environment, shell_argv
+
 ENV_FILE = "/etc/cf-assets/ssh/instance.env"
 HOME = "/home/vcap"
-
-
-def session_environment(instance: dict[str, str], term: str | None = None) -> dict[str, str]:
-    """Diego's session environment: a fixed PATH and LANG, the instance's variables,
-    then HOME and USER (which the instance cannot override), TERM when a pty was asked."""
-    env = {"PATH": "/bin:/usr/bin", "LANG": "en_US.UTF8"}
-    env.update({k: v for k, v in instance.items() if k != "PATH"})
-    env.update(HOME=HOME, USER="vcap")
-    if term:
-        env["TERM"] = term
-    return env
-
-
-def argv_for(args: list[str]) -> list[str]:
-    if len(args) >= 2 and args[0] == "-c":
-        return ["/bin/bash", "-c", args[1]]
-    return ["/bin/bash", "-l"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,12 +30,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         instance = {}
     env = session_environment({str(k): str(v) for k, v in instance.items()},
-                              os.environ.get("TERM"))
+                              term=os.environ.get("TERM"))
     try:
         os.chdir(HOME)
     except OSError:
         pass
-    cmd = argv_for(args)
+    cmd = shell_argv(args[1] if len(args) >= 2 and args[0] == "-c" else None)
     os.execve(cmd[0], cmd, env)
     return 1  # not reached
 

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from foundry.pki.go_name import go_pkix_name
+
 DEFAULT_CA_VALIDITY = dt.timedelta(days=3650)
 DEFAULT_LEAF_VALIDITY = dt.timedelta(days=365)
 
@@ -207,27 +209,53 @@ def issue_instance_identity(
     now: dt.datetime | None = None,
     key: rsa.RSAPrivateKey | None = None,
 ) -> Credential:
-    """The executor's instance identity credential (credmanager.go).
+    """The executor's instance identity credential, field by field as credmanager.go
+    makes it with Go's ``x509.CreateCertificate``.
 
-    CN and DNS SAN = instance guid, OU from the desired LRP's certificate
-    properties (organization:, space:, app:), IP SAN = container IP, EKU
-    client+server, NotBefore = now (no back-dating), serial from a UUIDv4.
-    An empty guid gives the "invalid" certificate the stop sequence installs.
+    Subject: the OUs from the desired LRP's certificate properties in one multi-valued
+    RDN, then CN = instance guid (``go_pkix_name``). DNS SAN = instance guid, IP SAN =
+    container IP. KeyUsage (critical) digitalSignature, keyEncipherment, keyAgreement;
+    EKU clientAuth, serverAuth; AuthorityKeyIdentifier = the issuer's key id. No
+    BasicConstraints and no SubjectKeyIdentifier: the template sets neither, and Go
+    adds a key id only to CA certificates. Serial = the 16 bytes of a v4 UUID;
+    NotBefore = now (no back-dating). An empty guid gives the "invalid" certificate
+    of the stop sequence: no CN, and an empty DNS SAN (``DNSNames: []string{""}``).
     """
-    return issue_leaf(
-        issuer,
-        common_name=instance_guid,
-        dns_names=[instance_guid] if instance_guid else [],
-        ip_addresses=[ip_address] if ip_address else [],
-        org_units=organizational_units,
-        server_auth=True,
-        client_auth=True,
-        key_size=key_size,
-        validity=validity,
-        now=now,
-        serial=uuid.uuid4().int >> 1,
-        key=key,
+    key = key or new_key(key_size)
+    not_before = now or _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(go_pkix_name(instance_guid, organizational_units))
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(uuid.uuid4().int)
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + validity)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=True,
+            data_encipherment=False, key_agreement=True, key_cert_sign=False,
+            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(
+            [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     )
+    builder = builder.add_extension(_authority_key_id(issuer), critical=False)
+    sans: list[x509.GeneralName] = [x509.DNSName(instance_guid)]
+    if ip_address:
+        sans.append(x509.IPAddress(ipaddress.ip_address(ip_address)))
+    # Go marks the SAN extension critical only when the Subject is empty.
+    subject_empty = not instance_guid and not organizational_units
+    builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=subject_empty)
+    cert = builder.sign(issuer.key, hashes.SHA256())
+    return Credential(cert=cert, key=key, issuers=_issuers_of(issuer))
+
+
+def _authority_key_id(issuer: Credential) -> x509.AuthorityKeyIdentifier:
+    """Go copies the parent's SubjectKeyIdentifier (key id only, no issuer/serial)."""
+    try:
+        ski = issuer.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key())
+    return x509.AuthorityKeyIdentifier(ski.digest, None, None)
 
 
 def app_organizational_units(org_guid: str, space_guid: str, app_guid: str) -> list[str]:

@@ -20,10 +20,10 @@ import threading
 import time
 from pathlib import Path
 
+from foundry.bbs.client import BBSClient, BBSError
 from foundry.durations import parse_go_duration
 from foundry.loggregator import Reporter
 from foundry.pki import Credential
-from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.dnat import PlatformService
 from foundry.rep.executor import Executor, ExecutorConfig
 from foundry.rep.garden import Garden
@@ -108,7 +108,7 @@ def forget_previous_instances(bbs: BBSClient, cell_id: str) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            lrps = bbs.actual_lrps(cell_id)
+            lrps = bbs.actual_lrps(cell_id=cell_id)
             break
         except (BBSError, OSError) as exc:
             if time.monotonic() > deadline:

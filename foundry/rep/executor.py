@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundry.bbs.client import BBSClient, BBSError
 from foundry.loggregator import Reporter, gauge_envelope
 from foundry.pki import Credential, issue_instance_identity, new_instance_guid, rotation_period
 from foundry.rep import bits, dnat, proxy_config
-from foundry.rep.bbs_client import BBSClient, BBSError
 from foundry.rep.garden import Garden, GardenError
 from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
 from foundry.rep.keys import KeyPool
@@ -305,8 +305,11 @@ class Executor:
         limits = limits_for(c.desired, proxy_enabled=self.cfg.proxy_enabled,
                             proxy_memory_mb=self.cfg.proxy_memory_mb,
                             max_cpu_shares=self.cfg.max_cpu_shares, max_pids=self.cfg.max_pids)
+        # The instance's environment on the container itself: what Garden's container
+        # spec env plus the run step's env give every process on a cell, so a `cf ssh`
+        # session (docker exec) has it as Diego's sshd passes it on.
         c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts,
-                                   limits)
+                                   limits, env=self._env(c))
         marks["create"] = time.monotonic() - t
         t = time.monotonic()
         cred = self._issue(c, c.instance_guid)  # its IP SAN is the address just given

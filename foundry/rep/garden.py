@@ -129,7 +129,8 @@ class Garden:
 
     def create(self, handle: str, image: str, ip: str, labels: dict[str, str],
                extra_hosts: dict[str, str] | None = None,
-               limits: ContainerLimits | None = None) -> str:
+               limits: ContainerLimits | None = None,
+               env: dict[str, str] | None = None) -> str:
         api = self.client.api
         limits = limits or ContainerLimits()
         networking = api.create_networking_config(
@@ -149,7 +150,7 @@ class Garden:
             ctr = api.create_container(
                 image, command=GARDEN_INIT, hostname=handle[:63], name=handle,
                 labels={**self.labels, **labels}, host_config=host_config,
-                networking_config=networking, detach=True)
+                networking_config=networking, detach=True, environment=env or None)
         except APIError as exc:
             raise GardenError(f"container create failed: {exc.explanation or exc}") from None
         return ctr["Id"]

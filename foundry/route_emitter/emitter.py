@@ -12,13 +12,12 @@ import contextlib
 import json
 import logging
 import time
-import urllib.parse
-import urllib.request
 from typing import Any
 
 import nats
 from nats.aio.msg import Msg
 
+from foundry.bbs.client import BBSClient, BBSError
 from foundry.route_emitter.config import EmitterConfig
 from foundry.route_emitter.core import GREET, EmitterCore, Publish
 from foundry.route_emitter.scheduler import GiveUp, Greet
@@ -30,21 +29,12 @@ class GreetingFailed(Exception):
     pass
 
 
-def fetch_snapshot(bbs: str, cell_id: str, timeout: float = 5.0
+def fetch_snapshot(bbs: BBSClient, cell_id: str
                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    def get(path: str) -> Any:
-        with urllib.request.urlopen(bbs.rstrip("/") + path, timeout=timeout) as resp:
-            return json.loads(resp.read())
-    actual = get("/v1/actual_lrps?" + urllib.parse.urlencode({"cell_id": cell_id}))
-    desired = get("/v1/desired_lrps") if actual else []
+    """This cell's actual LRPs and, when it runs any, the desired LRPs they belong to."""
+    actual = bbs.actual_lrps(cell_id=cell_id)
+    desired = bbs.desired_lrps() if actual else []
     return desired, actual
-
-
-def wait_for_change(bbs: str, after: int, timeout: float) -> int:
-    """Block until the BBS state changes past version `after` (at most `timeout`)."""
-    url = f"{bbs.rstrip('/')}/v1/events?after={after}&timeout={timeout:.3f}"
-    with urllib.request.urlopen(url, timeout=timeout + 5) as resp:
-        return int(json.loads(resp.read())["version"])
 
 
 class RouteEmitter:
@@ -55,6 +45,7 @@ class RouteEmitter:
         self.wake = asyncio.Event()
         self.nc: Any = None
         self.last_sync = time.monotonic()
+        self.bbs = BBSClient(cfg.bbs_address, timeout=5.0)
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -95,17 +86,17 @@ class RouteEmitter:
         while not self.stop_event.is_set():
             try:
                 desired, actual = await asyncio.to_thread(
-                    fetch_snapshot, self.cfg.bbs_address, self.cfg.cell_id)
+                    fetch_snapshot, self.bbs, self.cfg.cell_id)
                 self.last_sync = time.monotonic()
                 await self._publish(self.core.on_snapshot(desired, actual, time.monotonic()))
-            except (OSError, ValueError) as e:
+            except (BBSError, OSError, ValueError) as e:
                 stale = time.monotonic() - self.last_sync
                 lvl = logging.WARNING if stale > self.cfg.sync_interval else logging.DEBUG
                 log.log(lvl, "BBS sync failed (%s); last good sync %.0fs ago", e, stale)
             try:
-                version = await asyncio.to_thread(wait_for_change, self.cfg.bbs_address,
-                                                  version, self.cfg.poll_interval)
-            except (OSError, ValueError, KeyError, TypeError):
+                version = await asyncio.to_thread(self.bbs.wait_for_change, version,
+                                                  self.cfg.poll_interval)
+            except (BBSError, OSError, ValueError, KeyError, TypeError):
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), self.cfg.poll_interval)
 

@@ -32,7 +32,7 @@ def app_running(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
 def app_gone(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
     """No actual LRP and no container is left for APP."""
     pg = run.pg(p["app"])
-    return lambda: not run.bbs.actual(pg) and not plat.containers_of(run.cfg.project, pg)
+    return lambda: not run.bbs.actual_lrps(process_guid=pg) and not plat.containers_of(run.cfg.project, pg)
 
 
 @condition("instance_replaced", needs=("app",), uses=("index",),
@@ -53,7 +53,7 @@ def crash_looping(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
     immediate restarts, in Diego's backoff."""
     app, index = p["app"], p.get("index", 0)
     return lambda: any(lrp["index"] == index and int(lrp.get("crash_count") or 0) >= 3
-                       for lrp in run.bbs.actual(run.pg(app)))
+                       for lrp in run.bbs.actual_lrps(process_guid=run.pg(app)))
 
 
 @condition("route_ok", needs=("app",), uses=("consecutive",),
@@ -107,7 +107,7 @@ def cert_rotated(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
 @condition("cell_gone", needs=("cell",), example="wait: {until: cell_gone, cell: cell-1}")
 def cell_gone(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
     """The BBS no longer lists CELL (its presence expired after `cell_presence_ttl`)."""
-    return lambda: p["cell"] not in run.bbs.cells()
+    return lambda: p["cell"] not in {c.get("cell_id") for c in run.bbs.cells()}
 
 
 @condition("off_cell", needs=("app", "cell"),

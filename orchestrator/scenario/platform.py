@@ -9,11 +9,10 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from foundry.bbs.client import BBSClient
 from foundry.cloud_controller.recipe import cpu_weight
 from orchestrator.config import FoundationConfig
 from orchestrator.docker_cli import run
@@ -53,43 +52,9 @@ def desired_lrp(project: str, app: App) -> dict[str, Any]:
     }
 
 
-class BBS:
-    def __init__(self, cfg: FoundationConfig) -> None:
-        self.base = f"http://127.0.0.1:{cfg.ports['bbs']}"
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            raw = resp.read()
-        return json.loads(raw) if raw else None
-
-    def desire(self, lrp: dict[str, Any]) -> None:
-        self.call("POST", "/v1/desired_lrps", lrp)
-
-    def scale(self, pg: str, instances: int) -> None:
-        self.call("PATCH", f"/v1/desired_lrps/{pg}", {"instances": instances})
-
-    def remove(self, pg: str) -> None:
-        self.call("DELETE", f"/v1/desired_lrps/{pg}")
-
-    def desired(self, pg: str) -> dict[str, Any] | None:
-        try:
-            return self.call("GET", f"/v1/desired_lrps/{pg}")
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
-
-    def actual(self, pg: str) -> list[dict[str, Any]]:
-        return self.call("GET", f"/v1/actual_lrps?process_guid={pg}") or []
-
-    def all_actual(self) -> list[dict[str, Any]]:
-        return self.call("GET", "/v1/actual_lrps") or []
-
-    def cells(self) -> list[str]:
-        return [c.get("cell_id", "") for c in self.call("GET", "/v1/cells") or []]
+def bbs_client(cfg: FoundationConfig) -> BBSClient:
+    """The foundation's BBS through its port published on 127.0.0.1."""
+    return BBSClient(f"http://127.0.0.1:{cfg.ports['bbs']}")
 
 
 def containers_of(project: str, pg: str) -> list[str]:

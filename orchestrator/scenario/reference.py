@@ -126,6 +126,7 @@ steps:
   - mark: before
   - observe: 3s
   - mark: restart
+  - observe: 1s             # requests sent before the mark get their answers first
   - restart_job: router
   - wait: {until: routes_ok, timeout: 30s, name: recovery}
   - mark: recovered
@@ -326,7 +327,9 @@ def render() -> str:
         " the `mark: NAME` step until the next `mark` (or the end of the run). For example"
         " `status.200@restarted` is the number of requests sent after `mark: restarted`"
         " (and before any later mark) that were answered with HTTP 200, by their own app or"
-        " by another (`intended@restarted` counts only their own).",
+        " by another (`intended@restarted` counts only their own). Leave a moment between a"
+        " mark and a fault (`observe: 1s`), or a request sent just before the mark and still"
+        " in flight when the fault strikes counts against the phase before.",
         "",
         "Fault windows are what the timeline shades: each fault step opens one (see"
         " “Timeline” under each step kind) and its closer ends it; windows still open at the"

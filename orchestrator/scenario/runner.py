@@ -33,6 +33,14 @@ def _logs(container: str, tail: int | None = 300) -> str:
     return (proc.stdout + proc.stderr).decode(errors="replace")
 
 
+def _dashboard_state(port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state?requests=200",
+                                timeout=10) as resp:
+        return json.dumps(json.loads(resp.read()), indent=1) + "\n"
+
+
 def foundation_config(scenario: Scenario, mode: str, project: str | None = None,
                       placement: dict[str, Any] | None = None) -> config.FoundationConfig:
     """The scenario's foundation in `mode` (see settings.foundation_config)."""
@@ -47,7 +55,7 @@ class ModeRun:
         self.sc, self.cfg, self.out, self._log = scenario, cfg, out, log
         self.result = ModeResult(mode=cfg.mode)
         self.foundation = Foundation(cfg)
-        self.bbs = platform.BBS(cfg)
+        self.bbs = platform.bbs_client(cfg)
         self.jobs: dict[str, str] = {}            # service -> container name
         self.instances = {a.name: a.instances for a in scenario.apps}
         self.started: set[str] = set()
@@ -88,7 +96,7 @@ class ModeRun:
         self.cf_apps[app] = self.cf.process_guid(app)
 
     def running(self, app: str) -> list[dict[str, Any]]:
-        return [lrp for lrp in self.bbs.actual(self.pg(app)) if lrp.get("state") == "RUNNING"]
+        return [lrp for lrp in self.bbs.actual_lrps(process_guid=self.pg(app)) if lrp.get("state") == "RUNNING"]
 
     def instance(self, app: str, index: int = 0) -> dict[str, Any]:
         for lrp in self.running(app):
@@ -237,6 +245,8 @@ class ModeRun:
                 files[f"log-{job}.txt"] = lambda c=container: _logs(c)
         for app in self.cf_apps:   # the Cloud Controller's view: only credhub-refs
             files[f"cf-env-{app}.txt"] = lambda a=app: self.cf("env", a, check=False)
+        if "dashboard" in self.jobs:   # what the live view counted, from the router's log
+            files["dashboard-state.json"] = lambda: _dashboard_state(self.cfg.ports["dashboard"])
         if "router" in self.jobs and self.result.faults:
             files["access-log-around-faults.txt"] = lambda: evidence.around_faults(
                 _logs(self.jobs["router"], tail=None), self.result.faults,

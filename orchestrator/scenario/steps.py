@@ -69,7 +69,7 @@ def scale(run: ModeRun, step: Step) -> str:
     the desired LRP)."""
     p = step.params
     run.instances[p["app"]] = p["instances"]
-    run.bbs.scale(run.pg(p["app"]), p["instances"])
+    run.bbs.update_desired(run.pg(p["app"]), {"instances": p["instances"]})
     return ""
 
 
@@ -79,7 +79,7 @@ def stop_app(run: ModeRun, step: Step) -> str:
     """Delete the app's desired LRP (`cf stop`): the cells stop its instances and the
     route emitter unregisters its routes (if it is running)."""
     app = step.params["app"]
-    run.bbs.remove(run.pg(app))
+    run.bbs.remove_desired(run.pg(app))
     run.started.discard(app)
     run.instances[app] = 0
     return ""

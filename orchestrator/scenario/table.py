@@ -126,7 +126,7 @@ def choice(*values: str) -> Type:
 
 
 def _condition(value: Any, _ctx: Context) -> str:
-    if value not in CONDITIONS:
+    if not isinstance(value, str) or value not in CONDITIONS:  # a list is unhashable
         raise Invalid(f"unknown condition {value!r} (known: {', '.join(CONDITIONS)})")
     return value
 

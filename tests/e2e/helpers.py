@@ -28,15 +28,10 @@ def docker_json(*args: str):
 
 
 def bbs(cfg, method: str, path: str, body=None):
-    """Call the BBS through its port on 127.0.0.1."""
-    import urllib.request
+    """Call the BBS through its port on 127.0.0.1, with the one BBS client."""
+    from orchestrator.scenario.platform import bbs_client
 
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{cfg.ports['bbs']}{path}", data=data,
-                                 method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw else None
+    return bbs_client(cfg).call(method, path, body)
 
 
 def through_router(cfg, host: str, timeout: float = 10):

@@ -1,6 +1,6 @@
 """The dashboard job on the real foundation: every job healthy, the route table equal to
-the router's `/routes`, a new app's container and identity within seconds, a rotation in
-the identity view, requests through the router in the stream, and the page in a browser."""
+the router's `/routes`, a new app's container and identity within seconds, requests
+through the router in the stream, and the page in a browser."""
 
 from __future__ import annotations
 
@@ -108,14 +108,8 @@ def test_new_app_container_route_identity_and_requests(foundation, cfg, app):
         return rows and rows[-1]
     got = wait_for(streamed, 10, interval=0.3, what="a request in the stream")
     assert got["outcome"] == "intended" and got["answered_by"] == "dash-e2e"
-
-    # The rotation the cell makes shows up in the identity view with its history.
-    validity = cfg.timings["instance_identity_validity_period"]
-    rotated = wait_for(lambda: (i := state(cfg, "identities")["identities"].get(guid, {}))
-                       .get("rotations", 0) >= 1 and i, validity, interval=0.25,
-                       what="a rotation in the identity view")
-    assert rotated["serial"] != ident["serial"]
-    assert [h["serial"] for h in rotated["history"]][:2] == [ident["serial"], rotated["serial"]]
+    # (A rotation's display is tested on loopback with a real TLS listener, which spares
+    # this run the wait for the cell's: test_diego checks the cell rotates.)
 
 
 BROWSER = shutil.which("chromium-headless-shell")

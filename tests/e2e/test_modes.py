@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,13 +62,20 @@ def test_strict_mode_serves_and_refuses_clients_without_a_certificate(foundation
     assert "mode: strict" in cflab("status").stdout
 
 
-def test_strict_mode_stats_show_no_port_as_pcf_2_3_did(cfg, cf, app):
+def test_strict_mode_stats_show_no_port_as_pcf_2_3_did(foundation, cfg, cf, app):
     def running_stats():
         stats = v2_stats(cf)
         return stats if stats and all(s["state"] == "RUNNING" for s in stats.values()) else None
     stats = wait_for(running_stats, 120, what="modes-cf RUNNING again in strict mode")
     assert [s["stats"]["port"] for s in stats.values()] == [0]
     assert through_router(cfg, "modes-cf.apps.internal")[0] == 200
+    # the seed's command text: the guid from `cf app --guid`, then CC's v2 stats
+    env = dict(os.environ, CF_HOME=str(foundation.cf_home),
+               PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    proc = subprocess.run(["bash", "-c", "cf curl /v2/apps/$(cf app modes-cf --guid)/stats"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert [s["stats"]["port"] for s in json.loads(proc.stdout).values()] == [0]
 
 
 def test_before_envoy_mode_has_no_proxy(foundation, cfg, app):

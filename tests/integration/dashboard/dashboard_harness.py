@@ -179,3 +179,64 @@ class SSE:
     def close(self) -> None:
         self.sock.close()
 
+
+
+class IdentityServer:
+    """A proxy's TLS listener on loopback presenting an instance certificate the test can
+    rotate (a new serial), as the cell does."""
+
+    def __init__(self, tmp: Path) -> None:
+        import ssl
+
+        self.tmp = tmp
+        self.serial = 0
+        self.ctx: ssl.SSLContext | None = None
+        self.rotate()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def rotate(self) -> int:
+        import datetime as dt
+        import ssl
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "inst-a0")])
+        now = dt.datetime.now(dt.UTC)
+        self.serial = x509.random_serial_number()
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(self.serial)
+                .not_valid_before(now).not_valid_after(now + dt.timedelta(hours=24))
+                .sign(key, hashes.SHA256()))
+        pem = self.tmp / "identity.pem"
+        pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pem)
+        self.ctx = ctx
+        return self.serial
+
+    def _serve(self) -> None:
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.settimeout(2)
+                    tls.recv(1)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.sock.close()

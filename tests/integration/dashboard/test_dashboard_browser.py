@@ -87,3 +87,30 @@ def test_page_fits_a_phone(dashboard, browser, tmp_path):
     w.page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
     assert w.problems == []
     assert json.loads(json.dumps(w.problems)) == []
+
+
+def test_a_rotation_shows_in_the_identity_view(dashboard, browser, tmp_path):
+    from dashboard_harness import IdentityServer
+
+    ident = IdentityServer(tmp_path)
+    try:
+        dashboard.bbs.set(desired=DESIRED, actual=[{
+            **lrp("pg-a", "inst-a0", 61000), "address": "127.0.0.1",
+            "ports": [{"container_port": 8080, "host_port": 61000,
+                       "container_tls_proxy_port": 61001, "host_tls_proxy_port": ident.port}]}])
+        w = Watched(browser, 1280, 800)
+        w.page.goto(dashboard.url + "/")
+        first = format(ident.serial, "x")
+        w.page.wait_for_selector(f'#identities tr[data-instance="inst-a0"][data-serial="{first}"]',
+                                 timeout=5000)
+        second = format(ident.rotate(), "x")
+        row = w.page.wait_for_selector(
+            f'#identities tr[data-instance="inst-a0"][data-serial="{second}"][data-rotations="1"]',
+            timeout=3000)
+        text = row.inner_text()
+        assert "hello/0" in text and first[:10] in text and second[:10] in text
+        assert "23h" in text  # the countdown to not-after (24 h validity)
+        w.page.screenshot(path=str(tmp_path / "dashboard-rotation.png"), full_page=True)
+        assert w.problems == []
+    finally:
+        ident.stop()

@@ -134,3 +134,37 @@ def test_the_page_and_its_assets_are_served_from_the_job(dashboard):
     assert get(dashboard.port, "/static/../config.py")[0] == 404
     assert get(dashboard.port, "/nope")[0] == 404
     assert get(dashboard.port, "/", "POST")[0] == 405
+
+
+def test_identity_view_reads_the_presented_cert_and_records_a_rotation(dashboard, tmp_path):
+    """The collector reads the certificate an instance's TLS port presents (here a loopback
+    listener standing in for the proxy behind the cell's DNAT) and pushes a rotation."""
+    from dashboard_harness import IdentityServer
+
+    ident = IdentityServer(tmp_path)
+    try:
+        instance = {**lrp("pg-a", "inst-a0", 61000), "address": "127.0.0.1",
+                    "ports": [{"container_port": 8080, "host_port": 61000,
+                               "container_tls_proxy_port": 61001,
+                               "host_tls_proxy_port": ident.port}]}
+        sse = SSE(dashboard.port, "/events?sections=identities")
+        try:
+            dashboard.bbs.set(desired=DESIRED, actual=[instance])
+            first = format(ident.serial, "x")
+            _, patch, _ = sse.wait(lambda e, d: e == "patch"
+                                   and d["set"].get("inst-a0", {}).get("serial") == first)
+            row = patch["set"]["inst-a0"]
+            assert row["rotations"] == 0 and row["error"] == ""
+            assert row["next_rotation"] == row["not_after"] - 1800  # 24 h validity: 30 min
+            sent = time.monotonic()
+            second = format(ident.rotate(), "x")
+            _, patch, at = sse.wait(lambda e, d: e == "patch"
+                                    and d["set"].get("inst-a0", {}).get("serial") == second)
+            assert at - sent < 2.0  # read every second
+            row = patch["set"]["inst-a0"]
+            assert row["rotations"] == 1
+            assert [h["serial"] for h in row["history"]] == [first, second]
+        finally:
+            sse.close()
+    finally:
+        ident.stop()

@@ -182,7 +182,22 @@ def test_ssh_docker_exec_is_a_debugging_aid(monkeypatch, cf_home):
 
     args = cf.build_parser().parse_args(["ssh", "web", "-c", "ps -ef", "--docker-exec"])
     assert cf.cmd_ssh(Ctx(), args) == 0
-    assert calls == [["docker", "exec", "-i", "abcd-ef", "sh", "-c", "ps -ef"]]
+    assert calls == [["docker", "exec", "-i", "-u", "root", "abcd-ef", "python3", "-m",
+                      "foundry.diego_ssh", "-c", "ps -ef"]]
     args = cf.build_parser().parse_args(["ssh", "web", "-i", "3"])
     with pytest.raises(cf.CFError, match="Instance 3 of app 'web' is not running"):
         cf.cmd_ssh(Ctx(), args)
+
+
+def test_app_guid_prints_only_the_guid(cf_home):
+    out = io.StringIO()
+
+    class Ctx:
+        def say(self, text=""):
+            out.write(text + "\n")
+
+        def app(self, name):
+            return {"metadata": {"guid": "9f8e7d6c-5b4a"}, "entity": {"name": name}}
+    args = cf.build_parser().parse_args(["app", "hello", "--guid"])
+    assert cf.cmd_app(Ctx(), args) == 0
+    assert out.getvalue() == "9f8e7d6c-5b4a\n"

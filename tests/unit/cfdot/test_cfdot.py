@@ -32,13 +32,14 @@ def test_filters_passed_to_bbs(monkeypatch):
                                "process_guid": "pg", "index": 2}}
 
 
-def test_unreachable_exit_1():
+def test_unreachable_exit_5():
     err = io.StringIO()
-    assert cfdot.main(["--bbsURL", "http://127.0.0.1:1", "cells"], err=err) == 1
+    assert cfdot.main(["--bbsURL", "http://127.0.0.1:1", "cells"], out=io.StringIO(),
+                      err=err) == 5
     assert "unreachable" in err.getvalue()
 
 
-@pytest.mark.parametrize("argv", [[], ["nope"], ["actual-lrps", "-i", "x"]])
-def test_bad_args_exit_2(argv, capsys):
-    assert cfdot.main(argv) == 2
+@pytest.mark.parametrize("argv", [[], ["nope"], ["actual-lrps", "-i", "x"], ["desired-lrp"]])
+def test_bad_args_exit_3(argv, capsys):
+    assert cfdot.main(argv, out=io.StringIO()) == 3
     assert "usage" in capsys.readouterr().err

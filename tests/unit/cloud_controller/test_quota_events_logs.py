@@ -21,7 +21,7 @@ class StatsBBS(FakeBBS):
         super().__init__()
         self.lrps: list[dict] = []
 
-    def actual(self, pg):  # noqa: ANN001, ANN201
+    def actual_lrps(self, **query):  # noqa: ANN003, ANN201
         return self.lrps
 
 

@@ -27,15 +27,15 @@ class FakeBBS:
         self._check()
         self.desired[lrp["process_guid"]] = lrp
 
-    def update(self, pg, changes):
+    def update_desired(self, pg, changes):
         self._check()
         self.desired[pg].update(changes)
 
-    def remove(self, pg):
+    def remove_desired(self, pg):
         self._check()
         self.desired.pop(pg, None)
 
-    def actual(self, pg):
+    def actual_lrps(self, **query):
         return []
 
 

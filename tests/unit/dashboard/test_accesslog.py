@@ -4,6 +4,7 @@ import pytest
 
 from foundry.dashboard.accesslog import (
     AccessLogError,
+    PortHistory,
     PortOwner,
     Traffic,
     classify,
@@ -80,3 +81,30 @@ def test_traffic_counts_per_route():
     for outcome in ("intended", "intended", "misrouted", "error"):
         t.add({"host": "hello.apps.internal", "outcome": outcome})
     assert t.rows() == {"hello.apps.internal": {"intended": 2, "misrouted": 1, "error": 1}}
+
+
+def test_a_request_is_judged_by_who_held_the_port_when_it_was_received():
+    """Port 61000 was A's until B got it at t=100: a line for A's route received at
+    t=99.5 and read later is intended; one received at t=100.2 is a misroute."""
+    ports = PortHistory()
+    ports.observe("10.244.0.5:61000", 50.0, PortOwner(A, "hello", 0, "inst-a"))
+    ports.observe("10.244.0.5:61000", 100.0, PortOwner(B, "other", 0, "inst-b"))
+    ports.observe("10.244.0.5:61000", 100.0, PortOwner(B, "other", 0, "inst-b"))  # seen again
+    assert len(ports.owners["10.244.0.5:61000"]) == 2
+    before = parse_line(line(backend_addr="10.244.0.5:61000", received_at=99.5,
+                             finished_at=99.6))
+    after = parse_line(line(backend_addr="10.244.0.5:61000", received_at=100.2,
+                            finished_at=100.3))
+    assert classify(before, ports, {A: "hello"})["outcome"] == "intended"
+    row = classify(after, ports, {A: "hello"})
+    assert row["outcome"] == "misrouted" and row["answered_instance"] == "inst-b"
+    assert ports.at("10.244.0.5:61000", 10.0) is None
+    assert ports.now()["10.244.0.5:61000"].app_name == "other"
+
+
+def test_port_history_keeps_the_last_owners_only():
+    ports = PortHistory()
+    for i in range(20):
+        ports.observe("a:1", float(i), PortOwner(A, "hello", i, f"inst-{i}"))
+    assert len(ports.owners["a:1"]) == PortHistory.KEPT
+    assert ports.at("a:1", 100.0).index == 19

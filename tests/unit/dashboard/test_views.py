@@ -13,6 +13,7 @@ DESIRED = [{"process_guid": "pg-a", "log_guid": "app-a",
 ACTUAL = [
     {"process_guid": "pg-a", "index": 0, "instance_guid": "inst-a0", "cell_id": "cell-1",
      "address": "10.244.0.5", "instance_address": "10.255.1.2", "state": "RUNNING",
+     "since": 1_700_000_000_500_000_000,
      "ports": [{"container_port": 8080, "host_port": 61000, "container_tls_proxy_port": 61001,
                 "host_tls_proxy_port": 61002}]},
     {"process_guid": "pg-b", "index": 0, "instance_guid": "inst-b0", "cell_id": "cell-2",
@@ -42,8 +43,9 @@ def test_containers_name_the_app_and_show_the_dnat_targets():
 def test_port_owners_and_tls_targets_only_count_live_instances():
     r = rows()
     owners = views.port_owners(r)
-    assert set(owners) == {"10.244.0.5:61000", "10.244.0.5:61002"}
-    assert owners["10.244.0.5:61002"].app_name == "hello"
+    assert [(a, since) for a, since, _ in owners] == [
+        ("10.244.0.5:61000", 1_700_000_000.5), ("10.244.0.5:61002", 1_700_000_000.5)]
+    assert owners[1][2].app_name == "hello"
     assert views.tls_targets(r) == {"inst-a0": "10.244.0.5:61002"}
 
 

@@ -54,7 +54,7 @@ def test_subject_cn_and_ou(issued):
     subject = cred.cert.subject
     assert [a.value for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)] == [guid]
     ous = [a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
-    assert ous == [f"organization:{ORG}", f"space:{SPACE}", f"app:{APP}"]
+    assert sorted(ous) == sorted([f"organization:{ORG}", f"space:{SPACE}", f"app:{APP}"])
 
 
 def test_sans_are_guid_and_container_ip(issued):
@@ -77,7 +77,30 @@ def test_key_usage_and_eku(issued):
     ku = cred.cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert ku.digital_signature and ku.key_encipherment and ku.key_agreement
     assert not ku.key_cert_sign
-    assert cred.cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    assert cred.cert.extensions.get_extension_for_class(x509.KeyUsage).critical
+    assert list(eku) == [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+
+
+def test_only_the_extensions_go_writes_for_the_template_in_its_order(cas, issued):
+    """credmanager's template sets KeyUsage, ExtKeyUsage, DNS/IP names; Go adds the
+    AuthorityKeyIdentifier from the parent. No BasicConstraints, no SubjectKeyIdentifier."""
+    _, intermediate = cas
+    _, _, cred = issued
+    assert [type(e.value) for e in cred.cert.extensions] == [
+        x509.KeyUsage, x509.ExtendedKeyUsage, x509.AuthorityKeyIdentifier,
+        x509.SubjectAlternativeName]
+    aki = cred.cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    ski = intermediate.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert aki.key_identifier == ski.digest
+    assert aki.authority_cert_issuer is None and aki.authority_cert_serial_number is None
+    assert not cred.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).critical
+
+
+def test_serial_is_the_sixteen_bytes_of_a_v4_uuid(issued):
+    serial = issued[2].cert.serial_number
+    assert 0 < serial < 2**128
+    raw = serial.to_bytes(16, "big")
+    assert raw[6] >> 4 == 4 and raw[8] >> 6 == 0b10  # version 4, RFC 4122 variant
 
 
 @pytest.mark.parametrize("bits", [2048, 3072])
@@ -123,7 +146,9 @@ def test_openssl_rejects_it_without_the_intermediate(tmp_path, cas, issued):
 
 def test_empty_guid_gives_the_stop_sequence_certificate(cas):
     _, intermediate = cas
-    cred = issue_instance_identity(intermediate, "", [], "10.0.0.1")
-    assert cred.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == ""
+    cred = issue_instance_identity(intermediate, "", [f"app:{APP}"], "10.0.0.1")
+    # Go leaves an empty CN out of the Subject, and writes DNSNames: []string{""}.
+    assert cred.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME) == []
+    assert cred.cert.subject.rfc4514_string() == f"OU=app:{APP}"
     san = cred.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == []
+    assert san.get_values_for_type(x509.DNSName) == [""]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,12 @@ class FakeGarden:
     def used_ips(self) -> set[str]:
         return set(self.created.values())
 
-    def create(self, handle, image, ip, labels, extra_hosts=None, limits=None) -> str:  # noqa: ANN001
+    def create(self, handle, image, ip, labels, extra_hosts=None, limits=None,  # noqa: ANN001
+               env=None) -> str:
         cid = f"cid-{len(self.created) + len(self.destroyed)}"
         self.created[cid] = ip
         self.limits[cid] = limits
+        self.env = env
         return cid
 
     def put_tree(self, cid, tree, members=()) -> None:  # noqa: ANN001
@@ -85,3 +88,20 @@ def test_three_stale_addresses_in_a_row_fail_the_start(tmp_path):
     garden = FakeGarden(stale={"10.255.1.2", "10.255.1.3", "10.255.1.4"})
     with pytest.raises(StartFailed, match="no usable container IP"):
         executor(tmp_path, garden)._create(container())  # noqa: SLF001
+
+
+def test_the_container_gets_the_instances_environment(tmp_path, monkeypatch):
+    """What a `cf ssh` session (docker exec) then inherits, as Diego's sshd passes it on."""
+    garden = FakeGarden(stale=set())
+    monkeypatch.setattr("foundry.rep.executor.iptables",
+                        lambda cmd: subprocess.CompletedProcess(cmd, 0, "", ""))
+    c = Container(process_guid="pg", index=2, instance_guid="ig-9", desired={
+        "process_guid": "pg", "ports": [8080],
+        "env": [{"name": "VCAP_APPLICATION", "value": '{"name":"hello"}'}]})
+    executor(tmp_path, garden)._create(c)  # noqa: SLF001
+    env = garden.env
+    assert (env["CF_INSTANCE_GUID"], env["CF_INSTANCE_INDEX"]) == ("ig-9", "2")
+    assert env["CF_INSTANCE_INTERNAL_IP"] == c.ip and env["CF_INSTANCE_IP"] == "10.0.0.5"
+    assert env["CF_INSTANCE_PORTS"] == f'[{{"external":{c.mappings[0].host_port},"internal":8080}}]'
+    assert env["VCAP_APPLICATION"] == '{"name":"hello"}' and env["PORT"] == "8080"
+    assert env["CF_INSTANCE_CERT"] == "/etc/cf-instance-credentials/instance.crt"

@@ -94,13 +94,20 @@ def test_sessions_run_through_the_instance_wrapper():
     assert Backend("vcap", None, None, 5.0).command("ls") == "ls"
 
 
-def test_session_environment_is_diegos():
-    from foundry.launcher.ssh_session import argv_for, session_environment
+def test_session_wrapper_uses_diegos_session_environment(tmp_path, monkeypatch):
+    from foundry.launcher import ssh_session
 
-    env = session_environment({"PATH": "/x", "CF_INSTANCE_GUID": "ig", "HOME": "/root",
-                               "VCAP_APPLICATION": "{}"}, term="xterm")
+    env_file = tmp_path / "instance.env"
+    env_file.write_text(json.dumps({"PATH": "/x", "CF_INSTANCE_GUID": "ig", "HOME": "/root"}))
+    monkeypatch.setattr(ssh_session, "ENV_FILE", str(env_file))
+    monkeypatch.setattr(ssh_session, "HOME", str(tmp_path))
+    monkeypatch.setenv("TERM", "xterm")
+    execs = []
+    monkeypatch.setattr(ssh_session.os, "execve", lambda p, a, e: execs.append((a, e)))
+    ssh_session.main(["-c", "ps -ef"])
+    argv, env = execs[0]
+    assert argv == ["/bin/bash", "-c", "ps -ef"]
     assert env == {"PATH": "/bin:/usr/bin", "LANG": "en_US.UTF8", "CF_INSTANCE_GUID": "ig",
-                   "VCAP_APPLICATION": "{}", "HOME": "/home/vcap", "USER": "vcap",
-                   "TERM": "xterm"}
-    assert argv_for(["-c", "ps -ef"]) == ["/bin/bash", "-c", "ps -ef"]
-    assert argv_for([]) == ["/bin/bash", "-l"]
+                   "TERM": "xterm", "HOME": "/home/vcap", "USER": "vcap"}
+    ssh_session.main([])
+    assert execs[1][0] == ["/bin/bash"]

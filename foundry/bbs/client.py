@@ -1,0 +1,118 @@
+"""The one client of the BBS's HTTP JSON API, for every job and tool that talks to it.
+
+The rep, the route emitter, the Cloud Controller, cfdot, the scenarios and the tests all
+call the same endpoints; one client means one place for timeouts, error mapping and (as
+diego-release does) TLS when the BBS gets it. Standard library only: it runs in the
+platform image on every cell, where each extra package costs image size for all jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+class BBSError(RuntimeError):
+    """The BBS answered with an error status; `message` is its `error` text when it gave one."""
+
+    def __init__(self, status: int, message: str, method: str = "", path: str = "") -> None:
+        super().__init__(f"BBS answered {status}: {message}")
+        self.status, self.message, self.method, self.path = status, message, method, path
+
+
+class BBSUnavailable(ConnectionError):
+    """The BBS could not be reached (refused, timed out, name not resolved); an OSError,
+    as the socket error it stands for, so callers that retry on OSError keep doing so."""
+
+
+def _error_text(raw: bytes) -> str:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace").strip()
+    return str(doc.get("error", "")) if isinstance(doc, dict) else ""
+
+
+def _query(**params: Any) -> str:
+    q = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+    return f"?{q}" if q else ""
+
+
+class BBSClient:
+    def __init__(self, address: str, timeout: float = 10.0,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.address = address.rstrip("/")
+        self.timeout = timeout
+        self.tls = tls
+
+    def call(self, method: str, path: str, body: Any = None, *, ok_missing: bool = False,
+             timeout: float | None = None) -> Any:
+        """The decoded JSON answer (None for an empty body, or a 404 when `ok_missing`)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.address + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout,
+                                        context=self.tls) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            if e.code == 404 and ok_missing:
+                return None
+            raise BBSError(e.code, _error_text(e.read()), method, path) from None
+        except (urllib.error.URLError, OSError) as e:
+            raise BBSUnavailable(f"cannot reach the BBS at {self.address}: "
+                                 f"{getattr(e, 'reason', e)}") from e
+        return json.loads(raw) if raw else None
+
+    # -- desired LRPs (the Cloud Controller's side) ------------------------------------
+    def desire(self, lrp: dict[str, Any]) -> Any:
+        return self.call("POST", "/v1/desired_lrps", lrp)
+
+    def desired_lrp(self, process_guid: str) -> dict[str, Any] | None:
+        return self.call("GET", f"/v1/desired_lrps/{urllib.parse.quote(process_guid)}",
+                         ok_missing=True)
+
+    def desired_lrps(self, domain: str | None = None) -> list[dict[str, Any]]:
+        return self.call("GET", "/v1/desired_lrps" + _query(domain=domain)) or []
+
+    def update_desired(self, process_guid: str, changes: dict[str, Any]) -> Any:
+        return self.call("PATCH", f"/v1/desired_lrps/{urllib.parse.quote(process_guid)}",
+                         changes)
+
+    def remove_desired(self, process_guid: str) -> None:
+        """Idempotent: a desired LRP already gone is fine."""
+        self.call("DELETE", f"/v1/desired_lrps/{urllib.parse.quote(process_guid)}",
+                  ok_missing=True)
+
+    # -- actual LRPs and cells ----------------------------------------------------------
+    def actual_lrps(self, *, cell_id: str | None = None, process_guid: str | None = None,
+                    domain: str | None = None, index: int | None = None
+                    ) -> list[dict[str, Any]]:
+        q = _query(cell_id=cell_id, process_guid=process_guid, domain=domain, index=index)
+        return self.call("GET", "/v1/actual_lrps" + q) or []
+
+    def cells(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/v1/cells") or []
+
+    # -- the rep's side -----------------------------------------------------------------
+    def heartbeat(self, cell_id: str, rep_address: str, zone: str, containers: int) -> None:
+        self.call("POST", f"/v1/cells/{cell_id}/presence", {
+            "cell_id": cell_id, "rep_address": rep_address, "zone": zone,
+            "capacity": {"containers": containers}})
+
+    def work(self, cell_id: str) -> dict[str, list[dict]]:
+        return self.call("GET", f"/v1/cells/{cell_id}/work")
+
+    def lifecycle(self, action: str, **fields: Any) -> Any:
+        """claim / start / crash / remove an actual LRP."""
+        return self.call("POST", f"/v1/actual_lrps/{action}", fields)
+
+    def wait_for_change(self, after: int, timeout: float) -> int:
+        """Block until the BBS state changes past version `after` (at most `timeout`):
+        the stand-in for the BBS's event stream."""
+        path = f"/v1/events?after={after}&timeout={timeout:.3f}"
+        return int(self.call("GET", path, timeout=timeout + 5)["version"])

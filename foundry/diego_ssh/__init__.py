@@ -1,0 +1,1 @@
+"""What diego-ssh's daemon gives an ssh session inside an app container."""
