@@ -62,6 +62,7 @@ class FoundationConfig:
     sample_apps: bool = True
     router_workers: int = 1
     uaa: dict[str, Any] = field(default_factory=dict)  # uaa.json's users, clients, validities
+    suspend_pruning_if_nats_unavailable: bool = False
     proxy: str = "cflab"
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
@@ -172,7 +173,10 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
         if v not in (2048, 3072, 4096):
             raise ConfigError(f"key_sizes.{k}: must be 2048, 3072 or 4096, got {v!r}")
         key_sizes[k] = v
-    timings = {k: parse_duration(v, f"timings.{k}") for k, v in raw["timings"].items()}
+    timings = {k: parse_duration(v, f"timings.{k}") for k, v in raw["timings"].items()
+               if v is not None}
+    # BOSH renders both from router.requested_route_registration_interval_in_seconds
+    timings.setdefault("start_response_delay_interval", timings["register_interval"])
     if timings["instance_identity_validity_period"] < 60:
         raise ConfigError("timings.instance_identity_validity_period: must be at least 60s")
     if timings["prune_stale_droplets_interval"] > timings["droplet_stale_threshold"]:
@@ -195,6 +199,8 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
         sample_apps=_flag(raw["sample_apps"], "sample_apps"),
         router_workers=_int(raw["router_workers"], "router_workers", 1, 16),
         uaa=uaa,
+        suspend_pruning_if_nats_unavailable=_flag(raw["suspend_pruning_if_nats_unavailable"],
+                                                  "suspend_pruning_if_nats_unavailable"),
         proxy=proxy,
         raw=raw,
     )

@@ -51,7 +51,6 @@ MODE_FLAGS = {  # rep.json flags per route-integrity mode (DESIGN.md §2)
     "strict": {"enable_container_proxy": True, "enable_unproxied_port_mappings": False,
                "container_proxy_require_and_verify_client_certs": True},
 }
-GOROUTER_SECRETS = "/var/vcap/jobs/gorouter/secrets"
 CREDHUB_URL = "https://credhub.service.cf.internal:8844"
 BROKER_USER, BROKER_PASSWORD = "broker", "broker-secret"  # a demo broker's basic auth
 REP_SECRETS = "/var/vcap/jobs/rep/secrets"
@@ -63,6 +62,8 @@ def _go_duration(seconds: float) -> str:
 
 
 def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
+    """The router's job config with its credentials as BOSH variables: the router's start
+    puts the PEM in inline (foundry/gorouter/credentials.py), as the director does."""
     t = cfg.timings
     return {
         "status": {"host": "0.0.0.0", "port": 8080, "user": "router-status",
@@ -70,12 +71,14 @@ def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
         "nats": {"hosts": [{"hostname": "nats", "port": 4222}]},
         "port": 80,
         "backends": {"max_attempts": 3, "max_conns": 500,
-                     "cert_chain": f"{GOROUTER_SECRETS}/backends.crt",
-                     "private_key": f"{GOROUTER_SECRETS}/backends.key"},
-        "ca_certs": f"{GOROUTER_SECRETS}/ca_certs.crt",
+                     "cert_chain": "((gorouter_backend_tls.certificate))",
+                     "private_key": "((gorouter_backend_tls.private_key))"},
+        "ca_certs": ["((application_ca.certificate))"],
         "droplet_stale_threshold": _go_duration(t["droplet_stale_threshold"]),
         "prune_stale_droplets_interval": _go_duration(t["prune_stale_droplets_interval"]),
-        "suspend_pruning_if_nats_unavailable": False,
+        "suspend_pruning_if_nats_unavailable": cfg.suspend_pruning_if_nats_unavailable,
+        # register_interval unless set (BOSH renders it from the same property); the
+        # router announces it as minimumRegisterIntervalInSeconds
         "start_response_delay_interval": _go_duration(t["start_response_delay_interval"]),
         "endpoint_timeout": _go_duration(t["endpoint_timeout"]),
         "balancing_algorithm": "round-robin",

@@ -1,4 +1,8 @@
-"""`python3 -m foundry.gorouter -c /var/vcap/jobs/gorouter/config/gorouter.yml`."""
+"""`python3 -m foundry.gorouter -c /var/vcap/jobs/gorouter/config/gorouter.yml`.
+
+With `--interpolate MANIFEST --secrets DIR` it first writes that config from the
+rendered job config and the job's credentials (credentials.py), as BOSH would.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from foundry.gorouter.config import ConfigError, load
+from foundry.gorouter.credentials import CredentialsError, render
 from foundry.gorouter.router import Router, tune_gc
 from foundry.gorouter.status import Health
 from foundry.gorouter.workers import (
@@ -19,6 +25,7 @@ from foundry.gorouter.workers import (
 )
 
 DEFAULT_CONFIG = "/var/vcap/jobs/gorouter/config/gorouter.yml"
+DEFAULT_SECRETS = "/var/vcap/jobs/gorouter/secrets"
 
 
 async def _main(config_path: str, workers: int, worker: int, report_fd: int) -> int:
@@ -60,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=default_workers(),
                         help="processes serving requests, like Go's GOMAXPROCS "
                              "(default: $GOMAXPROCS, else 1)")
+    parser.add_argument("--interpolate", metavar="MANIFEST",
+                        help="write the config from this gorouter.yml with ((variables)) "
+                             "first, taking the credentials from --secrets")
+    parser.add_argument("--secrets", default=DEFAULT_SECRETS,
+                        help=f"the job's credentials (default {DEFAULT_SECRETS})")
     parser.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--report-fd", type=int, default=-1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -67,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.interpolate:
+        try:
+            render(Path(args.interpolate), Path(args.secrets), Path(args.config))
+        except CredentialsError as e:
+            print(f"gorouter: config error: {e}", file=sys.stderr)
+            return 2
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is in the image; plain asyncio works too

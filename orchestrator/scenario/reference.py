@@ -36,7 +36,8 @@ TIMINGS = {
                                " plain-HTTP routes when route integrity is on)",
     "prune_stale_droplets_interval": "how often gorouter looks for stale routes",
     "start_response_delay_interval": "gorouter waits this long after start before serving,"
-                                     " so registrations arrive first",
+                                     " so registrations arrive first, and announces it to"
+                                     " the route emitters as their register interval",
     "endpoint_timeout": "gorouter's timeout for a backend's response",
     "register_interval": "the route emitter re-sends every registration this often",
     "greet_retry_interval": "the route emitter's router.greet retry",
@@ -244,7 +245,8 @@ def render() -> str:
         " in seconds:",
         "",
         *_table(("timing", "CF default", "what it does"),
-                [(f"`{k}`", f"`{v}`", TIMINGS.get(k, "")) for k, v in defaults["timings"].items()]),
+                [(f"`{k}`", f"`{v}`" if v is not None else "`register_interval`",
+                  TIMINGS.get(k, "")) for k, v in defaults["timings"].items()]),
         "Other settings: " + ", ".join(f"`{k}`" for k in settings.foundation_settings()
                                        if k not in ("timings", "cells")) + ".",
         "",

@@ -62,6 +62,33 @@ def test_strict_mode_serves_and_refuses_clients_without_a_certificate(foundation
     assert "mode: strict" in cflab("status").stdout
 
 
+EXTRACT = ("import yaml; c = yaml.safe_load(open('/var/vcap/jobs/gorouter/config/gorouter.yml'));"
+           "open('/tmp/cert', 'w').write(c['backends']['cert_chain']);"
+           "open('/tmp/key', 'w').write(c['backends']['private_key'])")
+
+
+def test_strict_mode_seed_procedure_from_the_router(foundation, cfg, app):
+    """Issue 13 A3, the seed's procedure as written: extract backends.cert_chain and
+    backends.private_key from gorouter.yml to files; from the router, curl the instance's
+    TLS proxy port with them (200); without the client certificate the handshake fails."""
+    lrp = wait_for(lambda: (running(cfg) or [None])[0], 60, what="the strict-mode instance")
+    url = f"https://{lrp['address']}:{lrp['ports'][0]['host_tls_proxy_port']}"
+    router = foundation.job_states()["router"]["container"]
+
+    def in_router(*cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", "exec", router, *cmd], capture_output=True, text=True,
+                              timeout=60)
+
+    assert in_router("python3", "-c", EXTRACT).returncode == 0
+    curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10",
+            "-H", f"Host: {HOST}", url]
+    with_cert = in_router(*curl, "--cert", "/tmp/cert", "--key", "/tmp/key", "-k")
+    assert (with_cert.returncode, with_cert.stdout) == (0, "200"), with_cert.stderr
+    without = in_router(*curl, "-k")
+    # refused in the TLS exchange (35, or 56 for TLS 1.3's "certificate required" alert)
+    assert without.returncode in (35, 56) and without.stdout == "000", without
+
+
 def test_strict_mode_stats_show_no_port_as_pcf_2_3_did(foundation, cfg, cf, app):
     def running_stats():
         stats = v2_stats(cf)

@@ -182,3 +182,45 @@ def test_a_dead_worker_is_restarted_and_workers_die_with_the_router(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_job_start_writes_the_config_with_credentials_inline(nats_server: NatsServer,
+                                                             tmp_path) -> None:
+    """The router container's command: `--interpolate` the rendered job config (BOSH
+    variables) with the secrets volume into config/gorouter.yml, then serve from it."""
+    import yaml
+
+    from foundry.pki import bundle
+
+    bundle.init(tmp_path / "secrets")
+    status, port = free_port(), free_port()
+    manifest = tmp_path / "manifest" / "gorouter.yml"
+    manifest.parent.mkdir()
+    manifest.write_text(yaml.safe_dump({
+        "port": port, "status": {"port": status, "routes": {"port": free_port()}},
+        "nats": {"hosts": [{"hostname": "127.0.0.1", "port": nats_server.port}]},
+        "start_response_delay_interval": "0s",
+        "backends": {"cert_chain": "((gorouter_backend_tls.certificate))",
+                     "private_key": "((gorouter_backend_tls.private_key))"},
+        "ca_certs": ["((application_ca.certificate))"],
+        "access_log": {"enable_streaming": False}}))
+    config = tmp_path / "config" / "gorouter.yml"
+    proc = subprocess.Popen([sys.executable, "-m", "foundry.gorouter", "--interpolate",
+                             str(manifest), "--secrets", str(tmp_path / "secrets" / "gorouter"),
+                             "-c", str(config)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _nats_connected(status), what="router serving from the config")
+        raw = yaml.safe_load(config.read_text())
+        assert raw["backends"]["cert_chain"].startswith("-----BEGIN CERTIFICATE-----")
+        assert oct(config.stat().st_mode & 0o777) == "0o600"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+
+
+def _nats_connected(status: int) -> bool:
+    try:
+        return metric(status, "nats_connected") == 1
+    except OSError:
+        return False

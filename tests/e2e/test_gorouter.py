@@ -1,0 +1,67 @@
+"""The router job on a live foundation: its rendered config and what it announces (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.e2e.helpers import through_router, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = "/var/vcap/jobs/gorouter/config/gorouter.yml"
+# router.greet over a raw NATS connection from inside the router container
+GREET = r"""
+import json, socket
+s = socket.create_connection(("nats", 4222), timeout=10)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b'CONNECT {"verbose":false}\r\nSUB _INBOX.e2e 1\r\nPUB router.greet _INBOX.e2e 0\r\n\r\n')
+line = f.readline()
+while not line.startswith(b"MSG"):
+    line = f.readline()
+print(f.read(int(line.split()[-1])).decode())
+"""
+
+
+def in_router(jobs, *cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "exec", jobs["router"]["container"], *cmd],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_gorouter_yml_holds_the_credentials_inline(jobs) -> None:
+    """A3: backends.cert_chain/private_key and ca_certs as PEM, the way BOSH renders them."""
+    out = in_router(jobs, "python3", "-c",
+                    f"import json, os, stat, yaml; c = yaml.safe_load(open('{CONFIG}'));"
+                    "print(json.dumps([c['backends']['cert_chain'], c['backends']['private_key'],"
+                    f" c['ca_certs'], oct(stat.S_IMODE(os.stat('{CONFIG}').st_mode))]))")
+    assert out.returncode == 0, out.stderr
+    chain, key, cas, mode = json.loads(out.stdout)
+    assert chain.startswith("-----BEGIN CERTIFICATE-----")
+    assert "PRIVATE KEY-----" in key.splitlines()[0]
+    assert isinstance(cas, list) and cas[0].startswith("-----BEGIN CERTIFICATE-----")
+    assert mode == "0o600"
+
+
+def test_greet_reply_and_route_emitters_use_the_register_interval(cfg, jobs) -> None:
+    """B9: the foundation's register_interval (2 s here, CF's 20 s by default) is what the
+    router waits at start, announces, and what the route emitters register at."""
+    interval = int(cfg.timings["register_interval"])
+    out = in_router(jobs, "python3", "-c", GREET)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["minimumRegisterIntervalInSeconds"] == interval
+    cell = jobs["cell-1"]["container"]
+
+    def emitter_says() -> bool:
+        logs = subprocess.run(["docker", "logs", cell], capture_output=True, text=True)
+        return f"register interval {float(interval)}s" in logs.stdout + logs.stderr
+    wait_for(emitter_says, 30, what="cell-1's route emitter following the greet reply")
+
+
+def test_unknown_route_quotes_the_host_as_sent(cfg) -> None:
+    """B1: case and port kept, as Go's r.Host."""
+    status, headers, body = through_router(cfg, "NoPe.apps.internal:8080")
+    assert status == 404 and headers["Cache-Control"] == "no-cache, no-store"
+    assert body == b"404 Not Found: Requested route ('NoPe.apps.internal:8080') does not exist.\n"
