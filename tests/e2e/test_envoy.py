@@ -24,10 +24,12 @@ from orchestrator.scenario.runner import run_scenario
 pytestmark = pytest.mark.e2e
 
 PROJECT = "cflab-scn-envoy"
+# Its own subnets and ports, all below Linux's ephemeral range (32768-60999): a port in
+# there can be held by any outgoing connection, and the foundation would not start.
 PLACEMENT = {"proxy": "envoy",
              "subnets": {"foundation": "10.231.0.0/24", "cell_containers": "10.230.0.0/16"},
-             "ports": {"http": 32080, "nats_monitor": 32222, "bbs": 32889,
-                       "cloud_controller": 33022}}
+             "ports": {"http": 26080, "nats_monitor": 26222, "bbs": 26889,
+                       "cloud_controller": 27022}}
 SCENARIOS = ("stale-route-port-reuse", "cert-rotation-under-load", "strict-direct-access")
 # Timings other than the scenario files' (none yet: each run as the scenario declares it).
 TIMINGS: dict[str, dict[str, str]] = {}
