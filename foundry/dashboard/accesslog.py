@@ -100,8 +100,11 @@ class PortHistory:
     def observe(self, address: str, since: float, owner: PortOwner) -> None:
         """`owner` is RUNNING on `address` since `since` (the BBS's `since`, in seconds)."""
         held = self.owners.setdefault(address, [])
-        if (since, owner) in held:
-            return
+        for i, (s, o) in enumerate(held):
+            if s == since and o.instance_guid == owner.instance_guid:
+                if owner.app_guid and not o.app_guid:
+                    held[i] = (since, owner)  # its app became known
+                return
         held.append((since, owner))
         held.sort(key=lambda x: x[0])
         del held[:-self.KEPT]
@@ -141,9 +144,12 @@ def classify(req: Request, owners: dict[str, PortOwner] | PortHistory,
         row["outcome"] = ERROR
         return row
     if owner is not None:
-        row.update(answered_by=owner.app_name or owner.app_guid,
+        row.update(answered_by=owner.app_name or owner.app_guid or intended_name,
                    answered_index=str(owner.index), answered_instance=owner.instance_guid)
-        if req.app_id and owner.app_guid != req.app_id:
+        # Another app's instance: only when both apps are known and the instance is not
+        # the one the route was registered for.
+        if (req.app_id and owner.app_guid and owner.app_guid != req.app_id
+                and owner.instance_guid != req.instance_id):
             row["outcome"] = MISROUTED
             return row
     else:

@@ -90,6 +90,7 @@ class Collectors:
         self.routes_dirty = False
         self.names: dict[str, str] = {}  # app guid → name
         self.ports = PortHistory()
+        self.apps: dict[str, tuple[str, str]] = {}  # process guid → (app guid, name)
         self.tls_targets: dict[str, str] = {}
         self.identities: dict[str, Identity] = {}
         self.traffic = Traffic()
@@ -142,7 +143,9 @@ class Collectors:
         desired, actual, cells = await asyncio.gather(
             self._bbs_json("/v1/desired_lrps"), self._bbs_json("/v1/actual_lrps"),
             self._bbs_json("/v1/cells"))
-        apps = views.apps_by_process(desired)
+        # An instance outlives its desired LRP while it stops: remember every app seen.
+        self.apps.update(views.apps_by_process(desired))
+        apps = self.apps
         names = {guid: name for guid, name in apps.values() if name}
         if any(self.names.get(g) != n for g, n in names.items()):
             self.names.update(names)

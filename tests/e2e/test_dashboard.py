@@ -62,6 +62,12 @@ def test_dashboard_is_a_job_with_its_url_in_status(foundation, cfg):
     assert set(JOBS) <= set(jobs)
     cells = state(cfg, "cells")["cells"]
     assert {c for c, row in cells.items() if row["present"]} == set(cfg.cell_names)
+    # Its cost on the running foundation: the job's resident memory (issue: ≤ 40 MB idle).
+    top = subprocess.run(["docker", "top", foundation.job_states()["dashboard"]["container"],
+                          "-o", "rss,args"], capture_output=True, text=True, check=True).stdout
+    rss_kb = max(int(line.split()[0]) for line in top.splitlines()[1:]
+                 if "foundry.dashboard" in line)
+    print(f"dashboard job RSS on the e2e foundation: {rss_kb / 1024:.1f} MB")
 
 
 def test_new_app_container_route_identity_and_requests(foundation, cfg, app):

@@ -99,6 +99,11 @@ function renderIdentities() {
       el("td", {}, i.rotations),
       el("td", { class: "mono" }, i.history.map((h) => `${h.serial.slice(0, 10)}@${clock(h.seen_at)}`).join(" → ")));
   });
+  const mode = ((S.sections.foundation || {}).foundation || {}).mode;
+  if (!rows.length && mode === "before-envoy") {
+    rows.push(el("tr", {}, el("td", { colspan: 7, class: "muted" },
+      "before-envoy: no proxy, so no instance presents its identity to the router")));
+  }
   document.querySelector("#identities tbody").replaceChildren(...rows);
 }
 

@@ -108,3 +108,24 @@ def test_port_history_keeps_the_last_owners_only():
         ports.observe("a:1", float(i), PortOwner(A, "hello", i, f"inst-{i}"))
     assert len(ports.owners["a:1"]) == PortHistory.KEPT
     assert ports.at("a:1", 100.0).index == 19
+
+
+def test_an_instance_of_unknown_app_is_no_misroute():
+    """A stopping instance whose desired LRP is gone: its app is unknown, not another."""
+    owners = {"10.244.0.5:61000": PortOwner("", "", 0, "inst-x")}
+    row = classify(parse_line(line(backend_addr="10.244.0.5:61000", instance_id="inst-y")),
+                   owners, {A: "hello"})
+    assert row["outcome"] == "intended"
+
+
+def test_the_registered_instance_itself_is_no_misroute():
+    owners = {"10.244.0.5:61000": PortOwner(B, "other", 0, "inst-a")}
+    row = classify(parse_line(line(backend_addr="10.244.0.5:61000")), owners)
+    assert row["outcome"] == "intended"
+
+
+def test_port_history_learns_an_owners_app_later():
+    ports = PortHistory()
+    ports.observe("a:1", 5.0, PortOwner("", "", 0, "inst-a"))
+    ports.observe("a:1", 5.0, PortOwner(A, "hello", 0, "inst-a"))
+    assert len(ports.owners["a:1"]) == 1 and ports.at("a:1", 6.0).app_name == "hello"
