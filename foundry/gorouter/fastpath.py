@@ -23,15 +23,15 @@ log = logging.getLogger("gorouter.proxy")
 
 if TYPE_CHECKING:
     from foundry.gorouter.accesslog import AccessLogRecord
-    from foundry.gorouter.frontend import ClientProtocol
-    from foundry.gorouter.proxy import Proxy
+    from foundry.gorouter.roles import ClientConnection, ProxyCore
 
 
 class FastAttempt:
     __slots__ = ("proxy", "cp", "req", "pool", "rec", "ctx", "it", "requested", "ep", "conn",
                  "started")
 
-    def __init__(self, proxy: Proxy, cp: ClientProtocol, req: RequestHead, pool: EndpointPool,
+    def __init__(self, proxy: ProxyCore, cp: ClientConnection, req: RequestHead,
+                 pool: EndpointPool,
                  rec: AccessLogRecord, ctx: RequestContext, it: EndpointIterator,
                  requested: str, ep: Endpoint, conn: Connection) -> None:
         self.proxy, self.cp, self.req, self.pool, self.rec = proxy, cp, req, pool, rec

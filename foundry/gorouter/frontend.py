@@ -21,7 +21,7 @@ from foundry.gorouter.framing import HeadTooLarge, split_head
 from foundry.gorouter.http11 import HTTPError, RequestHead, parse_request_head
 
 if TYPE_CHECKING:
-    from foundry.gorouter.proxy import Proxy
+    from foundry.gorouter.roles import ProxyCore
 
 log = logging.getLogger("gorouter.proxy")
 
@@ -29,7 +29,7 @@ CLIENT_IDLE_TIMEOUT = 900.0  # gorouter's frontend idle timeout
 
 
 class ClientProtocol(asyncio.StreamReaderProtocol):
-    def __init__(self, proxy: Proxy, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, proxy: ProxyCore, loop: asyncio.AbstractEventLoop) -> None:
         self.limit = proxy.cfg.max_header_bytes
         reader = asyncio.StreamReader(limit=self.limit, loop=loop)
         super().__init__(reader, loop=loop)

@@ -92,6 +92,7 @@ class Container:
     state: str = "starting"
     exit_status: int | None = None  # the app process's, when it exited
     cpu_sample: tuple[int, int] = (0, 0)  # (cpu ns, wall ns) at the last metrics read
+    disk_sample: tuple[int, int] = (0, -(1 << 62))  # (bytes, wall ns) of the last size read
 
     @property
     def log_guid(self) -> str:
@@ -115,6 +116,9 @@ class Container:
 
 class StartFailed(RuntimeError):
     pass
+
+
+DISK_REFRESH_NS = 30 * 1_000_000_000  # a layer's size costs a walk of it: twice a minute
 
 
 def exit_description(source: str, status: int | None, out_of_memory: bool) -> str:
@@ -591,12 +595,15 @@ class Executor:
         for c in running:
             if not c.log_guid:
                 continue
+            now = time.monotonic_ns()
+            refresh_disk = now - c.disk_sample[1] >= DISK_REFRESH_NS
             try:
-                m = self.garden.metrics(c.cid)
+                m = self.garden.metrics(c.cid, disk=refresh_disk)
             except GardenError as exc:
                 log.debug("metrics of %s: %s", c.handle, exc)
                 continue
-            now = time.monotonic_ns()
+            if refresh_disk:
+                c.disk_sample = (m["disk_bytes"], now)
             last_cpu, last_wall = c.cpu_sample
             cpu = 100.0 * (m["cpu_ns"] - last_cpu) / (now - last_wall) \
                 if last_wall and now > last_wall and m["cpu_ns"] >= last_cpu else 0.0
@@ -606,7 +613,7 @@ class Executor:
             self.reporter.envelope(gauge_envelope(c.log_guid, c.index, {
                 "cpu": (round(cpu, 4), "percentage"),
                 "memory": (float(m["memory_bytes"]), "bytes"),
-                "disk": (float(m["disk_bytes"]), "bytes"),
+                "disk": (float(c.disk_sample[0]), "bytes"),
                 "memory_quota": (float(mem_quota), "bytes"),
                 "disk_quota": (float(disk_quota), "bytes")}, c.instance_guid))
 

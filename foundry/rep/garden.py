@@ -95,6 +95,19 @@ def _pump(chunks: Iterable[tuple[bytes | None, bytes | None]], output: Output) -
             output(stream, rest.decode(errors="replace"))
 
 
+def cgroup_metrics(stats: dict, disk_bytes: int) -> dict[str, int]:
+    """CPU time used (ns), memory counted toward the limit less reclaimable page cache
+    (bytes; cgroup v1 ``total_inactive_file`` or v2 ``inactive_file``), and the
+    writable layer's size (bytes)."""
+    mem = stats.get("memory_stats") or {}
+    counters = mem.get("stats") or {}
+    inactive = counters.get("total_inactive_file", counters.get("inactive_file", 0))
+    cpu = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage") or 0
+    return {"cpu_ns": int(cpu), "memory_bytes": max(0, int(mem.get("usage") or 0) -
+                                                    int(inactive or 0)),
+            "memory_limit": int(mem.get("limit") or 0), "disk_bytes": disk_bytes}
+
+
 class Garden:
     def __init__(self, network: str, labels: dict[str, str]) -> None:
         self.client = docker.from_env(timeout=60)
@@ -249,25 +262,20 @@ class Garden:
             return False
         return oom_kills(out.decode(errors="replace")) > 0
 
-    def metrics(self, cid: str) -> dict[str, int]:
-        """The container's cgroup counters: CPU time (ns), memory toward the limit less
-        reclaimable page cache (bytes), the writable layer's size (bytes)."""
+    def metrics(self, cid: str, disk: bool = True) -> dict[str, int]:
+        """The container's cgroup counters (see `cgroup_metrics`); with `disk`, also its
+        writable layer's size, which Docker computes by walking it (seconds on a busy
+        engine), so callers ask for it less often. Raw Engine API calls: Debian's
+        docker-py can ask neither for a one-shot stats read nor for sizes."""
         api = self.client.api
         try:
-            raw = api.stats(cid, stream=False, one_shot=True)
-            # docker-py's inspect_container cannot ask for sizes: the Engine API can
+            stats = api._result(api._get(api._url("/containers/{0}/stats", cid),  # noqa: SLF001
+                                         params={"stream": 0, "one-shot": 1}), True)
             size = api._result(api._get(api._url("/containers/{0}/json", cid),  # noqa: SLF001
-                                        params={"size": 1}), True).get("SizeRw") or 0
+                                        params={"size": 1}), True).get("SizeRw") if disk else -1
         except (APIError, NotFound) as exc:
             raise GardenError(f"metrics of {cid[:12]}: {exc}") from None
-        mem = raw.get("memory_stats") or {}
-        stats = mem.get("stats") or {}
-        inactive = stats.get("total_inactive_file", stats.get("inactive_file", 0))
-        return {"cpu_ns": int(((raw.get("cpu_stats") or {}).get("cpu_usage") or {})
-                              .get("total_usage") or 0),
-                "memory_bytes": max(0, int(mem.get("usage") or 0) - int(inactive or 0)),
-                "memory_limit": int(mem.get("limit") or 0),
-                "disk_bytes": int(size)}
+        return cgroup_metrics(stats, int(size or 0))
 
     def destroy(self, cid: str) -> None:
         try:

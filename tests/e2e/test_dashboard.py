@@ -63,10 +63,12 @@ def test_dashboard_is_a_job_with_its_url_in_status(foundation, cfg):
     cells = state(cfg, "cells")["cells"]
     assert {c for c, row in cells.items() if row["present"]} == set(cfg.cell_names)
     # Its cost on the running foundation: the job's resident memory (issue: ≤ 40 MB idle).
-    top = subprocess.run(["docker", "top", foundation.job_states()["dashboard"]["container"],
-                          "-o", "rss,args"], capture_output=True, text=True, check=True).stdout
-    rss_kb = max(int(line.split()[0]) for line in top.splitlines()[1:]
-                 if "foundry.dashboard" in line)
+    script = ("for p in /proc/[0-9]*; do grep -q foundry.dashboard $p/cmdline 2>/dev/null"
+              " && grep VmRSS $p/status; done")
+    out = subprocess.run(["docker", "exec", foundation.job_states()["dashboard"]["container"],
+                          "sh", "-c", script], capture_output=True, text=True, timeout=10).stdout
+    rss_kb = max((int(line.split()[1]) for line in out.splitlines() if line.startswith("VmRSS")),
+                 default=0)
     print(f"dashboard job RSS on the e2e foundation: {rss_kb / 1024:.1f} MB")
 
 

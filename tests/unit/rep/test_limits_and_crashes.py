@@ -143,3 +143,48 @@ def test_a_plain_exit_is_not_out_of_memory(tmp_path, monkeypatch):
     ex, bbs, reporter = crash_executor(tmp_path, CrashGarden(1, oom=False))
     ex.tick()
     assert bbs.calls[0][1]["crash_reason"] == "APP/PROC/WEB: Exited with status 1"
+
+
+def test_cgroup_metrics_of_v1_and_v2_stats():
+    from foundry.rep.garden import cgroup_metrics
+    v1 = {"cpu_stats": {"cpu_usage": {"total_usage": 123456789}},
+          "memory_stats": {"usage": 50 * MB, "limit": 96 * MB,
+                           "stats": {"total_inactive_file": 10 * MB}}}
+    assert cgroup_metrics(v1, 4096) == {"cpu_ns": 123456789, "memory_bytes": 40 * MB,
+                                        "memory_limit": 96 * MB, "disk_bytes": 4096}
+    v2 = {"cpu_stats": {"cpu_usage": {"total_usage": 5}},
+          "memory_stats": {"usage": 8 * MB, "stats": {"inactive_file": 9 * MB}}}
+    assert cgroup_metrics(v2, 0)["memory_bytes"] == 0  # never negative
+    assert cgroup_metrics({}, 0) == {"cpu_ns": 0, "memory_bytes": 0, "memory_limit": 0,
+                                     "disk_bytes": 0}
+
+
+class MetricsGarden:
+    def __init__(self) -> None:
+        self.calls: list[bool] = []
+        self.cpu = 0
+
+    def metrics(self, cid: str, disk: bool = True) -> dict[str, int]:
+        self.calls.append(disk)
+        self.cpu += 500_000_000
+        return {"cpu_ns": self.cpu, "memory_bytes": 30 * MB, "memory_limit": 96 * MB,
+                "disk_bytes": 7 * MB if disk else 0}
+
+
+def test_metrics_are_gauges_of_the_running_instance_with_disk_read_sparingly(tmp_path):
+    garden = MetricsGarden()
+    ex, _, _ = crash_executor(tmp_path, garden)  # type: ignore[arg-type]
+    envelopes: list[dict] = []
+    ex.reporter.envelope = envelopes.append  # type: ignore[method-assign]
+    c = next(iter(ex.containers.values()))
+    c.desired.update(memory_mb=64, disk_mb=1024)
+    ex.report_metrics()
+    ex.report_metrics()
+    assert garden.calls == [True, False]  # the layer's size once per DISK_REFRESH_NS
+    first, second = (e["gauge"]["metrics"] for e in envelopes)
+    assert first["cpu"]["value"] == 0.0 and second["cpu"]["value"] > 0  # a rate needs two
+    assert second["memory"] == {"value": 30.0 * MB, "unit": "bytes"}
+    assert second["disk"]["value"] == 7.0 * MB  # the last read size, kept
+    assert second["memory_quota"]["value"] == 64.0 * MB
+    assert envelopes[0]["source_id"] == "app-guid" and envelopes[0]["instance_id"] == "1"
+    assert envelopes[0]["tags"] == {"instance_guid": "ig-1"}
