@@ -84,6 +84,10 @@ def test_scenario(name: str, mode: str, tmp_path):
     if name == "stale-route-port-reuse":
         # the incident itself: B answers A's route only without route integrity
         assert (counts["misrouted"] > 0) == (mode == "before-envoy"), counts
+        # and the live dashboard saw it too, from the router's access log and the BBS
+        dash = json.loads((tmp_path / name / mode / "evidence" / "dashboard-state.json")
+                          .read_text())["sections"]["traffic"]
+        assert (sum(t["misrouted"] for t in dash.values()) > 0) == (mode == "before-envoy"), dash
     if name == "nats-outage-port-reuse":
         # pruning suspended: app-a's stale route reached app-b for the whole outage
         reused = doc["by_phase"]["reused"]
