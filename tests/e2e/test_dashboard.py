@@ -70,6 +70,7 @@ def test_dashboard_is_a_job_with_its_url_in_status(foundation, cfg):
     rss_kb = max((int(line.split()[1]) for line in out.splitlines() if line.startswith("VmRSS")),
                  default=0)
     print(f"dashboard job RSS on the e2e foundation: {rss_kb / 1024:.1f} MB")
+    assert 0 < rss_kb <= 40 * 1024
 
 
 def test_new_app_container_route_identity_and_requests(foundation, cfg, app):
