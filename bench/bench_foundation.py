@@ -59,7 +59,7 @@ BASE = {
     "sample_apps": False,
     "subnets": {"foundation": "10.238.0.0/24", "cell_containers": "10.237.0.0/16"},
     "ports": {"http": 17080, "nats_monitor": 17222, "bbs": 17889, "cloud_controller": 17022,
-              "dashboard": 17300},
+              "uaa": 17024, "ssh_proxy": 17122, "dashboard": 17300},
 }
 
 

@@ -68,9 +68,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
   Watch it live: http://127.0.0.1:{cfg.ports['dashboard']}/
 
-  Look around (source the venv or prefix .venv/bin/):
+  Log in (source the venv or prefix .venv/bin/); `cflab up` already logged CF_HOME in:
     export CF_HOME={cf_home}
-    cf apps; cf app hello; cf routes
+    cf login -a https://127.0.0.1:{cfg.ports['cloud_controller']} -u {foundation.admin[0]} -p {foundation.admin[1]} --skip-ssl-validation
+    cf apps; cf app hello; cf routes; cf oauth-token
+    cf ssh hello -c 'echo $CF_INSTANCE_GUID'   # OpenSSH through the ssh-proxy on 127.0.0.1:{cfg.ports['ssh_proxy']}
+    ssh -p {cfg.ports['ssh_proxy']} cf:$(cf curl '/v2/apps?q=name:hello' | jq -r '.resources[0].metadata.guid')/0@127.0.0.1   # password: cf ssh-code
     cfdot --bbsURL http://127.0.0.1:{cfg.ports['bbs']} actual-lrps | jq -c '{{process_guid,index,state,address,ports}}'
     cflab status; cflab logs router; cflab mode strict
     docker exec {cell} iptables -t nat -nL CFLAB-DNAT

@@ -61,6 +61,7 @@ class FoundationConfig:
     apps_domain: str = "apps.internal"
     sample_apps: bool = True
     router_workers: int = 1
+    uaa: dict[str, Any] = field(default_factory=dict)  # uaa.json's users, clients, validities
     suspend_pruning_if_nats_unavailable: bool = False
     proxy: str = "cflab"
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -182,6 +183,7 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
         raise ConfigError(
             "timings.prune_stale_droplets_interval: longer than droplet_stale_threshold"
         )
+    uaa = _uaa(raw.get("uaa") or {})
     return FoundationConfig(
         project=project,
         mode=mode,
@@ -196,11 +198,38 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
         apps_domain=_domain(raw["apps_domain"]),
         sample_apps=_flag(raw["sample_apps"], "sample_apps"),
         router_workers=_int(raw["router_workers"], "router_workers", 1, 16),
+        uaa=uaa,
         suspend_pruning_if_nats_unavailable=_flag(raw["suspend_pruning_if_nats_unavailable"],
                                                   "suspend_pruning_if_nats_unavailable"),
         proxy=proxy,
         raw=raw,
     )
+
+
+def _uaa(raw: dict[str, Any]) -> dict[str, Any]:
+    """The `uaa` section as uaa.json takes it, checked by UAA's own parser."""
+    from foundry.uaa import config as uaa_config
+
+    clients = raw.get("clients") or []
+    if not isinstance(clients, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("client_id"), str) for c in clients):
+        raise ConfigError("uaa.clients: expected a list of mappings, each with a client_id")
+    out = {
+        "access_token_validity": int(parse_duration(raw.get("access_token_validity", "12h"),
+                                                    "uaa.access_token_validity")),
+        "refresh_token_validity": int(parse_duration(raw.get("refresh_token_validity", "720h"),
+                                                     "uaa.refresh_token_validity")),
+        "users": raw.get("users") or [],
+        "clients": {c["client_id"]: {k: v for k, v in c.items() if k != "client_id"}
+                    for c in clients},
+    }
+    if len(out["clients"]) != len(clients):
+        raise ConfigError("uaa.clients: two clients share a client_id")
+    try:
+        uaa_config.from_dict(out)
+    except uaa_config.ConfigError as e:
+        raise ConfigError(f"uaa.{e}") from None
+    return out
 
 
 def defaults() -> dict[str, Any]:

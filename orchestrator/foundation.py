@@ -108,7 +108,8 @@ class Foundation:
             notes.append(f"{len(healthy)} healthy: {', '.join(sorted(healthy))}")
         with phase("cf") as notes:
             path = self.write_cf_config()
-            notes.append(f"API https://127.0.0.1:{self.cfg.ports['cloud_controller']} ({path})")
+            notes.append(f"API {render.cc_url(self.cfg)}, UAA {render.uaa_url(self.cfg)},"
+                         f" logged in as {self.admin[0]} ({path})")
         if self.cfg.sample_apps:
             with phase("apps") as notes:
                 for name, instances in SAMPLE_APPS:
@@ -121,31 +122,37 @@ class Foundation:
     def cf_home(self) -> Path:
         return render.state_dir(self.project) / "cf"
 
+    @property
+    def admin(self) -> tuple[str, str]:
+        """The first UAA user of the foundation config (admin/admin by default)."""
+        user = (self.cfg.uaa.get("users") or [{"username": "admin", "password": "admin"}])[0]
+        return user["username"], user["password"]
+
     def write_cf_config(self) -> Path:
-        """Point the host's `cf` at this foundation's Cloud Controller, trusting its CA."""
+        """Log the host's `cf` in to this foundation (`cf login` as the first UAA user).
+
+        The config lands where the Go CLI keeps it (`$CF_HOME/.cf/config.json`) and
+        trusts the foundation's CA, so the tokens it holds work for any caller.
+        """
         cc = self.job_states()["cloud-controller"]["container"]
         ca = run(["docker", "exec", cc, "cat",
                   "/var/vcap/jobs/cloud_controller/secrets/system_ca.crt"]).stdout.decode()
-        self.cf_home.mkdir(parents=True, exist_ok=True)
-        path = self.cf_home / "config.json"
-        path.write_text(json.dumps({
-            "api": f"https://127.0.0.1:{self.cfg.ports['cloud_controller']}",
-            "ca_cert": ca, "org": "cflab-org", "space": "dev"}, indent=2) + "\n")
-        return path
+        return login(self.cf_home, render.cc_url(self.cfg), render.uaa_url(self.cfg), ca,
+                     *self.admin)
 
     def cf(self, *args: str) -> subprocess.CompletedProcess:
         env = dict(os.environ, CF_HOME=str(self.cf_home))
         return run([sys.executable, "-m", "foundry.cli.cf", *args], env=env)
 
     def switch_mode(self, wait: float = 180.0) -> None:
-        """Re-render the configs for the new mode; recreate the router, the CC and the cells.
+        """Re-render the configs for the new mode; recreate the router, CC, ssh-proxy, cells.
 
         A restarted rep destroys its old containers and hands their instances
         back to the BBS, so every app comes back in the new mode's shape.
         """
         with phase(f"mode {self.cfg.mode}") as notes:
             render.render_all(self.cfg, socket_path())
-            jobs = ["router", "cloud-controller", "dashboard", *self.cfg.cell_names]
+            jobs = ["router", "cloud-controller", "ssh-proxy", "dashboard", *self.cfg.cell_names]
             self.compose("up", "-d", "--no-deps", "--force-recreate", *jobs)
             healthy = self.wait_healthy(wait)
             notes.append(f"recreated {', '.join(jobs)}; {len(healthy)} jobs healthy")
@@ -232,6 +239,27 @@ class Foundation:
         mode = json.loads(saved.read_text())["mode"] if saved.exists() else None
         return {"project": self.project, "mode": mode, "jobs": self.job_states(),
                 "dashboard": f"http://127.0.0.1:{self.cfg.ports['dashboard']}/"}
+
+
+def login(cf_home: Path, api: str, uaa: str, ca: str, username: str, password: str,
+          timeout: float = 60.0) -> Path:
+    """What `cf login -a API -u USER -p PASS` leaves in CF_HOME, retried while UAA starts."""
+    from foundry.cli import cf_client, uaa_client
+
+    cfg = cf_client.CFConfig(api=api, ca_cert=ca, authorization_endpoint=uaa, uaa_endpoint=uaa)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            tokens = uaa_client.token_grant(uaa, cfg.ssl_context(), "cf", "", {
+                "grant_type": "password", "username": username, "password": password})
+            break
+        except cf_client.CFError as e:
+            if "Request error" not in str(e) or time.monotonic() > deadline:
+                raise PhaseError(f"cf login as {username} at {uaa}: {e}") from None
+            time.sleep(0.5)
+    cfg.access_token = f"bearer {tokens['access_token']}"
+    cfg.refresh_token = tokens.get("refresh_token", "")
+    return cfg.save(cf_home)
 
 
 def _done(service: str, state: dict) -> bool:

@@ -8,6 +8,7 @@ the host with `pip download`; nothing inside a build reaches a network.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -112,17 +113,38 @@ def fetch_debs(target: Path, packages: list[str]) -> None:
         raise PhaseError(f"apt-get download {' '.join(packages)} failed: {proc.stderr[-500:]}")
 
 
+def _requirement_names(requirements: Path) -> list[str]:
+    names = []
+    for line in requirements.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            names.append(re.split(r"[<>=!~ \[;]", line, maxsplit=1)[0].lower()
+                         .replace("-", "_").replace(".", "_"))
+    return names
+
+
+def _have_wheels(target: Path, requirements: Path) -> bool:
+    """Every requirement already has a wheel in ``target`` (a re-run downloads nothing)."""
+    have = {w.name.split("-")[0].lower().replace(".", "_") for w in target.glob("*.whl")}
+    return all(name in have for name in _requirement_names(requirements))
+
+
 def fetch_wheels(target: Path, requirements: Path) -> None:
-    if target.is_dir() and any(target.glob("*.whl")):
-        return
+    """Wheels for ``requirements`` and their dependencies, plus ``requirements-nodeps.txt``
+    beside it without theirs (e.g. asyncssh, whose `cryptography` Debian provides)."""
+    nodeps = requirements.with_name("requirements-nodeps.txt")
+    jobs = [(requirements, [])] + ([(nodeps, ["--no-deps"])] if nodeps.exists() else [])
     target.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
-         "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
-         "--platform", "manylinux_2_28_x86_64", "-d", str(target), "-r", str(requirements)],
-        capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise PhaseError(f"pip download for the images failed: {proc.stderr[-800:]}")
+    for req, extra in jobs:
+        if _have_wheels(target, req):
+            continue
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", *extra,
+             "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
+             "--platform", "manylinux_2_28_x86_64", "-d", str(target), "-r", str(req)],
+            capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PhaseError(f"pip download for the images failed: {proc.stderr[-800:]}")
 
 
 def fetch_envoy(folder: Path) -> Path:

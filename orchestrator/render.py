@@ -35,6 +35,8 @@ def compose_env(cfg: FoundationConfig) -> dict[str, str]:
         "CFLAB_ROUTER_WORKERS": str(cfg.router_workers),
         "CFLAB_BBS_PORT": str(cfg.ports["bbs"]),
         "CFLAB_CC_PORT": str(cfg.ports["cloud_controller"]),
+        "CFLAB_UAA_PORT": str(cfg.ports["uaa"]),
+        "CFLAB_SSH_PROXY_PORT": str(cfg.ports["ssh_proxy"]),
         "CFLAB_DASHBOARD_PORT": str(cfg.ports["dashboard"]),
         "CFLAB_CA_KEY_SIZE": str(cfg.key_sizes["ca"]),
         "CFLAB_JOBS_DIR": str(state_dir(cfg.project) / "jobs"),
@@ -103,6 +105,56 @@ def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
         "service_broker_url": "http://service-broker:8088",
         "service_broker_username": BROKER_USER,
         "service_broker_password": BROKER_PASSWORD,
+        "external_url": cc_url(cfg),
+        "uaa_url": uaa_url(cfg),
+        "uaa_verification_key_file": f"{secrets}/uaa_jwt_verification.crt",
+        "app_ssh_endpoint": f"127.0.0.1:{cfg.ports['ssh_proxy']}",
+        "app_ssh_oauth_client": "ssh-proxy",
+    }
+
+
+def cc_url(cfg: FoundationConfig) -> str:
+    """The API as the host reaches it (published port); the CC's cert covers 127.0.0.1."""
+    return f"https://127.0.0.1:{cfg.ports['cloud_controller']}"
+
+
+def uaa_url(cfg: FoundationConfig) -> str:
+    return f"https://127.0.0.1:{cfg.ports['uaa']}"
+
+
+def ssh_proxy_json(cfg: FoundationConfig) -> dict[str, Any]:
+    secrets = "/var/vcap/jobs/ssh_proxy/secrets"
+    client = cfg.uaa.get("clients", {}).get("ssh-proxy", {})
+    return {
+        "listen_address": "0.0.0.0:2222",
+        "host_key_file": f"{secrets}/host_key.key",
+        "uaa_url": "https://uaa.service.cf.internal:8443",
+        "uaa_client": "ssh-proxy",
+        "uaa_client_secret": client.get("secret", ""),
+        "uaa_redirect_uri": (client.get("redirect-uri") or ["/login"])[0],
+        "cc_url": "https://api.service.cf.internal:9022",
+        "ca_file": f"{secrets}/system_ca.crt",
+        "bbs_address": "http://bbs:8889",
+        "backend_user": "vcap",
+        "backend_key_file": f"{secrets}/backend_ssh.key",
+        "session_command": "/tmp/lifecycle/ssh-session",
+        "backend_tls": cfg.mode == "strict",
+        "backend_cert_file": f"{secrets}/backend_tls.crt",
+        "backend_key_tls_file": f"{secrets}/backend_tls.key",
+        "backend_ca_file": f"{secrets}/instance_identity_ca.crt",
+    }
+
+
+def uaa_json(cfg: FoundationConfig) -> dict[str, Any]:
+    secrets = "/var/vcap/jobs/uaa/secrets"
+    return {
+        "listen_address": "0.0.0.0:8443",
+        "cert_file": f"{secrets}/uaa.crt",
+        "key_file": f"{secrets}/uaa.key",
+        "signing_key_file": f"{secrets}/jwt_signing.key",
+        "signing_key_id": "key-1",
+        "url": uaa_url(cfg),
+        **cfg.uaa,
     }
 
 
@@ -166,7 +218,9 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
         "container_proxy_path": "/etc/cf-assets/envoy",
         "container_proxy_config_path": "/var/vcap/data/rep/proxy_config",
         "container_proxy_trusted_ca_certs": [f"{REP_SECRETS}/trusted_ca_certificates.crt"],
-        "container_proxy_verify_subject_alt_name": ["gorouter.service.cf.internal"],
+        "container_proxy_verify_subject_alt_name": ["gorouter.service.cf.internal",
+                                                    "ssh-proxy.service.cf.internal"],
+        "ssh_authorized_keys_file": f"{REP_SECRETS}/ssh_proxy_authorized_key.pub",
         "trusted_system_certificates": [f"{REP_SECRETS}/system_ca.crt"],
         "instance_identity_ca_path": f"{REP_SECRETS}/instance_identity.crt",
         "instance_identity_private_key_path": f"{REP_SECRETS}/instance_identity.key",
@@ -265,10 +319,15 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
     return {"services": services, "networks": networks}
 
 
+SECRET_FILES = ("uaa.json", "ssh_proxy.json")  # hold passwords and client secrets: 0600
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
+    if path.name in SECRET_FILES:
+        tmp.chmod(0o600)
     tmp.replace(path)
 
 
@@ -285,6 +344,8 @@ def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock
         jobs / "cloud_controller" / "cloud_controller.json":
             json.dumps(cloud_controller_json(cfg), indent=2) + "\n",
         jobs / "credhub" / "credhub.json": json.dumps(credhub_json(cfg), indent=2) + "\n",
+        jobs / "uaa" / "uaa.json": json.dumps(uaa_json(cfg), indent=2) + "\n",
+        jobs / "ssh_proxy" / "ssh_proxy.json": json.dumps(ssh_proxy_json(cfg), indent=2) + "\n",
         jobs / "dashboard" / "dashboard.json": json.dumps(dashboard_json(cfg), indent=2) + "\n",
         jobs / "service_broker" / "service_broker.json":
             json.dumps(service_broker_json(cfg), indent=2) + "\n",

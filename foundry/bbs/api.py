@@ -16,7 +16,7 @@ from foundry.bbs.store import Store
 
 Response = tuple[int, Any]
 
-LIFECYCLE = ("claim", "start", "crash", "remove")
+LIFECYCLE = ("claim", "start", "crash", "remove", "retire")
 
 
 MAX_EVENT_WAIT = 30.0

@@ -301,6 +301,20 @@ class BBSState:
         self._unclaim(lrp)
         return lrp
 
+    def retire(self, body: Any) -> ActualLRP:
+        """bbs ``RetireActualLRP`` (the CC's `DELETE /v2/apps/:guid/instances/:index`).
+
+        The running instance is handed to its cell as a stop request and the index
+        is re-placed at once: it comes back as a new instance, with a new guid.
+        """
+        body = _require(body, "process_guid", "index")
+        lrp = self._lookup(body)
+        if lrp.state in (CLAIMED, RUNNING) and lrp.cell_id:
+            self._add_stop(StopRequest(lrp.cell_id, lrp.process_guid, lrp.index,
+                                       lrp.instance_guid))
+        self._unclaim(lrp)
+        return lrp
+
     def _matching_stop(self, body: dict[str, Any]) -> StopRequest | None:
         for stop in self.stops:
             if (stop.process_guid, stop.index, stop.instance_guid) == (

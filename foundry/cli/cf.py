@@ -1,8 +1,10 @@
 """`cf`: the Cloud Foundry CLI subset cflab needs, talking to cflab's Cloud Controller.
 
-There is no UAA, so there is no `cf login`: every command acts as ``admin``. Output and
-exit codes follow the cf CLI (v6, the PCF 2.x era): a progress line, ``OK`` or
-``FAILED`` plus the reason on stderr with exit 1.
+`cf login` gets tokens from the foundation's UAA (password grant, client `cf`) and keeps
+them where the Go CLI does; every request carries the access token, refreshed when it
+is about to expire or the Cloud Controller says it has. Output and exit codes follow
+the cf CLI (v6, the PCF 2.x era): a progress line, ``OK`` or ``FAILED`` plus the reason
+on stderr with exit 1.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from foundry.cli import cf_format as fmt
-from foundry.cli.cf_client import CCClient, CFConfig, CFError, error_message
+from foundry.cli import uaa_client
+from foundry.cli.cf_client import CCClient, CFConfig, CFError, error_message, ssl_context
 
-USER = "admin"
+NOT_LOGGED_IN = "Not logged in. Use 'cf login' or 'cf login --sso' to log in."
 DEFAULT_STARTUP_TIMEOUT_MIN = 5.0  # cf's CF_STARTUP_TIMEOUT is in minutes too
 
 
@@ -42,11 +45,37 @@ class Context:
     @property
     def client(self) -> CCClient:
         if self._client is None:
-            self._client = CCClient(self.config.api, self.config.ca_cert)
+            self._client = CCClient(self.config.api, token=self.authorization,
+                                    ctx=self.config.ssl_context())
         return self._client
 
+    @property
+    def user(self) -> str:
+        return str(uaa_client.claims(self.config.access_token).get("user_name")
+                   or uaa_client.claims(self.config.access_token).get("client_id") or "")
+
+    def authorization(self, refresh: bool = False) -> str:
+        """The Authorization header: the stored token, refreshed first if it is expiring."""
+        cfg = self.config
+        if not cfg.access_token:
+            raise CFError(NOT_LOGGED_IN)
+        if refresh or uaa_client.expiring(cfg.access_token):
+            if not cfg.refresh_token or not cfg.uaa_endpoint:
+                raise CFError(NOT_LOGGED_IN)
+            try:
+                tokens = uaa_client.token_grant(
+                    cfg.uaa_endpoint, cfg.ssl_context(), cfg.uaa_client, cfg.uaa_client_secret,
+                    {"grant_type": "refresh_token", "refresh_token": cfg.refresh_token})
+            except CFError as e:
+                raise CFError(f"The token expired, was revoked, or the token ID is incorrect. "
+                              f"Please log back in to re-authenticate. ({e})") from None
+            cfg.access_token = f"bearer {tokens['access_token']}"
+            cfg.refresh_token = tokens.get("refresh_token", cfg.refresh_token)
+            cfg.save()
+        return cfg.access_token
+
     def where(self) -> str:
-        return f"in org {self.config.org} / space {self.config.space} as {USER}"
+        return f"in org {self.config.org} / space {self.config.space} as {self.user}"
 
     def space_guid(self) -> str:
         orgs = self.client.resources("/v2/organizations", f"name:{self.config.org}")
@@ -176,29 +205,136 @@ def ensure_route(ctx: Context, host: str, domain: dict[str, Any], path: str = ""
 
 # ---- commands --------------------------------------------------------------------------
 
+def set_api(ctx: Context, url: str, ca_file: str | None, skip_ssl: bool) -> dict[str, Any]:
+    """Point the config at the API: its UAA and ssh endpoints from /v2/info; logged out."""
+    url = url if "://" in url else f"https://{url}"
+    cfg = ctx.config
+    ca = cfg.ca_cert if url.rstrip("/") == cfg.api.rstrip("/") else ""
+    if ca_file:
+        try:
+            ca = Path(ca_file).read_text()
+        except OSError as e:
+            raise CFError(f"Cannot read CA certificate {ca_file}: {e.strerror}") from e
+    try:
+        info = CCClient(url, ctx=ssl_context(ca, skip_ssl)).get("/v2/info")
+    except CFError as e:
+        if "CERTIFICATE_VERIFY_FAILED" in str(e):
+            raise CFError(f"Invalid SSL Cert for {url}\nTIP: Use 'cf api --skip-ssl-validation'"
+                          " to continue with an insecure API endpoint") from None
+        raise
+    same = url.rstrip("/") == cfg.api.rstrip("/")
+    cfg.api, cfg.ca_cert, cfg.skip_ssl_validation = url.rstrip("/"), ca, skip_ssl
+    cfg.api_version = str(info.get("api_version", ""))
+    cfg.authorization_endpoint = str(info.get("authorization_endpoint") or "")
+    cfg.uaa_endpoint = str(info.get("token_endpoint") or cfg.authorization_endpoint)
+    cfg.ssh_oauth_client = str(info.get("app_ssh_oauth_client") or "ssh-proxy")
+    if not same:
+        cfg.access_token = cfg.refresh_token = ""
+    cfg.save()
+    return info
+
+
 def cmd_api(ctx: Context, a: argparse.Namespace) -> int:
     if not a.url:
         if not ctx.config.api:
             ctx.say("No API endpoint set. Use 'cf api' to set an endpoint")
             return 0
-        info = ctx.client.get("/v2/info")
         ctx.say(fmt.key_values([("api endpoint", ctx.config.api),
-                                ("api version", info.get("api_version", ""))]))
+                                ("api version", ctx.config.api_version)]))
         return 0
     url = a.url if "://" in a.url else f"https://{a.url}"
-    ca = ctx.config.ca_cert if url == ctx.config.api else ""
-    if a.ca_cert:
-        try:
-            ca = Path(a.ca_cert).read_text()
-        except OSError as e:
-            raise CFError(f"Cannot read CA certificate {a.ca_cert}: {e.strerror}") from e
     ctx.say(f"Setting api endpoint to {url}...")
-    info = CCClient(url, ca).get("/v2/info")
-    ctx.config.api, ctx.config.ca_cert = url, ca
-    ctx.config.save()
+    info = set_api(ctx, url, a.ca_cert, a.skip_ssl_validation)
     ctx.say("OK\n")
-    ctx.say(fmt.key_values([("api endpoint", url), ("api version", info.get("api_version", "")),
-                            ("user", USER)]))
+    ctx.say(fmt.key_values([("api endpoint", ctx.config.api),
+                            ("api version", info.get("api_version", ""))]))
+    if not ctx.config.access_token:
+        ctx.say("Not logged in. Use 'cf login' or 'cf login --sso' to log in.")
+    return 0
+
+
+def authenticate(ctx: Context, username: str, password: str, client_credentials: bool) -> None:
+    cfg = ctx.config
+    if not cfg.uaa_endpoint:
+        raise CFError("No API endpoint set. Use 'cf login' or 'cf api' to target an endpoint.")
+    ctx.say("Authenticating...")
+    if client_credentials:
+        tokens = uaa_client.token_grant(cfg.uaa_endpoint, cfg.ssl_context(), username, password,
+                                        {"grant_type": "client_credentials"})
+        cfg.uaa_client, cfg.uaa_client_secret = username, password
+        cfg.uaa_grant_type = "client_credentials"
+    else:
+        cfg.uaa_client, cfg.uaa_client_secret, cfg.uaa_grant_type = "cf", "", ""
+        tokens = uaa_client.token_grant(cfg.uaa_endpoint, cfg.ssl_context(), "cf", "", {
+            "grant_type": "password", "username": username, "password": password})
+    cfg.access_token = f"bearer {tokens['access_token']}"
+    cfg.refresh_token = tokens.get("refresh_token", "")
+    cfg.save()
+    ctx.say("OK\n")
+
+
+def cmd_login(ctx: Context, a: argparse.Namespace) -> int:
+    if a.api:
+        ctx.say(f"API endpoint: {a.api}\n")
+        set_api(ctx, a.api, a.ca_cert, a.skip_ssl_validation)
+    elif not ctx.config.api:
+        raise CFError("No API endpoint set. Use 'cf login -a API_URL'.")
+    else:
+        ctx.say(f"API endpoint: {ctx.config.api}\n")
+    username = a.username or _prompt(ctx, "Email")
+    password = a.password if a.password is not None else _prompt(ctx, "Password", secret=True)
+    authenticate(ctx, username, password, False)
+    if a.org or a.space:
+        ctx.config.org = a.org or ctx.config.org
+        ctx.config.space = a.space or ctx.config.space
+    ctx.config.org_guid, ctx.config.space_guid = "", ""
+    ctx.space_guid()  # the targeted org and space exist
+    ctx.config.save()
+    ctx.say(f"Targeted org {ctx.config.org}\n\nTargeted space {ctx.config.space}\n")
+    ctx.say(fmt.key_values([("API endpoint", f"{ctx.config.api} (API version: "
+                                             f"{ctx.config.api_version})"),
+                            ("User", ctx.user), ("Org", ctx.config.org),
+                            ("Space", ctx.config.space)]))
+    return 0
+
+
+def _prompt(ctx: Context, label: str, secret: bool = False) -> str:
+    import getpass
+
+    if secret:
+        return getpass.getpass(f"{label}> ")
+    ctx.out.write(f"{label}> ")
+    ctx.out.flush()
+    return sys.stdin.readline().strip()
+
+
+def cmd_auth(ctx: Context, a: argparse.Namespace) -> int:
+    ctx.say(f"API endpoint: {ctx.config.api}")
+    authenticate(ctx, a.username, a.password, a.client_credentials)
+    ctx.say("Use 'cf target' to view or set your target org and space.")
+    return 0
+
+
+def cmd_logout(ctx: Context, a: argparse.Namespace) -> int:
+    ctx.say(f"Logging out {ctx.user}...")
+    cfg = ctx.config
+    cfg.access_token = cfg.refresh_token = cfg.uaa_client_secret = cfg.uaa_grant_type = ""
+    cfg.uaa_client = "cf"
+    cfg.save()
+    ctx.say("OK")
+    return 0
+
+
+def cmd_oauth_token(ctx: Context, a: argparse.Namespace) -> int:
+    ctx.say(ctx.authorization(refresh=uaa_client.expiring(ctx.config.access_token)))
+    return 0
+
+
+def cmd_ssh_code(ctx: Context, a: argparse.Namespace) -> int:
+    cfg = ctx.config
+    bearer = ctx.authorization()
+    ctx.say(uaa_client.authorization_code(cfg.uaa_endpoint, cfg.ssl_context(), bearer,
+                                          cfg.ssh_oauth_client))
     return 0
 
 
@@ -215,7 +351,7 @@ def cmd_target(ctx: Context, a: argparse.Namespace) -> int:
         ctx.config.save()
     info = ctx.client.get("/v2/info")
     ctx.say(fmt.key_values([("api endpoint", ctx.config.api),
-                            ("api version", info.get("api_version", "")), ("user", USER),
+                            ("api version", info.get("api_version", "")), ("user", ctx.user),
                             ("org", ctx.config.org), ("space", ctx.config.space)]))
     return 0
 
@@ -231,7 +367,7 @@ def cmd_push(ctx: Context, a: argparse.Namespace) -> int:
         raise CFError(f"The app upload is invalid: Package may not be larger than {limit} bytes "
                       f"(packaged folder is {len(bits)} bytes)")
     ctx.say(f"Pushing app {a.name} to org {ctx.config.org} / space {ctx.config.space} "
-            f"as {USER}...")
+            f"as {ctx.user}...")
     ctx.say("Getting app info...")
     space_guid = ctx.space_guid()
     domain = None if a.no_route else ctx.domain()
@@ -451,7 +587,7 @@ def cmd_delete(ctx: Context, a: argparse.Namespace) -> int:
 
 
 def cmd_routes(ctx: Context, a: argparse.Namespace) -> int:
-    ctx.say(f"Getting routes for org {ctx.config.org} / space {ctx.config.space} as {USER} ...\n")
+    ctx.say(f"Getting routes for org {ctx.config.org} / space {ctx.config.space} as {ctx.user} ...\n")
     space_guid = ctx.space_guid()
     domains = {d["metadata"]["guid"]: d["entity"]["name"]
                for d in ctx.client.resources("/v2/shared_domains")}
@@ -481,7 +617,7 @@ def cmd_map_route(ctx: Context, a: argparse.Namespace) -> int:
     path = _norm_path(a.path)
     url = _route_name(a.hostname or "", a.domain, path)
     ctx.say(f"Creating route {url} for org {ctx.config.org} / space {ctx.config.space} "
-            f"as {USER}...")
+            f"as {ctx.user}...")
     route = ensure_route(ctx, (a.hostname or "").lower(), domain, path)
     ctx.say("OK")
     ctx.say(f"Adding route {url} to app {a.name} {ctx.where()}...")
@@ -548,24 +684,61 @@ def cmd_curl(ctx: Context, a: argparse.Namespace) -> int:
     return 1 if a.fail and result.status >= 400 else 0
 
 
+ASKPASS = "#!/bin/sh\nprintf '%s\\n' \"$CFLAB_SSH_CODE\"\n"
+
+
+def ssh_argv(endpoint: str, app_guid: str, index: int, command: str | None,
+             tty: bool) -> list[str]:
+    """OpenSSH to Diego's ssh-proxy, as `cf ssh` connects: user cf:<app guid>/<index>."""
+    host, _, port = endpoint.rpartition(":")
+    argv = [os.environ.get("CF_SSH", "ssh"), "-p", port or "2222",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "PubkeyAuthentication=no",
+            "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1",
+            "-tt" if tty else "-T", f"cf:{app_guid}/{index}@{host or endpoint}"]
+    return argv + ([command] if command else [])
+
+
 def cmd_ssh(ctx: Context, a: argparse.Namespace) -> int:
     app = ctx.app(a.name)
     if app["entity"]["state"] != "STARTED":
         raise CFError(f"App '{a.name}' is not running")
-    stats = [s for s in ctx.stats(app["metadata"]["guid"]) if s["index"] == a.app_instance_index]
+    guid = app["metadata"]["guid"]
+    stats = [s for s in ctx.stats(guid) if s["index"] == a.app_instance_index]
     if not stats or stats[0]["state"] != "RUNNING" or not stats[0].get("instance_guid"):
         raise CFError(f"Instance {a.app_instance_index} of app '{a.name}' is not running")
-    docker = os.environ.get("CF_DOCKER", "docker")
-    tty = sys.stdin.isatty() and not a.disable_pseudo_tty
-    # As root, so the session can read the ssh daemon's environment; it then drops to
-    # the daemon's user (vcap) and starts bash with what Diego's sshd would give it.
-    argv = [docker, "exec", "-it" if tty else "-i", "-u", "root", stats[0]["instance_guid"],
-            "python3", "-m", "foundry.diego_ssh"]
-    argv += ["-c", a.command] if a.command is not None else []
-    try:
-        return subprocess.call(argv)
-    except FileNotFoundError as e:
-        raise CFError(f"cf ssh is emulated with '{docker} exec', which was not found") from e
+    tty = sys.stdin.isatty() and not a.disable_pseudo_tty and (
+        a.force_pseudo_tty or not a.command)
+    if a.docker_exec:  # a debugging aid, not CF's path: straight into the container
+        docker = os.environ.get("CF_DOCKER", "docker")
+        # As root, so the session can read the container's environment; it then drops to
+        # vcap and starts bash with what Diego's sshd would give it.
+        argv = [docker, "exec", "-it" if tty else "-i", "-u", "root",
+                stats[0]["instance_guid"], "python3", "-m", "foundry.diego_ssh"]
+        argv += ["-c", a.command] if a.command is not None else []
+        try:
+            return subprocess.call(argv)
+        except FileNotFoundError as e:
+            raise CFError(f"--docker-exec runs '{docker} exec', which was not found") from e
+    endpoint = ctx.client.get("/v2/info").get("app_ssh_endpoint")
+    if not endpoint:
+        raise CFError("This Cloud Controller advertises no app_ssh_endpoint (no ssh-proxy)")
+    cfg = ctx.config
+    code = uaa_client.authorization_code(cfg.uaa_endpoint, cfg.ssl_context(),
+                                         ctx.authorization(), cfg.ssh_oauth_client)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cf-ssh-") as tmp:
+        askpass = Path(tmp) / "askpass"
+        askpass.write_text(ASKPASS)
+        askpass.chmod(0o700)
+        env = dict(os.environ, SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force",
+                   CFLAB_SSH_CODE=code, DISPLAY=os.environ.get("DISPLAY", ":0"))
+        argv = ssh_argv(endpoint, guid, a.app_instance_index, a.command, tty)
+        try:
+            return subprocess.call(argv, env=env)
+        except FileNotFoundError as e:
+            raise CFError(f"cf ssh runs OpenSSH's '{argv[0]}', which was not found") from e
 
 
 def cmd_services(ctx: Context, a: argparse.Namespace) -> int:
@@ -689,6 +862,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("api", cmd_api, "Set or view the target API URL")
     sp.add_argument("url", nargs="?")
     sp.add_argument("--ca-cert", help="PEM file of the CA that signed the API's certificate")
+    sp.add_argument("--skip-ssl-validation", action="store_true")
+    sp = add("login", cmd_login, "Log user in", ("l",))
+    sp.add_argument("-a", dest="api", help="API endpoint (e.g. https://127.0.0.1:9022)")
+    sp.add_argument("-u", dest="username")
+    sp.add_argument("-p", dest="password")
+    sp.add_argument("-o", dest="org")
+    sp.add_argument("-s", dest="space")
+    sp.add_argument("--ca-cert", help="PEM file of the CA that signed the API's certificate")
+    sp.add_argument("--skip-ssl-validation", action="store_true")
+    sp = add("auth", cmd_auth, "Authenticate non-interactively")
+    sp.add_argument("username")
+    sp.add_argument("password")
+    sp.add_argument("--client-credentials", action="store_true",
+                    help="use (non-user) service account (also called client credentials)")
+    add("logout", cmd_logout, "Log user out", ("lo",))
+    add("oauth-token", cmd_oauth_token, "Retrieve and display the OAuth token for the current "
+        "session")
+    add("ssh-code", cmd_ssh_code, "Get a one time password for ssh clients")
     sp = add("target", cmd_target, "Set or view the targeted org or space", ("t",))
     sp.add_argument("-o", dest="org")
     sp.add_argument("-s", dest="space")
@@ -749,13 +940,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-d", dest="data", help="request body, or @FILE")
     sp.add_argument("--fail", "-f", action="store_true",
                     help="exit 1 when the answer is an HTTP error")
-    sp = add("ssh", cmd_ssh, "SSH to an application container instance (emulated: cflab has "
-             "no ssh-proxy; runs 'docker exec' into the container, named by its instance guid, "
-             "and starts bash with the environment Diego's sshd gives a session)")
+    sp = add("ssh", cmd_ssh, "SSH to an application container instance (OpenSSH to the "
+             "ssh-proxy as cf:<app guid>/<index>, with a one-time code from UAA)")
     sp.add_argument("name")
     sp.add_argument("-i", "--app-instance-index", dest="app_instance_index", type=int, default=0)
     sp.add_argument("-c", "--command", dest="command")
     sp.add_argument("-T", "--disable-pseudo-tty", dest="disable_pseudo_tty", action="store_true")
+    sp.add_argument("-t", "--force-pseudo-tty", dest="force_pseudo_tty", action="store_true")
+    sp.add_argument("--docker-exec", action="store_true", help="debugging aid, not CF's path: "
+                    "'docker exec' into the container (named by its instance guid)")
     add("services", cmd_services, "List all service instances in the target space", ("s",))
     sp = add("create-user-provided-service", cmd_cups, "Make a user-provided service instance "
              "available to CF apps", ("cups",))

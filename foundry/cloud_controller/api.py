@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from foundry.cloud_controller import v3
 from foundry.cloud_controller.errors import CCError
 from foundry.cloud_controller.events import v2_event
 from foundry.cloud_controller.logcache import MAX_READ, EnvelopeError
 from foundry.cloud_controller.service import CloudController
 
 API_VERSION = "2.120.0"
+API_VERSION_V3 = "3.85.0"
 
 
 @dataclass
@@ -105,6 +107,7 @@ class API:
         add = self._add
         add("GET", r"/", self.root)
         add("GET", r"/v2/info", self.info)
+        add("GET", r"/v3", self.v3_root)
         add("GET", r"/v2/organizations", self.list_orgs)
         add("GET", rf"/v2/organizations/{g}", lambda r, m: Response(200, self.org(
             self.cc.org(m["guid"]))))
@@ -120,6 +123,11 @@ class API:
         add("PUT", rf"/v2/apps/{g}/bits", self.upload_bits)
         add("POST", rf"/v2/apps/{g}/restage", self.restage)
         add("GET", rf"/v2/apps/{g}/stats", lambda r, m: Response(200, self.cc.v2_stats(m["guid"])))
+        add("GET", rf"/v2/apps/{g}/instances",
+            lambda r, m: Response(200, self.cc.v2_instances(m["guid"])))
+        add("DELETE", rf"/v2/apps/{g}/instances/(?P<index>[^/]+)", self.terminate_instance)
+        add("GET", rf"/internal/apps/{g}/ssh_access/(?P<index>[^/]+)",
+            lambda r, m: Response(200, self.cc.ssh_access(m["guid"], m["index"])))
         add("GET", rf"/v2/apps/{g}/summary", self.app_summary)
         add("GET", rf"/v2/apps/{g}/env", lambda r, m: Response(200, self.cc.env(m["guid"])))
         add("GET", rf"/v2/apps/{g}/routes", self.app_routes)
@@ -160,6 +168,7 @@ class API:
         self.internal_routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("POST", re.compile(r"/internal/v1/envelopes/?$"), self.ingest_envelopes),
             ("POST", re.compile(r"/internal/v4/apps/(?P<pg>[^/]+)/crashed/?$"), self.crashed)]
+        v3.register(self)
 
     def _add(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(pattern + "/?$"), handler))
@@ -252,20 +261,40 @@ class API:
     # ---- handlers ----------------------------------------------------------------------
 
     def root(self, req: Request, m: re.Match[str]) -> Response:
-        return Response(200, {"links": {"self": {"href": self.cc.cf_api},
-                                        "cloud_controller_v2": {"href": self.cc.cf_api + "/v2",
-                                                                "meta": {"version": API_VERSION}},
-                                        "cloud_controller_v3": {"href": self.cc.cf_api + "/v3"}}})
+        api, cfg = self.cc.external_api, self.cc.cfg
+        uaa = cfg.uaa_url.rstrip("/") or None
+        links: dict[str, Any] = {
+            "self": {"href": api},
+            "bits_service": None, "cloud_controller_v2": {"href": api + "/v2",
+                                                          "meta": {"version": API_VERSION}},
+            "cloud_controller_v3": {"href": api + "/v3", "meta": {"version": API_VERSION_V3}},
+            "network_policy_v0": None, "network_policy_v1": None,
+            "login": {"href": uaa} if uaa else None, "uaa": {"href": uaa} if uaa else None,
+            "credhub": None, "routing": None, "logging": None, "log_cache": None,
+            "log_stream": None,
+            "app_ssh": {"href": cfg.app_ssh_endpoint, "meta": {
+                "host_key_fingerprint": cfg.app_ssh_host_key_fingerprint,
+                "oauth_client": cfg.app_ssh_oauth_client}} if cfg.app_ssh_endpoint else None}
+        return Response(200, {"links": links})
+
+    def v3_root(self, req: Request, m: re.Match[str]) -> Response:
+        api = self.cc.external_api + "/v3"
+        return Response(200, {"links": {"self": {"href": api}, **{
+            name: {"href": f"{api}/{name}"} for name in (
+                "apps", "domains", "organizations", "processes", "routes", "spaces",
+                "service_credential_bindings", "service_instances")}}})
 
     def info(self, req: Request, m: re.Match[str]) -> Response:
         cfg = self.cc.cfg
+        uaa = cfg.uaa_url.rstrip("/") or None
         return Response(200, {
             "name": "cflab", "build": "", "support": "", "version": 0,
-            "description": "cflab Cloud Controller (no UAA: unauthenticated, user admin)",
-            "authorization_endpoint": None, "token_endpoint": None, "min_cli_version": None,
+            "description": "cflab Cloud Controller",
+            "authorization_endpoint": uaa, "token_endpoint": uaa, "min_cli_version": None,
             "min_recommended_cli_version": None, "api_version": API_VERSION,
-            "app_ssh_endpoint": None, "app_ssh_host_key_fingerprint": None,
-            "app_ssh_oauth_client": None, "routing_endpoint": None,
+            "app_ssh_endpoint": cfg.app_ssh_endpoint or None,
+            "app_ssh_host_key_fingerprint": cfg.app_ssh_host_key_fingerprint or None,
+            "app_ssh_oauth_client": cfg.app_ssh_oauth_client, "routing_endpoint": None,
             "doppler_logging_endpoint": None,
             "cflab": {"mode": cfg.mode, "apps_domain": cfg.apps_domain,
                       "system_domain": cfg.system_domain, "max_bits_bytes": cfg.max_bits_bytes},
@@ -311,6 +340,10 @@ class API:
 
     def delete_app(self, req: Request, m: re.Match[str]) -> Response:
         self.cc.delete_app(m["guid"])
+        return Response(204)
+
+    def terminate_instance(self, req: Request, m: re.Match[str]) -> Response:
+        self.cc.terminate_instance(m["guid"], m["index"])
         return Response(204)
 
     def upload_bits(self, req: Request, m: re.Match[str]) -> Response:

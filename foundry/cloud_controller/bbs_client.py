@@ -21,3 +21,8 @@ class CCBBSClient(BBSClient):
                           f"BBS {method} {path}: {e.status} {e.message}".strip()) from e
         except BBSUnavailable as e:
             raise CCError("RunnerUnavailable", str(e)) from e
+
+    def retire(self, process_guid: str, index: int) -> None:
+        """bbs RetireActualLRP: the cell stops the instance, the index is placed again."""
+        self.call("POST", "/v1/actual_lrps/retire", {"process_guid": process_guid,
+                                                     "index": index})

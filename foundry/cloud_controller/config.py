@@ -38,6 +38,13 @@ class CCConfig:
     space_instance_memory_limit_mb: int = -1    # its instance_memory_limit (-1: none)
     log_cache_max_per_source: int = 1000        # envelopes kept per app (Log Cache's ring)
     bbs_timeout: float = 10.0
+    # UAA and the addresses clients are sent to (GET /, /v2/info): the host's view.
+    external_url: str = ""  # e.g. https://127.0.0.1:9022; empty: https://api.<system_domain>
+    uaa_url: str = ""       # e.g. https://127.0.0.1:9024
+    uaa_verification_key_file: str = ""  # PEM (public key or cert) of UAA's JWT signing key
+    app_ssh_endpoint: str = ""  # host:port of the ssh-proxy
+    app_ssh_host_key_fingerprint: str = ""
+    app_ssh_oauth_client: str = "ssh-proxy"
 
     @staticmethod
     def split(address: str) -> tuple[str, int]:

@@ -11,6 +11,9 @@ from typing import Any
 # name -> (http status, numeric code, message template)
 CATALOG: dict[str, tuple[int, int, str]] = {
     "NotFound": (404, 10000, "Unknown request"),
+    "InvalidAuthToken": (401, 1000, "Invalid Auth Token"),
+    "NotAuthenticated": (401, 10002, "Authentication error"),
+    "NotAuthorized": (403, 10003, "You are not authorized to perform the requested action"),
     "InvalidRequest": (400, 10004, "The request is invalid"),
     "MessageParseError": (400, 1001, "Request invalid due to parse error: {0}"),
     "UnprocessableEntity": (422, 10008, "{0}"),

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from foundry.cloud_controller.api import API, Request, Response
+from foundry.cloud_controller.auth import Authenticator, load_public_key
 from foundry.cloud_controller.bits import BitsStore
 from foundry.cloud_controller.config import CCConfig
 from foundry.cloud_controller.errors import CCError
@@ -72,6 +73,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.internal:
             self._internal()
             return
+        try:
+            self.server.auth.caller(self.command, self.path.split("?")[0],
+                                    self.headers.get("Authorization"))
+        except CCError as e:
+            if self.headers.get("Content-Length", "0") not in ("", "0"):
+                self.close_connection = True  # the body is not read: don't reuse the stream
+            self._send(Response(e.status, e.v3() if self.path.startswith("/v3") else e.v2()))
+            return
         limit = self.server.cfg.max_bits_bytes if self.path.split("?")[0].endswith("/bits") \
             else MAX_JSON_BODY
         body = self._body(limit)
@@ -109,9 +118,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], cfg: CCConfig, api: API, bits: BitsStore,
-                 internal: bool, tls: ssl.SSLContext | None) -> None:
+                 internal: bool, tls: ssl.SSLContext | None, auth: Authenticator) -> None:
         super().__init__(address, _Handler)
         self.cfg, self.api, self.bits, self.internal = cfg, api, bits, internal
+        self.auth = auth
         if tls is not None:
             # Handshake lazily in the handler thread, so one slow client can't stall accept().
             self.socket = tls.wrap_socket(self.socket, server_side=True,
@@ -128,13 +138,24 @@ def tls_context(cfg: CCConfig) -> ssl.SSLContext:
     return ctx
 
 
+def authenticator(cfg: CCConfig) -> Authenticator:
+    """Checks tokens with UAA's key; with none configured no token is valid (never open)."""
+    if not cfg.uaa_verification_key_file:
+        log.warning("no uaa_verification_key_file: every API call will be refused")
+        return Authenticator({})
+    with open(cfg.uaa_verification_key_file, "rb") as f:
+        return Authenticator({"uaa": load_public_key(f.read())})
+
+
 class CCServers:
     """The public (HTTPS) and internal (HTTP) listeners, each on its own thread."""
 
     def __init__(self, cfg: CCConfig, api: API, bits: BitsStore) -> None:
         tls = tls_context(cfg) if cfg.cert_file else None
-        self.public = _Server(cfg.split(cfg.listen_address), cfg, api, bits, False, tls)
-        self.internal = _Server(cfg.split(cfg.internal_listen_address), cfg, api, bits, True, None)
+        auth = authenticator(cfg)
+        self.public = _Server(cfg.split(cfg.listen_address), cfg, api, bits, False, tls, auth)
+        self.internal = _Server(cfg.split(cfg.internal_listen_address), cfg, api, bits, True,
+                                None, auth)
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:

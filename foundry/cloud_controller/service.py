@@ -7,6 +7,7 @@ failure leaves the CC's records as they were (nothing half-started or half-scale
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from foundry.bbs.client import BBSClient
@@ -69,6 +70,11 @@ class CloudController:
     @property
     def cf_api(self) -> str:
         return f"https://api.{self.cfg.system_domain}"
+
+    @property
+    def external_api(self) -> str:
+        """Where clients reach this CC (what `GET /` links to)."""
+        return (self.cfg.external_url or self.cf_api).rstrip("/")
 
     # ---- lookups -----------------------------------------------------------------------
 
@@ -300,6 +306,39 @@ class CloudController:
             raise CCError("AppStoppedStatsError", app["name"])
         return stats.v2_stats(app, self.uris(guid), self.app_stats_lrps(app), self.cfg.mode,
                               usage=self.logs.gauges(guid))
+
+    def v2_instances(self, guid: str) -> dict[str, Any]:
+        """``GET /v2/apps/:guid/instances``: {"0": {"state", "uptime", "since"}, ...}."""
+        app = self.app(guid)
+        if app["state"] != "STARTED":
+            raise CCError("InstancesError", f"Request failed for app: {app['name']} as the "
+                          "app is in stopped state.")
+        out: dict[str, Any] = {}
+        for index, entry in self.v2_stats(guid).items():
+            uptime = (entry.get("stats") or {}).get("uptime", entry.get("uptime", 0))
+            out[index] = {"state": entry["state"], "uptime": uptime,
+                          "since": round(time.time() - uptime, 3)}
+        return out
+
+    def ssh_access(self, guid: str, index: str) -> dict[str, Any]:
+        """What Diego's ssh-proxy asks before it lets a user into an instance."""
+        app = self.app(guid)
+        pg = self.process_guid(app)
+        if pg is None or not index.isdigit() or int(index) >= app["instances"]:
+            raise CCError("NotFound")
+        return {"process_guid": pg}
+
+    def terminate_instance(self, guid: str, index: str) -> None:
+        """Stop one instance; Diego starts it again as a new instance (CF's v2 API)."""
+        app = self.app(guid)
+        pg = self.process_guid(app)
+        if app["state"] != "STARTED" or pg is None:
+            raise CCError("InstancesError", f"Request failed for app: {app['name']} as the "
+                          "app is in stopped state.")
+        if not index.isdigit() or int(index) >= app["instances"]:
+            raise CCError("InstancesError", f"Instance {index} of app {app['name']} does not "
+                          "exist.")
+        self.bbs.retire(pg, int(index))
 
     def v3_stats(self, guid: str) -> dict[str, Any]:
         app = self.db.one("SELECT * FROM apps WHERE guid = ?", guid)

@@ -9,7 +9,8 @@ CREDHUB_SKIP_INTERPOLATION is unset), it posts VCAP_SERVICES to CredHub's
 ``/api/v1/interpolate`` over mutual TLS with the instance identity certificate,
 trusting every ``*.crt`` in CF_SYSTEM_CERT_PATH, and replaces VCAP_SERVICES with
 the answer (3 attempts, 1 s apart). If that fails it exits non-zero, so the
-instance crashes and Diego restarts it. VCAP_PLATFORM_OPTIONS is always unset.
+instance crashes and Diego restarts it. VCAP_PLATFORM_OPTIONS is always unset, and
+VCAP_APPLICATION gets the instance's `host`, `port`, `instance_id`, `instance_index`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from foundry.launcher.interpolation import (
     needs_interpolation,
     response_error,
 )
+from foundry.launcher.vcap import with_instance_fields
 
 
 def post_interpolate(req: InterpolateRequest, timeout: float = 10.0) -> tuple[int, bytes]:
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"launcher: Unable to interpolate credhub references: {e}", file=sys.stderr)
             return 3
     env.pop("VCAP_PLATFORM_OPTIONS", None)
+    env = with_instance_fields(env)
     os.execvpe("sh", ["sh", "-c", command], env)
     return 1  # not reached
 

@@ -14,11 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from foundry.pki.ca import Credential, issue_leaf, new_ca
 
 GOROUTER_SAN = "gorouter.service.cf.internal"
 CREDHUB_HOST = "credhub.service.cf.internal"
 CLOUD_CONTROLLER_HOST = "api.service.cf.internal"
+UAA_HOST = "uaa.service.cf.internal"
+SSH_PROXY_SAN = "ssh-proxy.service.cf.internal"
 BROKER_CLIENT = "service-broker"  # CredHub's actor for it: uaa-client:service-broker
 
 KEY_MODE = 0o600
@@ -38,6 +42,11 @@ class Secrets:
     credhub_tls: Credential
     cloud_controller_tls: Credential
     service_broker_client: Credential  # the sample broker's client cert for CredHub
+    uaa_ssl: Credential  # UAA's TLS certificate
+    uaa_jwt_signing: Credential  # UAA's jwt.token.signing-key (its cert carries the public key)
+    ssh_proxy_host_key: Credential  # the ssh-proxy's SSH host key (the cert is unused)
+    ssh_proxy_backend_key: Credential  # logs the proxy in to instances' sshd as vcap
+    ssh_proxy_backend_tls: Credential  # the proxy's client cert for instances' TLS proxies
 
     def named(self) -> dict[str, Credential]:
         return dict(self.__dict__)
@@ -70,6 +79,23 @@ def generate(key_size: int = 2048, now: dt.datetime | None = None) -> Secrets:
             service_ca, BROKER_CLIENT, dns_names=[BROKER_CLIENT], server_auth=True,
             client_auth=True, key_size=key_size, now=now,
         ),
+        uaa_ssl=issue_leaf(
+            service_ca, UAA_HOST, dns_names=[UAA_HOST, "uaa", "localhost"],
+            ip_addresses=["127.0.0.1"], key_size=key_size, now=now,
+        ),
+        uaa_jwt_signing=issue_leaf(
+            service_ca, "uaa-jwt-signing", server_auth=False, key_size=key_size, now=now,
+        ),
+        ssh_proxy_host_key=issue_leaf(
+            service_ca, "ssh-proxy-host-key", server_auth=False, key_size=key_size, now=now,
+        ),
+        ssh_proxy_backend_key=issue_leaf(
+            service_ca, "ssh-proxy-backend-key", server_auth=False, key_size=key_size, now=now,
+        ),
+        ssh_proxy_backend_tls=issue_leaf(
+            backend_ca, SSH_PROXY_SAN, dns_names=[SSH_PROXY_SAN],
+            server_auth=False, client_auth=True, key_size=key_size, now=now,
+        ),
     )
 
 
@@ -85,6 +111,12 @@ def _key(name: str) -> Callable[[Secrets], bytes]:
     return lambda s: s.named()[name].key_pem
 
 
+def _openssh_public(name: str) -> Callable[[Secrets], bytes]:
+    """An authorized_keys line for the credential's key (what cells give instances' sshd)."""
+    return lambda s: s.named()[name].key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH) + b" ssh-proxy\n"
+
+
 # job -> file name -> content. Keys end in `.key` and get mode 0600.
 JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
     "gorouter": {
@@ -98,6 +130,7 @@ JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
         "application_ca.crt": _cert("application_ca"),
         "trusted_ca_certificates.crt": _cert("gorouter_backend_tls_ca"),
         "system_ca.crt": _cert("service_cf_internal_ca"),
+        "ssh_proxy_authorized_key.pub": _openssh_public("ssh_proxy_backend_key"),
     },
     "credhub": {
         "credhub.crt": _chain("credhub_tls"),
@@ -113,6 +146,21 @@ JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
     "cloud_controller": {
         "cloud_controller.crt": _chain("cloud_controller_tls"),
         "cloud_controller.key": _key("cloud_controller_tls"),
+        "system_ca.crt": _cert("service_cf_internal_ca"),
+        "uaa_jwt_verification.crt": _cert("uaa_jwt_signing"),
+    },
+    "uaa": {
+        "uaa.crt": _chain("uaa_ssl"),
+        "uaa.key": _key("uaa_ssl"),
+        "jwt_signing.key": _key("uaa_jwt_signing"),
+        "system_ca.crt": _cert("service_cf_internal_ca"),
+    },
+    "ssh_proxy": {
+        "host_key.key": _key("ssh_proxy_host_key"),
+        "backend_ssh.key": _key("ssh_proxy_backend_key"),
+        "backend_tls.crt": _chain("ssh_proxy_backend_tls"),
+        "backend_tls.key": _key("ssh_proxy_backend_tls"),
+        "instance_identity_ca.crt": _cert("application_ca"),
         "system_ca.crt": _cert("service_cf_internal_ca"),
     },
 }

@@ -84,6 +84,8 @@ def load_config(path: Path) -> tuple[dict, ExecutorConfig]:
         max_cpu_shares=int(raw.get("max_cpu_shares", 1024)),
         max_pids=int(raw.get("container_max_pids", 1024)),
         metrics_interval=duration(raw.get("container_metrics_report_interval", "15s")),
+        ssh_authorized_keys=Path(raw["ssh_authorized_keys_file"]).read_bytes()
+        if raw.get("ssh_authorized_keys_file") else b"",
     )
     return raw, cfg
 

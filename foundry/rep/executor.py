@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import logging
 import subprocess
 import threading
@@ -41,6 +42,8 @@ VCAP_UID = 2000
 ENVOY = "/etc/cf-assets/envoy/envoy"
 HEALTHCHECK = "/etc/cf-assets/healthcheck/healthcheck"
 LAUNCHER = "/tmp/lifecycle/launcher"
+SSH_DIR = "/etc/cf-assets/ssh"
+VCAP_UID = 2000  # the stack's vcap user
 
 
 @dataclass
@@ -71,6 +74,7 @@ class ExecutorConfig:
     max_cpu_shares: int = DEFAULT_MAX_CPU_SHARES
     max_pids: int = DEFAULT_MAX_PIDS
     metrics_interval: float = 15.0  # rep container_metrics_report_interval
+    ssh_authorized_keys: bytes = b""  # the ssh-proxy's key, authorized for vcap in instances
 
 
 @dataclass
@@ -324,6 +328,10 @@ class Executor:
         tree = {CRED_DIR: creds}
         if self.cfg.system_certs:
             tree[SYSTEM_CERT_DIR] = {n: (b, 0o644, 0) for n, b in self.cfg.system_certs.items()}
+        if self.cfg.ssh_authorized_keys:  # the ssh-proxy's key; the env its sessions get
+            tree[SSH_DIR] = {"authorized_keys": (self.cfg.ssh_authorized_keys, 0o644, 0),
+                             "instance.env": (json.dumps(self._env(c)).encode(), 0o600,
+                                              VCAP_UID)}
         if self.cfg.proxy_enabled:
             files = self._proxy_files(c, cred)
             self._keep_copy("proxy_config", c, files)
@@ -349,7 +357,10 @@ class Executor:
                        " --drain-time-s 900 --log-level critical& pid=$!; wait $pid")
             runs["envoy"] = (["sh", "-c", wrapper], {})
         if 2222 in [m.container_port for m in c.mappings]:
-            runs["sshd"] = (["/usr/sbin/sshd", "-D", "-p", "2222"], {})
+            sshd = ["/usr/sbin/sshd", "-D", "-p", "2222"]
+            if self.cfg.ssh_authorized_keys:  # Diego's sshd: -authorizedKey from the LRP
+                sshd += ["-o", f"AuthorizedKeysFile={SSH_DIR}/authorized_keys"]
+            runs["sshd"] = (sshd, {})
         cmd, kw = runs.pop("app")
         if c.log_guid:
             kw["output"] = lambda stream, line: self.reporter.log(

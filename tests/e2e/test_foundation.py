@@ -60,7 +60,8 @@ def test_every_container_and_volume_carries_the_foundation_label(foundation, cfg
     secrets = [f"{cfg.project}_secrets-{j.replace('_', '-')}" for j in ["pki", *bundle.JOB_FILES]]
     stores = [f"{cfg.project}_{job}-store"
               for job in ("bbs", "cloud-controller", "credhub", "service-broker")]
-    assert sorted(vols) == sorted([*secrets, *stores])
+    logs = [f"{cfg.project}_router-logs"]  # the router's access log, read by the dashboard
+    assert sorted(vols) == sorted([*secrets, *stores, *logs])
 
 
 @pytest.mark.parametrize("job", sorted(bundle.JOB_FILES))
@@ -102,7 +103,7 @@ def test_logs_of_an_unknown_job_is_a_clear_error(foundation):
 def test_up_refuses_a_clashing_subnet(foundation, cfg, tmp_path):
     clash = tmp_path / "clash.yml"
     clash.write_text(f"project: cflab-clash\nsubnets:\n  foundation: {cfg.foundation_subnet}\n"
-                     "  cell_containers: 10.241.0.0/16\nports: {http: 18081, nats_monitor: 18223, bbs: 18890, cloud_controller: 19023, dashboard: 18301}\n")
+                     "  cell_containers: 10.241.0.0/16\nports: {http: 18081, nats_monitor: 18223, bbs: 18890, cloud_controller: 19023, uaa: 19031, ssh_proxy: 12223, dashboard: 18301}\n")
     proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "--config", str(clash), "up"],
                           capture_output=True, text=True)
     assert proc.returncode == 1
@@ -113,7 +114,7 @@ def test_up_refuses_a_taken_port(foundation, cfg, tmp_path):
     taken = tmp_path / "taken.yml"
     taken.write_text("project: cflab-taken\nsubnets:\n  foundation: 10.240.0.0/24\n"
                      "  cell_containers: 10.239.0.0/16\n"
-                     f"ports: {{http: 18082, bbs: 18891, cloud_controller: 19024, dashboard: 18302, nats_monitor: {cfg.ports['nats_monitor']}}}\n")
+                     f"ports: {{http: 18082, bbs: 18891, cloud_controller: 19024, uaa: 19032, ssh_proxy: 12224, dashboard: 18302, nats_monitor: {cfg.ports['nats_monitor']}}}\n")
     proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "--config", str(taken), "up"],
                           capture_output=True, text=True)
     assert proc.returncode == 1

@@ -30,7 +30,8 @@ PROJECT = "cflab-scn-e2e"
 # Docker left a network of behind, cannot clash with it.
 PLACEMENT = {"subnets": {"foundation": "10.236.0.0/24", "cell_containers": "10.235.0.0/16"},
              "ports": {"http": 29080, "nats_monitor": 29222, "bbs": 29889,
-                       "cloud_controller": 30022, "dashboard": 29300}}
+                       "cloud_controller": 30022, "uaa": 30024,
+                       "ssh_proxy": 32222, "dashboard": 29300}}
 # Every shipped scenario (a user's own, untracked file in scenarios/ is theirs to run).
 # A scenario whose every mode would overrun its share of CI's time replays only the modes
 # in CI_MODES here; `make scenarios` runs every mode it declares.

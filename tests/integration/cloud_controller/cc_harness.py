@@ -1,4 +1,4 @@
-"""Loopback harness: the real BBS and CC as subprocesses, a fake cell thread, the real `cf`."""
+"""Loopback harness: the real BBS, UAA and CC as subprocesses, a fake cell thread, the real `cf`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from foundry.pki import ca as pki
+from orchestrator import config
 from tests.support import REPO, free_port
 from tests.support import JobProcess as Proc
 from tests.support import wait_for as _wait_for
@@ -23,10 +25,13 @@ wait_for = functools.partial(_wait_for, timeout=20.0)
 
 
 def http(method: str, url: str, body: Any = None, ctx: ssl.SSLContext | None = None,
-         raw: bytes | None = None) -> tuple[int, Any]:
+         raw: bytes | None = None, token: str = "",
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        hdrs["Authorization"] = f"bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     try:
         with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
             out = resp.read()
@@ -95,6 +100,8 @@ class Foundation:
                  cc_extra: dict[str, Any] | None = None) -> None:
         self.tmp = tmp
         bbs_port, cc_port, int_port = free_port(), free_port(), free_port()
+        uaa_port = free_port()
+        self.uaa_url = f"https://127.0.0.1:{uaa_port}"
         self.bbs_url = f"http://127.0.0.1:{bbs_port}"
         self.api = f"https://127.0.0.1:{cc_port}"
         self.internal = f"http://127.0.0.1:{int_port}"
@@ -104,7 +111,19 @@ class Foundation:
         (tmp / "cc.crt").write_bytes(leaf.chain_pem)
         (tmp / "cc.key").write_bytes(leaf.key_pem)
         (tmp / "ca.crt").write_bytes(root.cert_pem)
+        uaa_tls = pki.issue_leaf(root, "uaa", dns_names=["localhost"], ip_addresses=["127.0.0.1"])
+        signing = pki.issue_leaf(root, "uaa-jwt-signing", server_auth=False)
+        (tmp / "uaa.crt").write_bytes(uaa_tls.chain_pem)
+        (tmp / "uaa.key").write_bytes(uaa_tls.key_pem)
+        (tmp / "jwt.key").write_bytes(signing.key_pem)
+        (tmp / "jwt.crt").write_bytes(signing.cert_pem)
         self.ssl = ssl.create_default_context(cadata=root.cert_pem.decode())
+        uaa_defaults = config.defaults()["uaa"]
+        self.uaa = Proc(tmp, "uaa", "foundry.uaa", {
+            "listen_address": f"127.0.0.1:{uaa_port}", "cert_file": str(tmp / "uaa.crt"),
+            "key_file": str(tmp / "uaa.key"), "signing_key_file": str(tmp / "jwt.key"),
+            "url": self.uaa_url, **config._uaa(uaa_defaults)})
+        self.token = ""
         self.bbs = Proc(tmp, "bbs", "foundry.bbs", {
             "listen_address": f"127.0.0.1:{bbs_port}", "db_path": str(tmp / "bbs.sqlite3"),
             "convergence_interval": 0.5, "cell_presence_ttl": 5})
@@ -114,16 +133,22 @@ class Foundation:
             "internal_url": self.internal, "db_path": str(tmp / "cc" / "cc.sqlite3"),
             "bits_dir": str(tmp / "bits"), "bbs_address": self.bbs_url,
             "system_domain": "sys.cflab.test", "apps_domain": "apps.internal", "mode": mode,
-            "max_bits_bytes": max_bits_bytes, "bbs_timeout": 5, **(cc_extra or {})})
+            "max_bits_bytes": max_bits_bytes, "bbs_timeout": 5, "external_url": self.api,
+            "uaa_url": self.uaa_url, "uaa_verification_key_file": str(tmp / "jwt.crt"),
+            "app_ssh_endpoint": "127.0.0.1:2222", **(cc_extra or {})})
         self.cell = FakeCell(self.bbs_url)
         self.cf_home = tmp / "cfhome"
 
     def start(self) -> Foundation:
+        self.uaa.start()
         self.bbs.start()
         wait_for(lambda: http("GET", f"{self.bbs_url}/ping")[0] == 200, what="bbs")
         self.cc.start()
         wait_for(lambda: http("GET", f"{self.internal}/healthz")[0] == 200, what="cc internal")
         wait_for(lambda: http("GET", f"{self.api}/healthz", ctx=self.ssl)[0] == 200, what="cc api")
+        wait_for(lambda: http("GET", f"{self.uaa_url}/healthz", ctx=self.ssl)[0] == 200,
+                 what="uaa")
+        self.token = self.password_grant("admin", "admin")["access_token"]
         self.cell.start()
         return self
 
@@ -131,6 +156,16 @@ class Foundation:
         self.cell.stop()
         self.cc.stop()
         self.bbs.stop()
+        self.uaa.stop()
+
+    def password_grant(self, username: str, password: str) -> dict[str, Any]:
+        form = urllib.parse.urlencode({"grant_type": "password", "username": username,
+                                       "password": password}).encode()
+        status, body = http("POST", f"{self.uaa_url}/oauth/token", ctx=self.ssl, raw=form,
+                            headers={"Authorization": "Basic Y2Y6",  # cf:
+                                     "Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200, body
+        return body
 
     def cf(self, *args: str, timeout: float = 60, stdin: str = "") -> subprocess.CompletedProcess:
         env = {**os.environ, "PYTHONPATH": str(REPO), "CF_HOME": str(self.cf_home),
@@ -142,4 +177,4 @@ class Foundation:
         return http("GET", f"{self.bbs_url}/v1/desired_lrps")[1]
 
     def cc_get(self, path: str) -> tuple[int, Any]:
-        return http("GET", self.api + path, ctx=self.ssl)
+        return http("GET", self.api + path, ctx=self.ssl, token=self.token)

@@ -19,6 +19,7 @@ def foundation(tmp_path):
 
 @pytest.fixture
 def cf(foundation):
-    r = foundation.cf("api", foundation.api, "--ca-cert", str(foundation.tmp / "ca.crt"))
+    r = foundation.cf("login", "-a", foundation.api, "--ca-cert", str(foundation.tmp / "ca.crt"),
+                      "-u", "admin", "-p", "admin")
     assert r.returncode == 0, r.stderr
     return foundation.cf

@@ -149,15 +149,15 @@ def test_bad_inputs(foundation, cf, tmp_path):
     guid = foundation.cc_get("/v2/apps?q=name:ok")[1]["resources"][0]["metadata"]["guid"]
     from cc_harness import http
     status, body = http("PUT", f"{foundation.api}/v2/apps/{guid}/bits", ctx=foundation.ssl,
-                        raw=os.urandom(300 * 1024))
+                        raw=os.urandom(300 * 1024), token=foundation.token)
     assert status == 413 and body["error_code"] == "CF-AppBitsTooLarge"
     status, body = http("PUT", f"{foundation.api}/v2/apps/{guid}/bits", ctx=foundation.ssl,
-                        raw=b"not a tarball")
+                        raw=b"not a tarball", token=foundation.token)
     assert status == 400 and body["error_code"] == "CF-AppBitsUploadInvalid"
     # name clash through the API
     space = foundation.cc_get("/v2/spaces")[1]["resources"][0]["metadata"]["guid"]
     status, body = http("POST", f"{foundation.api}/v2/apps", {"name": "ok", "space_guid": space},
-                        ctx=foundation.ssl)
+                        ctx=foundation.ssl, token=foundation.token)
     assert status == 400 and body["error_code"] == "CF-AppNameTaken"
 
 
@@ -167,8 +167,9 @@ def test_unreachable_api(tmp_path):
 
     from cc_harness import REPO, free_port
     home = tmp_path / "home"
-    home.mkdir()
-    (home / "config.json").write_text(json.dumps({"api": f"https://127.0.0.1:{free_port()}"}))
+    (home / ".cf").mkdir(parents=True)
+    (home / ".cf" / "config.json").write_text(json.dumps({
+        "Target": f"https://127.0.0.1:{free_port()}", "AccessToken": "bearer x"}))
     r = subprocess.run([sys.executable, "-m", "foundry.cli.cf", "apps"], capture_output=True,
                        text=True, env={**os.environ, "CF_HOME": str(home), "PYTHONPATH": str(REPO)},
                        timeout=30)

@@ -23,7 +23,8 @@ def services(tmp_path):
         "service_broker_password": BROKER_PASS, "credhub_url": stack.credhub_url})
     f.start()
     try:
-        r = f.cf("api", f.api, "--ca-cert", str(f.tmp / "ca.crt"))
+        r = f.cf("login", "-a", f.api, "--ca-cert", str(f.tmp / "ca.crt"), "-u", "admin",
+                 "-p", "admin")
         assert r.returncode == 0, r.stderr
         yield f, stack
     finally:

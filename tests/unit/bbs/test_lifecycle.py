@@ -178,3 +178,18 @@ def test_unplaced_until_a_cell_appears(state):
     assert lrp.to_json()["placement_error"] == "found no compatible cell"
     cell(state, "cell-7")
     assert (lrp.placement_cell_id, lrp.placement_error) == ("cell-7", "")
+
+
+def test_retire_stops_the_instance_and_places_the_index_again(desired):
+    run(desired, 0, "ig-old")
+    lrp = desired.retire({"process_guid": "pg", "index": 0})
+    assert (lrp.state, lrp.instance_guid, lrp.placement_cell_id) == (UNCLAIMED, "", "cell-1")
+    work = desired.work("cell-1")
+    assert {"process_guid": "pg", "index": 0, "instance_guid": "ig-old"} in work["to_stop"]
+    assert any(w["actual_lrp"]["index"] == 0 for w in work["to_start"])
+    assert desired.remove(key(0, "ig-old")) is None  # the cell's stop: the stop request goes
+    assert desired.work("cell-1")["to_stop"] == []
+    run(desired, 0, "ig-new")  # the index comes back as a new instance
+    assert desired.list_actual(index=0)[0].instance_guid == "ig-new"
+    with pytest.raises(NotFound):
+        desired.retire({"process_guid": "pg", "index": 7})

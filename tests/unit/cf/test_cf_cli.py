@@ -44,14 +44,20 @@ def test_no_api_set():
     assert code == 1 and "No API endpoint set" in err
 
 
-def test_unreachable_api(cf_home):
+def test_not_logged_in(cf_home):
     CFConfig(api="https://127.0.0.1:1").save()
+    code, _, err = run("apps")
+    assert code == 1 and "Not logged in" in err
+
+
+def test_unreachable_api(cf_home):
+    CFConfig(api="https://127.0.0.1:1", access_token="bearer x").save()
     code, _, err = run("apps")
     assert code == 1 and "FAILED" in err and "Request error" in err
 
 
 def test_scale_below_zero_fails_before_any_request(cf_home):
-    CFConfig(api="https://127.0.0.1:1").save()
+    CFConfig(api="https://127.0.0.1:1", access_token="bearer x").save()
     code, _, err = run("scale", "app", "-i", "-2")
     assert code == 1 and "zero or more" in err
 
@@ -63,11 +69,43 @@ def test_push_missing_folder_fails_before_any_request(cf_home, tmp_path):
 
 
 def test_config_roundtrip(cf_home):
-    assert config_path() == cf_home / "config.json"
-    CFConfig(api="https://x", ca_cert="PEM", org="o", space="s").save()
-    assert json.loads(config_path().read_text()) == {"api": "https://x", "ca_cert": "PEM",
-                                                     "org": "o", "space": "s"}
-    assert CFConfig.load().space == "s"
+    assert config_path() == cf_home / ".cf" / "config.json"
+    CFConfig(api="https://x", ca_cert="PEM", org="o", space="s", access_token="bearer t",
+             refresh_token="r").save()
+    raw = json.loads(config_path().read_text())
+    assert (raw["Target"], raw["AccessToken"], raw["RefreshToken"]) == ("https://x", "bearer t",
+                                                                        "r")
+    assert raw["OrganizationFields"]["Name"] == "o" and raw["SpaceFields"]["Name"] == "s"
+    assert raw["UAAOAuthClient"] == "cf" and raw["CFLabCACert"] == "PEM"
+    assert config_path().stat().st_mode & 0o777 == 0o600
+    loaded = CFConfig.load()
+    assert (loaded.space, loaded.access_token, loaded.ca_cert) == ("s", "bearer t", "PEM")
+
+
+def test_expiring_token_is_refreshed_before_the_request(cf_home, monkeypatch):
+    import base64
+    import time
+
+    def jwt(exp):
+        body = base64.urlsafe_b64encode(json.dumps({"exp": exp, "user_name": "admin"}).encode())
+        return f"bearer h.{body.decode().rstrip('=')}.s"
+
+    CFConfig(api="https://x", uaa_endpoint="https://uaa", access_token=jwt(time.time() + 10),
+             refresh_token="r1").save()
+    grants = []
+
+    def grant(uaa, ctx, client, secret, form):
+        grants.append((uaa, client, secret, form))
+        return {"access_token": jwt(time.time() + 7200).split()[1], "refresh_token": "r2"}
+
+    monkeypatch.setattr(cf.uaa_client, "token_grant", grant)
+    ctx = cf.Context(io.StringIO(), io.StringIO())
+    header = ctx.authorization()
+    assert grants == [("https://uaa", "cf", "", {"grant_type": "refresh_token",
+                                                  "refresh_token": "r1"})]
+    assert header.startswith("bearer h.") and ctx.user == "admin"
+    assert CFConfig.load().refresh_token == "r2"
+    assert ctx.authorization() == header and len(grants) == 1  # fresh now: no second grant
 
 
 def test_package_folder(tmp_path):
@@ -123,7 +161,15 @@ def test_apps_and_routes_tables():
     assert "x, y" in text and text.startswith("space")
 
 
-def test_ssh_uses_docker_exec(monkeypatch, cf_home):
+def test_ssh_argv_is_openssh_to_the_ssh_proxy():
+    argv = cf.ssh_argv("127.0.0.1:2222", "app-guid", 1, "ps -ef", tty=False)
+    assert argv[:3] == ["ssh", "-p", "2222"]
+    assert argv[-3:] == ["-T", "cf:app-guid/1@127.0.0.1", "ps -ef"]
+    assert "PreferredAuthentications=password" in argv
+    assert cf.ssh_argv("h:2022", "g", 0, None, tty=True)[-2:] == ["-tt", "cf:g/0@h"]
+
+
+def test_ssh_docker_exec_is_a_debugging_aid(monkeypatch, cf_home):
     calls = []
     monkeypatch.setattr(cf.subprocess, "call", lambda argv: calls.append(argv) or 0)
 
@@ -134,7 +180,7 @@ def test_ssh_uses_docker_exec(monkeypatch, cf_home):
         def stats(self, guid):
             return [{"index": 0, "state": "RUNNING", "instance_guid": "abcd-ef"}]
 
-    args = cf.build_parser().parse_args(["ssh", "web", "-c", "ps -ef"])
+    args = cf.build_parser().parse_args(["ssh", "web", "-c", "ps -ef", "--docker-exec"])
     assert cf.cmd_ssh(Ctx(), args) == 0
     assert calls == [["docker", "exec", "-i", "-u", "root", "abcd-ef", "python3", "-m",
                       "foundry.diego_ssh", "-c", "ps -ef"]]

@@ -211,3 +211,22 @@ def test_config_validation():
     with pytest.raises(ConfigError):
         CCConfig.from_dict({"listen_address": "nope"})
     assert CCConfig().max_bits_bytes == 50 * 1024 * 1024
+
+
+def test_v3_lists_and_discovery_links(env):
+    cc, api, _ = env
+    orgs = call(api, "GET", "/v3/organizations")[1]["resources"]
+    assert [o["name"] for o in orgs] == ["cflab-org"] and orgs[0]["suspended"] is False
+    spaces = call(api, "GET", "/v3/spaces?names=dev")[1]["resources"]
+    assert spaces[0]["relationships"]["organization"]["data"]["guid"] == orgs[0]["guid"]
+    assert call(api, "GET", "/v3/spaces?names=nope")[1]["resources"] == []
+    assert call(api, "GET", "/v3/domains")[1]["resources"][0]["supported_protocols"] == ["http"]
+    assert call(api, "GET", "/v3/service_credential_bindings")[1]["resources"] == []
+    guid = new_app(api)
+    env_v3 = call(api, "GET", f"/v3/apps/{guid}/env")[1]
+    assert "VCAP_APPLICATION" in env_v3["application_env_json"]
+    assert env_v3["environment_variables"] == {}
+    assert call(api, "GET", "/v3/apps/nope/env")[0] == 404
+    root = call(api, "GET", "/")[1]["links"]
+    assert root["self"]["href"] == "https://api.sys.cflab.internal" and root["uaa"] is None
+    assert call(api, "GET", "/v3")[1]["links"]["apps"]["href"].endswith("/v3/apps")

@@ -84,3 +84,35 @@ def test_file_overrides_merge_over_defaults(tmp_path):
 def test_too_many_cells_for_the_subnet():
     with pytest.raises(ConfigError, match="^subnets.cell_containers:.*no room"):
         config.load(overrides={"subnets": {"cell_containers": "10.255.0.0/23"}, "cells": 2})
+
+
+def test_uaa_users_and_clients_render_for_the_jobs(tmp_path, monkeypatch):
+    import json
+
+    from orchestrator import render
+
+    cfg = config.load()
+    assert [u["username"] for u in cfg.uaa["users"]] == ["admin"]
+    assert {"cf", "ssh-proxy", "cflab-dashboard"} <= set(cfg.uaa["clients"])
+    assert cfg.uaa["clients"]["cf"]["authorized-grant-types"] == ["password", "refresh_token"]
+    monkeypatch.setattr(render, "STATE_ROOT", tmp_path)
+    render.render_all(cfg)
+    uaa = tmp_path / "cflab" / "jobs" / "uaa" / "uaa.json"
+    assert uaa.stat().st_mode & 0o777 == 0o600  # holds passwords and client secrets
+    assert json.loads(uaa.read_text())["url"] == "https://127.0.0.1:9024"
+    cc = json.loads((tmp_path / "cflab" / "jobs" / "cloud_controller" /
+                     "cloud_controller.json").read_text())
+    assert (cc["external_url"], cc["uaa_url"]) == ("https://127.0.0.1:9022",
+                                                   "https://127.0.0.1:9024")
+
+
+@pytest.mark.parametrize("uaa, words", [
+    ({"clients": [{"client_id": "x", "authorized-grant-types": ["implicit"]}]},
+     "uaa.clients.x.authorized-grant-types"),
+    ({"clients": [{"secret": "s"}]}, "client_id"),
+    ({"users": [{"username": "u"}]}, "uaa.users[0]"),
+    ({"access_token_validity": "soon"}, "uaa.access_token_validity"),
+])
+def test_bad_uaa_settings_name_the_field(uaa, words):
+    with pytest.raises(ConfigError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        config.load(overrides={"uaa": uaa})

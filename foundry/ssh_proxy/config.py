@@ -1,0 +1,58 @@
+"""ssh_proxy.json, as the orchestrator renders it under /var/vcap/jobs/ssh_proxy/config/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SSHProxyConfig:
+    listen_address: str = "0.0.0.0:2222"
+    host_key_file: str = ""          # the proxy's own SSH host key
+    uaa_url: str = "https://uaa.service.cf.internal:8443"
+    uaa_client: str = "ssh-proxy"
+    uaa_client_secret: str = ""
+    uaa_redirect_uri: str = "/login"
+    cc_url: str = "https://cloud-controller:9022"
+    ca_file: str = ""                # trusts UAA's and the CC's certificates
+    bbs_address: str = "http://bbs:8889"
+    backend_user: str = "vcap"
+    backend_key_file: str = ""       # private key the instances' sshd authorizes
+    session_command: str = ""        # run around every session (the instance's env + bash)
+    # strict mode: reach the instance's sshd through its TLS proxy port (61002), with this
+    # client certificate, verifying the instance identity certificate
+    backend_tls: bool = False
+    backend_cert_file: str = ""
+    backend_key_tls_file: str = ""
+    backend_ca_file: str = ""        # the instance identity root
+    timeout: float = 10.0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return split_host_port(self.listen_address)
+
+
+def from_dict(raw: dict[str, Any]) -> SSHProxyConfig:
+    kwargs = typed_fields(SSHProxyConfig, raw, ConfigError)
+    if kwargs.get("timeout", 1.0) <= 0:
+        raise ConfigError("timeout: must be greater than zero")
+    cfg = SSHProxyConfig(**kwargs)
+    listen_address(cfg.listen_address, ConfigError)
+    if not cfg.host_key_file or not cfg.backend_key_file:
+        raise ConfigError("host_key_file and backend_key_file are required")
+    if cfg.backend_tls and not (cfg.backend_cert_file and cfg.backend_key_tls_file
+                                and cfg.backend_ca_file):
+        raise ConfigError("backend_tls needs backend_cert_file, backend_key_tls_file and "
+                          "backend_ca_file")
+    return cfg
+
+
+def load(path: str) -> SSHProxyConfig:
+    return from_dict(read_object(path, ConfigError))
