@@ -93,14 +93,17 @@ def route_absent(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
 
 @condition("cert_rotated", needs=("app",), example="wait: {until: cert_rotated, app: web}")
 def cert_rotated(run: ModeRun, p: dict[str, Any]) -> Callable[[], bool]:
-    """APP answers through the router with an instance certificate serial other than the
-    one it had when the load started."""
+    """An instance of APP answers through the router with another certificate serial than
+    the one that same instance (by instance guid) first answered with: its certificate
+    was rotated. Another instance's serial is not a rotation."""
     app = p["app"]
+    first: dict[str, str] = {}
 
     def rotated() -> bool:
         s = run.probe(app)
-        return s.outcome == INTENDED and bool(s.cert_serial) and \
-            s.cert_serial != run.first_serial.get(app)
+        if s.outcome != INTENDED or not s.cert_serial or not s.instance_guid:
+            return False
+        return first.setdefault(s.instance_guid, s.cert_serial) != s.cert_serial
     return rotated
 
 

@@ -59,7 +59,6 @@ class ModeRun:
         self.jobs: dict[str, str] = {}            # service -> container name
         self.instances = {a.name: a.instances for a in scenario.apps}
         self.started: set[str] = set()
-        self.first_serial: dict[str, str] = {}
         self.replaced: dict[tuple[str, int], str] = {}
         self.phase = ""
         self.windows = Windows(self.result.faults)
@@ -150,8 +149,6 @@ class ModeRun:
             if app.start:
                 self.require(f"{app.name} running", lambda a=app.name: self.app_running(a))
                 self.require(f"{app.name} answering", lambda a=app.name: self.route_ok(a, 2))
-                first = self.probe(app.name)
-                self.first_serial[app.name] = first.cert_serial
                 if app.cell:
                     cells = {lrp["cell_id"] for lrp in self.running(app.name)}
                     if app.cell not in cells:
