@@ -88,7 +88,9 @@ def test_credentials_are_in_place_with_their_modes(lrp):
     guid = actual["instance_guid"]
     assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == guid
     ous = [a.value for a in leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
-    assert ous == ["organization:e2e-org", "space:e2e-space", f"app:{APP}"]
+    # one multi-valued RDN, its OUs in DER order (a SET OF, as Go >= 1.15 sorts it)
+    assert sorted(ous) == sorted(["organization:e2e-org", "space:e2e-space", f"app:{APP}"])
+    assert len(leaf.subject.rdns) == 2 and len(leaf.subject.rdns[0]) == 3
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == [guid]
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == [actual["instance_address"]]

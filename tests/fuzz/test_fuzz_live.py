@@ -14,15 +14,18 @@ import threading
 import time
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from foundry.cloud_controller.api import API
+from foundry.cloud_controller.auth import Authenticator
 from foundry.cloud_controller.bits import BitsStore
 from foundry.cloud_controller.config import CCConfig
 from foundry.cloud_controller.db import DB
 from foundry.cloud_controller.server import _Server
 from foundry.cloud_controller.service import CloudController
+from foundry.uaa.jwt import SigningKey
 from tests.fuzz.fuzzlib import request_heads, share
 from tests.fuzz.test_fuzz_cc_credhub import FakeBBS
 
@@ -82,11 +85,20 @@ def test_router_answers_fuzzed_heads_and_keeps_routing(router) -> None:
     run()
 
 
+# The CC checks a UAA token before it reads a body: the fuzzed requests carry an admin's.
+CC_KEY = SigningKey("fuzz", rsa.generate_private_key(public_exponent=65537, key_size=2048))
+ADMIN_TOKEN = CC_KEY.sign({"aud": ["cloud_controller"], "jti": "fuzz", "user_name": "admin",
+                           "user_id": "admin", "client_id": "cf", "exp": 2**40, "iat": 0,
+                           "scope": ["cloud_controller.admin", "cloud_controller.read",
+                                     "cloud_controller.write"]})
+
+
 @pytest.fixture
 def cc_port(tmp_path):
     cfg = CCConfig(db_path=":memory:", bits_dir=str(tmp_path), internal_url="http://cc:9023")
     api = API(CloudController(cfg, DB(":memory:"), FakeBBS(), BitsStore(str(tmp_path))))
-    srv = _Server(("127.0.0.1", 0), cfg, api, BitsStore(str(tmp_path)), False, None)
+    srv = _Server(("127.0.0.1", 0), cfg, api, BitsStore(str(tmp_path)), False, None,
+                  Authenticator({CC_KEY.kid: CC_KEY.public_key}))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield srv.server_address[1]
     srv.shutdown()
@@ -105,11 +117,13 @@ def test_cc_answers_fuzzed_requests_and_keeps_serving(cc_port: int) -> None:
     @example("POST /v2/apps", "-1", b"{}")
     @example("POST /v2/apps", "abc", b"{}")
     def run(line: str, length: str, body: bytes) -> None:
-        head = f"{line} HTTP/1.1\r\nHost: api\r\nContent-Length: {length}\r\n\r\n"
+        head = (f"{line} HTTP/1.1\r\nHost: api\r\nAuthorization: bearer {ADMIN_TOKEN}\r\n"
+                f"Content-Length: {length}\r\n\r\n")
         answer = exchange(cc_port, head.encode("utf-8") + body)
         assert answer, "the CC answers every request, a bad one with 4xx"
         well_formed(answer)
         assert int(answer[9:12]) < 500, answer[:200]
+        assert int(answer[9:12]) not in (401, 403), answer[:200]  # the body was read
         c = http.client.HTTPConnection("127.0.0.1", cc_port, timeout=ANSWER_SECONDS)
         c.request("GET", "/v2/info")
         assert c.getresponse().status == 200
