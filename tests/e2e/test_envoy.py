@@ -37,10 +37,9 @@ TIMINGS: dict[str, dict[str, str]] = {}
 # Every mode each scenario declares, but before-envoy: that era has no proxy in the app
 # containers (the cell maps the host port to 8080), so `proxy: envoy` changes nothing
 # there and test_scenarios.py already replays it.
-# Within CI's 30 minutes: strict (the era real Envoy ships in) for each scenario, and
-# after-envoy where the client certificate makes the difference; CFLAB_FULL_MATRIX=1 runs
-# every mode with a proxy, as `make scenarios PROXY=envoy` does.
-CI_MODES = {"stale-route-port-reuse": ("strict",), "cert-rotation-under-load": ("strict",)}
+# Within CI's 30 minutes: each scenario in strict, the era real Envoy ships in;
+# CFLAB_FULL_MATRIX=1 runs every mode with a proxy, as `make scenarios PROXY=envoy` does.
+CI_MODES = {name: ("strict",) for name in SCENARIOS}
 FULL = os.environ.get("CFLAB_FULL_MATRIX") == "1"
 MATRIX = [(name, mode) for name in SCENARIOS
           for mode in schema.load_file(schema.discover()[name]).modes

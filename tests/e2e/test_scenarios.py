@@ -33,23 +33,22 @@ PLACEMENT = {"subnets": {"foundation": "10.236.0.0/24", "cell_containers": "10.2
              "ports": {"http": 29080, "nats_monitor": 29222, "bbs": 29889,
                        "cloud_controller": 30022, "uaa": 30024,
                        "ssh_proxy": 32222, "dashboard": 29300}}
-# Every shipped scenario (a user's own, untracked file in scenarios/ is theirs to run).
-# `make test` must finish within CI's 30 minutes, so each scenario replays here in the
-# modes that tell its story (CI_MODES); where after-envoy and strict behave alike, strict
-# stands for both. `make scenarios`, or CFLAB_FULL_MATRIX=1 here, runs every mode a
-# scenario declares.
+# `make test` must finish within CI's 30 minutes on a 2-core machine, and a replay costs a
+# fresh foundation (30-90 s), so CI replays the scenarios and modes in CI_MODES: the
+# incident itself, the pruning trade-off, the client certificate, the guide's example and
+# the OOM crash loop. The other shipped scenarios (and modes) run in `make scenarios`, or
+# here with CFLAB_FULL_MATRIX=1.
 CI_MODES = {
-    "stale-route-port-reuse": ("before-envoy", "after-envoy", "strict"),  # the incident
-    "nats-outage": ("before-envoy", "strict"),     # pruned vs kept routes
-    "strict-direct-access": ("after-envoy", "strict"),  # the client certificate's point
-    "app-crash-restart": ("strict",), "cell-loss": ("strict",),
-    "cert-rotation-under-load": ("strict",), "credential-delivery": ("strict",),
+    "stale-route-port-reuse": ("before-envoy", "strict"),  # the incident, and what stops it
+    "nats-outage-port-reuse": ("before-envoy",),   # pruning suspended: the trade-off
+    "strict-direct-access": ("strict",),           # the client certificate's point
+    "router-restart-under-load": ("strict",),      # the guide's example, packed and replayed
     "oom-crash-loop": ("strict",),
 }
 FULL = os.environ.get("CFLAB_FULL_MATRIX") == "1"
 MATRIX = [(name, mode) for name, path in sorted(schema.discover().items())
           if name in templates.shipped() for mode in schema.load_file(path).modes
-          if FULL or mode in CI_MODES.get(name, (mode,))]
+          if FULL or mode in CI_MODES.get(name, ())]
 
 
 def replay(name: str, mode: str, tmp_path) -> dict:
@@ -78,11 +77,9 @@ def leftovers() -> str:
 
 def test_the_matrix_covers_every_scenario_and_mode():
     names = {n for n, _ in MATRIX}
-    assert {"stale-route-port-reuse", "nats-outage", "cert-rotation-under-load",
-            "strict-direct-access", "app-crash-restart", "cell-loss",
-            "nats-outage-port-reuse", "router-restart-under-load", "oom-crash-loop"} <= names
-    assert names == set(templates.shipped())  # every shipped scenario, in some mode
-    assert {m for _, m in MATRIX} == {"before-envoy", "after-envoy", "strict"}
+    assert set(CI_MODES) <= names
+    if FULL:
+        assert names == set(templates.shipped())  # every shipped scenario, in some mode
     for name, modes in CI_MODES.items():  # a CI mode the scenario does not declare is a typo
         declared = schema.load_file(schema.discover()[name]).modes
         assert set(modes) <= set(declared), (name, modes, declared)
