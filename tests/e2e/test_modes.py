@@ -27,7 +27,10 @@ def app(foundation, cfg, cf):
     bbs(cfg, "POST", "/v1/desired_lrps", identity_lrp(PG, "modes-app", HOST, "modes"))
     cf("push", "modes-cf", "-p", str(APP_DIR))
     wait_for(lambda: through_router(cfg, HOST)[0] == 200, 90, what="the app through the router")
-    return PG
+    yield PG
+    # The session's foundation is shared: the modules after this one (the seed's
+    # procedures read host_tls_proxy_port and CF_INSTANCE_PORTS) expect its own mode back.
+    cflab("mode", cfg.mode)
 
 
 def v2_stats(cf) -> dict:
