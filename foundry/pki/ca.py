@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from foundry.pki.go_name import go_pkix_name
+
+# One signer at a time. The cryptography of Debian 12 (38.x) fills a certificate's
+# extension cache under a Rust mutable borrow that can span a GIL switch; a second
+# thread reading the same issuer's subject then gets "Already mutably borrowed". The
+# rep issues from several threads at once (three instances starting on a fresh cell
+# did it), so every use of an issuer goes through this lock. Key generation, the slow
+# part, stays outside.
+_ISSUING = threading.RLock()
 
 DEFAULT_CA_VALIDITY = dt.timedelta(days=3650)
 DEFAULT_LEAF_VALIDITY = dt.timedelta(days=365)
@@ -136,7 +145,13 @@ def new_ca(
 ) -> Credential:
     """A root CA (no issuer) or an intermediate CA signed by `issuer`."""
     key = new_key(key_size)
-    builder = _builder(_name(common_name), issuer, key, now or _now(), validity)
+    with _ISSUING:
+        return _sign_ca(common_name, issuer, key, now or _now(), validity)
+
+
+def _sign_ca(common_name: str, issuer: Credential | None, key: rsa.RSAPrivateKey,
+             not_before: dt.datetime, validity: dt.timedelta) -> Credential:
+    builder = _builder(_name(common_name), issuer, key, not_before, validity)
     builder = builder.add_extension(
         x509.BasicConstraints(ca=True, path_length=None if issuer is None else 0), critical=True
     ).add_extension(
@@ -167,31 +182,32 @@ def issue_leaf(
 ) -> Credential:
     """A leaf certificate; SANs and EKUs as given (a fresh key unless one is handed in)."""
     key = key or new_key(key_size)
-    builder = _builder(
-        _name(common_name, org_units), issuer, key, now or _now(), validity, serial
-    )
-    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    ekus = []
-    if client_auth:
-        ekus.append(ExtendedKeyUsageOID.CLIENT_AUTH)
-    if server_auth:
-        ekus.append(ExtendedKeyUsageOID.SERVER_AUTH)
-    builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-    builder = builder.add_extension(
-        x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=True,
-            data_encipherment=False, key_agreement=True, key_cert_sign=False,
-            crl_sign=False, encipher_only=False, decipher_only=False,
-        ),
-        critical=True,
-    )
-    if ekus:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
-    cert = builder.sign(issuer.key, hashes.SHA256())
-    return Credential(cert=cert, key=key, issuers=_issuers_of(issuer))
+    with _ISSUING:
+        builder = _builder(
+            _name(common_name, org_units), issuer, key, now or _now(), validity, serial
+        )
+        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        ekus = []
+        if client_auth:
+            ekus.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+        if server_auth:
+            ekus.append(ExtendedKeyUsageOID.SERVER_AUTH)
+        builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=True,
+                data_encipherment=False, key_agreement=True, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        if ekus:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+        cert = builder.sign(issuer.key, hashes.SHA256())
+        return Credential(cert=cert, key=key, issuers=_issuers_of(issuer))
 
 
 def new_instance_guid() -> str:
@@ -222,31 +238,32 @@ def issue_instance_identity(
     of the stop sequence: no CN, and an empty DNS SAN (``DNSNames: []string{""}``).
     """
     key = key or new_key(key_size)
-    not_before = now or _now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(go_pkix_name(instance_guid, organizational_units))
-        .issuer_name(issuer.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(uuid.uuid4().int)
-        .not_valid_before(not_before)
-        .not_valid_after(not_before + validity)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=True,
-            data_encipherment=False, key_agreement=True, key_cert_sign=False,
-            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(
-            [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    )
-    builder = builder.add_extension(_authority_key_id(issuer), critical=False)
-    sans: list[x509.GeneralName] = [x509.DNSName(instance_guid)]
-    if ip_address:
-        sans.append(x509.IPAddress(ipaddress.ip_address(ip_address)))
-    # Go marks the SAN extension critical only when the Subject is empty.
-    subject_empty = not instance_guid and not organizational_units
-    builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=subject_empty)
-    cert = builder.sign(issuer.key, hashes.SHA256())
-    return Credential(cert=cert, key=key, issuers=_issuers_of(issuer))
+    with _ISSUING:
+        not_before = now or _now()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(go_pkix_name(instance_guid, organizational_units))
+            .issuer_name(issuer.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(uuid.uuid4().int)
+            .not_valid_before(not_before)
+            .not_valid_after(not_before + validity)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=True,
+                data_encipherment=False, key_agreement=True, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        )
+        builder = builder.add_extension(_authority_key_id(issuer), critical=False)
+        sans: list[x509.GeneralName] = [x509.DNSName(instance_guid)]
+        if ip_address:
+            sans.append(x509.IPAddress(ipaddress.ip_address(ip_address)))
+        # Go marks the SAN extension critical only when the Subject is empty.
+        subject_empty = not instance_guid and not organizational_units
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=subject_empty)
+        cert = builder.sign(issuer.key, hashes.SHA256())
+        return Credential(cert=cert, key=key, issuers=_issuers_of(issuer))
 
 
 def _authority_key_id(issuer: Credential) -> x509.AuthorityKeyIdentifier:

@@ -243,6 +243,10 @@ class Executor:
         except (StartFailed, GardenError, OSError) as exc:
             self._crash(c, str(exc))
             return
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave the LRP CLAIMED forever
+            log.exception("starting instance %s failed", c.handle)
+            self._crash(c, f"failed to start the container: {type(exc).__name__}: {exc}")
+            return
         with self.lock:
             if c.state != "starting":
                 return

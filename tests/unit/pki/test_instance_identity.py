@@ -6,6 +6,8 @@ import datetime as dt
 import ipaddress
 import re
 import subprocess
+import threading
+import time
 
 import pytest
 from cryptography import x509
@@ -18,7 +20,7 @@ from foundry.pki import (
     new_ca,
     new_instance_guid,
 )
-from foundry.pki.ca import load_certificates
+from foundry.pki.ca import Credential, load_certificates
 
 ORG, SPACE, APP = "0e3a7f4e-org", "5b1c2d3e-space", "9f8e7d6c-app"
 
@@ -152,3 +154,51 @@ def test_empty_guid_gives_the_stop_sequence_certificate(cas):
     assert cred.cert.subject.rfc4514_string() == f"OU=app:{APP}"
     san = cred.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == [""]
+
+
+class _BorrowingCertificate:
+    """A CA certificate that behaves as Debian's cryptography 38 does on first use:
+    filling its extension cache holds a mutable borrow across a thread switch, and a
+    read of its subject meanwhile fails with "Already mutably borrowed"."""
+
+    def __init__(self, cert: x509.Certificate) -> None:
+        self._cert, self._borrowed = cert, threading.Event()
+
+    @property
+    def extensions(self) -> x509.Extensions:
+        self._borrowed.set()
+        time.sleep(0.05)  # the GIL switches here; another issuing thread runs
+        self._borrowed.clear()
+        return self._cert.extensions
+
+    @property
+    def subject(self) -> x509.Name:
+        if self._borrowed.is_set():
+            raise RuntimeError("Already mutably borrowed")
+        return self._cert.subject
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - everything else as the real one
+        return getattr(self._cert, name)
+
+
+def test_threads_issuing_from_one_ca_take_turns(cas):
+    """Three instances starting at once on a fresh cell each issue from the same CA;
+    none may fail (it left an LRP CLAIMED for good in CI)."""
+    _, intermediate = cas
+    ca = Credential(cert=_BorrowingCertificate(intermediate.cert), key=intermediate.key,  # type: ignore[arg-type]
+                    issuers=intermediate.issuers)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    errors: list[BaseException] = []
+
+    def issue(i: int) -> None:
+        try:
+            issue_instance_identity(ca, f"guid-{i}", [], "10.255.1.9", key=key)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issue, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -188,3 +188,24 @@ def test_metrics_are_gauges_of_the_running_instance_with_disk_read_sparingly(tmp
     assert second["memory_quota"]["value"] == 64.0 * MB
     assert envelopes[0]["source_id"] == "app-guid" and envelopes[0]["instance_id"] == "1"
     assert envelopes[0]["tags"] == {"instance_guid": "ig-1"}
+
+
+def test_an_unexpected_error_while_starting_is_a_crash_not_a_claimed_lrp(tmp_path, monkeypatch):
+    """Any error in the start path crashes the instance so the BBS restarts it; an
+    uncaught one used to end the thread and leave the LRP CLAIMED for good."""
+    monkeypatch.setattr("foundry.rep.executor.iptables", lambda cmd: None)
+    ex, bbs, reporter = crash_executor(tmp_path, CrashGarden(0, oom=False))
+    c = Container(process_guid="app-guid-v1", index=0, instance_guid="ig-2",
+                  desired={"log_guid": "app-guid"}, state="starting")
+    ex.containers[c.handle] = c
+
+    def broken(_c: Container) -> None:
+        raise RuntimeError("Already mutably borrowed")
+
+    monkeypatch.setattr(ex, "_create", broken)
+    ex._run(c)  # noqa: SLF001
+    assert bbs.calls == [("crash", {
+        "process_guid": "app-guid-v1", "index": 0, "instance_guid": "ig-2", "cell_id": "cell-1",
+        "crash_reason": "failed to start the container: RuntimeError: Already mutably borrowed"})]
+    assert reporter.crashes[0][1]["exit_description"].startswith("failed to start")
+    assert c.handle not in ex.known()
