@@ -215,6 +215,8 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
         "container_max_pids": 1024,
         "container_metrics_report_interval": _go_duration(t["container_metrics_report_interval"]),
         "cc_internal_url": "http://cloud-controller:9023",
+        # cf-networking's policy-server-internal, served on the CC's internal port
+        "policy_server_url": "http://cloud-controller:9023",
         "container_proxy_path": "/etc/cf-assets/envoy",
         "container_proxy_config_path": "/var/vcap/data/rep/proxy_config",
         "container_proxy_trusted_ca_certs": [f"{REP_SECRETS}/trusted_ca_certificates.crt"],

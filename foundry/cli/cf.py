@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from foundry.cli import cf_format as fmt
-from foundry.cli import uaa_client
+from foundry.cli import cf_network, uaa_client
 from foundry.cli.cf_client import CCClient, CFConfig, CFError, error_message, ssl_context
 
 NOT_LOGGED_IN = "Not logged in. Use 'cf login' or 'cf login --sso' to log in."
@@ -969,6 +969,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp = add(name, fn, help_, aliases)
         sp.add_argument("name")
         sp.add_argument("service_instance")
+    cf_network.add_commands(add)
     return p
 
 

@@ -18,6 +18,7 @@ from foundry.cloud_controller.errors import CCError
 from foundry.cloud_controller.events import v2_event
 from foundry.cloud_controller.logcache import MAX_READ, EnvelopeError
 from foundry.cloud_controller.service import CloudController
+from foundry.policy_server import api as policy_api
 
 API_VERSION = "2.120.0"
 API_VERSION_V3 = "3.85.0"
@@ -169,6 +170,7 @@ class API:
             ("POST", re.compile(r"/internal/v1/envelopes/?$"), self.ingest_envelopes),
             ("POST", re.compile(r"/internal/v4/apps/(?P<pg>[^/]+)/crashed/?$"), self.crashed)]
         v3.register(self)
+        self.policies = policy_api.register(self)
 
     def _add(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(pattern + "/?$"), handler))
@@ -268,7 +270,8 @@ class API:
             "bits_service": None, "cloud_controller_v2": {"href": api + "/v2",
                                                           "meta": {"version": API_VERSION}},
             "cloud_controller_v3": {"href": api + "/v3", "meta": {"version": API_VERSION_V3}},
-            "network_policy_v0": None, "network_policy_v1": None,
+            "network_policy_v0": None,
+            "network_policy_v1": {"href": api + policy_api.EXTERNAL},
             "login": {"href": uaa} if uaa else None, "uaa": {"href": uaa} if uaa else None,
             "credhub": None, "routing": None, "logging": None, "log_cache": None,
             "log_stream": None,

@@ -27,6 +27,7 @@ READ_SCOPES = frozenset({"cloud_controller.read", "cloud_controller.admin",
                          "cloud_controller.admin_read_only", "cloud_controller.global_auditor"})
 WRITE_SCOPES = frozenset({"cloud_controller.write", "cloud_controller.admin"})
 READ_METHODS = frozenset({"GET", "HEAD"})
+NETWORK_SCOPES = frozenset({"network.admin", "network.write"})
 
 
 def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
@@ -79,7 +80,10 @@ class Authenticator:
         if "cloud_controller" not in aud or str(claims.get("jti", "")).endswith("-r"):
             raise CCError("InvalidAuthToken")
         scopes = frozenset(s for s in claims.get("scope", []) if isinstance(s, str))
-        needed = READ_SCOPES if method in READ_METHODS else WRITE_SCOPES
+        if path.startswith("/networking/"):  # the policy server's own scopes
+            needed = NETWORK_SCOPES
+        else:
+            needed = READ_SCOPES if method in READ_METHODS else WRITE_SCOPES
         if not scopes & needed:
             raise CCError("NotAuthorized")
         return Caller(str(claims.get("user_name", "")), str(claims.get("user_id", "")),

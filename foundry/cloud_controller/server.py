@@ -102,6 +102,11 @@ class _Handler(BaseHTTPRequestHandler):
             resp = self.server.api.internal(Request.from_target("POST", self.path, body))
             self._send(resp or Response(404, b"not found\n", "text/plain"))
             return
+        if self.command == "GET":
+            resp = self.server.api.internal(Request.from_target("GET", self.path))
+            if resp is not None:
+                self._send(resp)
+                return
         m = BITS_PATH.match(self.path.split("?")[0])
         if self.command in ("GET", "HEAD") and m:
             data = self.server.bits.read(m["app"], m["sha"])

@@ -27,6 +27,7 @@ from foundry.pki import Credential
 from foundry.rep.dnat import PlatformService
 from foundry.rep.executor import Executor, ExecutorConfig
 from foundry.rep.garden import Garden
+from foundry.rep.policy_agent import PolicyAgent
 from foundry.rep.ports import new_allocator
 
 log = logging.getLogger("rep")
@@ -142,6 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     metrics_stop = threading.Event()
     threading.Thread(target=executor.metrics_loop, args=(metrics_stop,), name="metrics",
                      daemon=True).start()
+    if raw.get("policy_server_url"):
+        agent = PolicyAgent(raw["policy_server_url"], bbs, cfg.cell_container_ip,
+                            executor.isolated_containers, executor.install_rules)
+        executor.policy = agent
+        threading.Thread(target=agent.loop, args=(metrics_stop,), name="policy-agent",
+                         daemon=True).start()
+    else:
+        log.warning("no policy_server_url: app containers are not isolated from each other")
     executor.setup_network()
     executor.reap_orphans()
     forget_previous_instances(bbs, cfg.cell_id)

@@ -30,12 +30,19 @@ class Mapping:
         ]
 
 
-def setup_commands(container_subnet: str) -> tuple[list[list[str]], list[list[str]]]:
+def setup_commands(container_subnet: str, cell_ip: str = "",
+                   ) -> tuple[list[list[str]], list[list[str]]]:
     """(chain commands, rules to ensure): chains are created or flushed; each rule is
-    checked with -C and appended only when missing, so a rep restart is harmless."""
+    checked with -C and appended only when missing, so a rep restart is harmless.
+
+    With `cell_ip`, the cell's own app containers are kept off its host ports: the
+    router reaches an instance through them, a neighbour must not (on CF the default
+    ASGs deny apps the cell's private address)."""
     chains = [["-t", "nat", "-N", c] for c in (DNAT_CHAIN, SNAT_CHAIN)]
     chains += [["-t", "nat", "-F", c] for c in (DNAT_CHAIN, SNAT_CHAIN)]
-    ensure = [
+    ensure = [["-t", "nat", DNAT_CHAIN, "-s", container_subnet, "-d", f"{cell_ip}/32",
+               "-j", "RETURN"]] if cell_ip else []
+    ensure += [
         ["-t", "nat", "PREROUTING", "-j", DNAT_CHAIN],
         ["-t", "nat", "OUTPUT", "-j", DNAT_CHAIN],
         ["-t", "nat", "POSTROUTING", "-j", SNAT_CHAIN],

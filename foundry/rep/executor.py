@@ -32,6 +32,7 @@ from foundry.rep.garden import Garden, GardenError
 from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
 from foundry.rep.keys import KeyPool
 from foundry.rep.limits import DEFAULT_MAX_CPU_SHARES, DEFAULT_MAX_PIDS, limits_for
+from foundry.rep.policy_agent import PolicyAgent
 from foundry.rep.ports import FifoAllocator, FirstFitAllocator
 
 log = logging.getLogger("rep.executor")
@@ -147,11 +148,14 @@ class Executor:
         # Addresses Docker refused as taken though no container holds them (a stale
         # endpoint left in the network); never offered again by this rep.
         self.bad_ips: set[str] = set()
+        # The cell's policy agent (container-to-container default deny); None: no rules.
+        self.policy: PolicyAgent | None = None
 
     # -- setup -----------------------------------------------------------------
 
     def setup_network(self) -> None:
-        chains, ensure = dnat.setup_commands(self.cfg.container_subnet)
+        chains, ensure = dnat.setup_commands(
+            self.cfg.container_subnet, self.cfg.cell_ip if self.policy is not None else "")
         for cmd in chains:
             iptables(cmd)  # -N fails when the chain exists; -F then empties it
         for service in self.cfg.platform_services:
@@ -302,8 +306,29 @@ class Executor:
             if res.returncode != 0:
                 raise StartFailed(f"iptables: {res.stderr.strip()}")
         marks["dnat"] = time.monotonic() - t
+        if self.policy is not None:
+            t = time.monotonic()
+            rules = self.policy.rules(c.log_guid, c.ip)
+            self.install_rules(c.cid, rules)
+            self.policy.installed(c.handle, rules)
+            marks["firewall"] = time.monotonic() - t
         log.info("instance %s created: %s", c.handle,
                   ", ".join(f"{k} {v:.2f}s" for k, v in marks.items()))
+
+    def isolated_containers(self) -> list[tuple[str, str, str, str]]:
+        """(handle, app guid, ip, cid) of the instances whose rules are in place."""
+        with self.lock:
+            return [(c.handle, c.log_guid, c.ip, c.cid) for c in self.containers.values()
+                    if c.cid and c.state in ("starting", "running")]
+
+    def install_rules(self, cid: str, rules: str) -> None:
+        """The container's filter table (policy_agent.filter_rules), before its app runs:
+        an instance must never run without its isolation."""
+        code, out = self.garden.run_in_netns(
+            cid, self.cfg.stack_image, ["sh", "-c", 'printf %s "$CFLAB_RULES" | iptables-restore'],
+            {"CFLAB_RULES": rules})
+        if code != 0:
+            raise StartFailed(f"container firewall: {out.decode(errors='replace').strip()}")
 
     def _container(self, c: Container, labels: dict[str, str], extra_hosts: dict[str, str],
                    source: str, target: str, fetch: Future[bytes] | None,

@@ -237,6 +237,31 @@ class Garden:
         out = api.exec_start(exec_id)
         return api.exec_inspect(exec_id)["ExitCode"], out
 
+    def run_in_netns(self, cid: str, image: str, cmd: list[str],
+                     env: dict[str, str]) -> tuple[int, bytes]:
+        """Run `cmd` in a one-shot container that shares `cid`'s network namespace and
+        holds NET_ADMIN, as Garden's networker works on a container's namespace from
+        outside it: the app container itself never gets NET_ADMIN, so nothing in it
+        (root in a `cf ssh` session included) can read or change its rules. Docker's
+        privileged exec would be simpler but cannot apply capabilities on every engine."""
+        labels = {**self.labels, "cflab.role": "netns-helper"}
+        try:
+            ctr = self.client.containers.run(
+                image, cmd, entrypoint=[], user="root", network_mode=f"container:{cid}",
+                cap_add=["NET_ADMIN"], environment=env, labels=labels, detach=True)
+        except APIError as exc:
+            raise GardenError(f"running {cmd[0]} failed: {exc.explanation or exc}") from None
+        try:
+            code = int(ctr.wait(timeout=60).get("StatusCode", -1))
+            return code, ctr.logs()
+        except (APIError, OSError) as exc:
+            raise GardenError(f"running {cmd[0]} failed: {exc}") from None
+        finally:
+            try:
+                ctr.remove(force=True)
+            except APIError:
+                pass
+
     def exec_state(self, exec_id: str) -> tuple[bool, int | None]:
         """(running, exit code) of a process started with `run`."""
         try:

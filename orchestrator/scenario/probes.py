@@ -168,3 +168,34 @@ def credentials_masked(page: dict) -> ProbeResult:
     fields = {name: sorted(v) if isinstance(v, dict) else type(v).__name__
               for name, v in creds.items()}
     return ProbeResult(True, f"masked credentials for {fields}")
+
+
+# -- container to container ------------------------------------------------------------
+
+NEIGHBOR_SCRIPT = """
+import socket, sys
+address, port = sys.argv[1], int(sys.argv[2])
+try:
+    s = socket.create_connection((address, port), 3)
+except OSError as e:
+    print("refused:", e.strerror or e)
+    sys.exit(0)
+s.settimeout(3)
+try:
+    s.sendall(b"GET / HTTP/1.0\\r\\nHost: neighbor\\r\\n\\r\\n")
+    first = s.recv(200).split(b"\\r\\n")[0].decode("latin-1")
+except OSError:
+    first = ""
+print("connected:", first or "(no answer)")
+"""
+
+
+def neighbor(from_container: str, address: str, port: int) -> ProbeResult:
+    """From inside an app instance, as its user, a TCP connection straight to another
+    container's address (no router, no cell DNAT); ok when it connects. Silk refuses
+    these unless a network policy allows them."""
+    proc = run(["docker", "exec", "-u", "vcap", from_container, "python3", "-c",
+                NEIGHBOR_SCRIPT, address, str(port)], check=False, timeout=30)
+    out = (proc.stdout + proc.stderr).decode(errors="replace").strip()
+    last = out.splitlines()[-1] if out else f"docker exec exited {proc.returncode}"
+    return ProbeResult(last.startswith("connected:"), f"{address}:{port} {last}"[:200])

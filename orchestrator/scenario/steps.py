@@ -404,3 +404,5 @@ def unbind_service(run: ModeRun, step: Step) -> str:
     p = step.params
     run.cf("unbind-service", p["app"], p["instance_name"])
     return f"{p['instance_name']} unbound from {p['app']} (no restart)"
+
+from orchestrator.scenario import network_steps  # noqa: E402,F401 - registers its step kinds

@@ -44,6 +44,7 @@ CI_MODES = {
     "strict-direct-access": ("strict",),           # the client certificate's point
     "router-restart-under-load": ("strict",),      # the guide's example, packed and replayed
     "oom-crash-loop": ("strict",),
+    "neighbor-bypass": ("strict",),                # past the proxy's mTLS: only silk stops it
 }
 FULL = os.environ.get("CFLAB_FULL_MATRIX") == "1"
 MATRIX = [(name, mode) for name, path in sorted(schema.discover().items())
@@ -116,6 +117,13 @@ def test_scenario(name: str, mode: str, tmp_path):
         assert "http 403" in doc["check_details"]["other-app-denied"]
         evidence = tmp_path / name / mode / "evidence" / "cf-env-vault-bound.txt"
         assert evidence.read_text().count("credhub-ref") == 1
+    if name == "neighbor-bypass":  # refused without a policy, on every port; then exactly 8080
+        assert doc["checks"] == {
+            "b-reached-a-8080": False, "b-reached-a-2222": False, "b-reached-a-61001": False,
+            "b-reached-a-8080-with-policy": True, "b-reached-a-2222-with-policy": False,
+            "a-reached-b-8080-with-policy": False, "b-reached-a-8080-after-removal": False,
+        }, doc["check_details"]
+        assert "refused" in doc["check_details"]["b-reached-a-8080"]
     if name == "router-restart-under-load":
         pack_and_replay(name, mode, tmp_path)
 

@@ -23,3 +23,10 @@ def test_setup_never_touches_dockers_chains():
     assert flushed == ["CFLAB-DNAT", "CFLAB-SNAT"]
     assert ["-t", "nat", "CFLAB-SNAT", "-d", "10.255.1.0/24", "-j", "MASQUERADE"] in ensure
     assert ["-t", "nat", "PREROUTING", "-j", "CFLAB-DNAT"] in ensure
+
+
+def test_the_cells_own_containers_cannot_use_its_host_ports():
+    _, ensure = dnat.setup_commands("10.255.1.0/24", "10.244.0.5")
+    assert ensure[0] == ["-t", "nat", "CFLAB-DNAT", "-s", "10.255.1.0/24", "-d", "10.244.0.5/32",
+                         "-j", "RETURN"]  # first, before any mapping is appended
+    assert dnat.setup_commands("10.255.1.0/24")[1][0][2] == "PREROUTING"  # no isolation

@@ -42,7 +42,7 @@ def test_shipped_scenarios_are_valid():
     assert set(found) >= {"stale-route-port-reuse", "nats-outage", "cert-rotation-under-load",
                           "strict-direct-access", "app-crash-restart", "cell-loss",
                           "credential-delivery", "router-restart-under-load",
-                          "nats-outage-port-reuse", "oom-crash-loop"}
+                          "nats-outage-port-reuse", "oom-crash-loop", "neighbor-bypass"}
     for path in found.values():
         sc = schema.load_file(path)
         assert sc.name == path.stem

@@ -1,0 +1,1 @@
+"""cf-networking's policy server: which app may open which port of which other app."""
