@@ -1,7 +1,8 @@
 """Reading a job's JSON config file (`bbs.json`, `credhub.json`, ...), shared by the jobs.
 
-Each job's own module says which keys it takes; this only turns a missing,
-unreadable or non-object file into that job's ConfigError naming the path.
+Each job's own module says which keys it takes (a `JobConfig` dataclass); this
+turns a missing, unreadable or non-object file, or a bad value, into that job's
+ConfigError naming the path or the key.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -40,6 +41,11 @@ def typed_fields(cls: type, raw: dict[str, Any], error: type[Exception],
         default = fields[key].default
         if isinstance(default, bool) and not isinstance(value, bool):
             raise error(f"{key}: expected true or false, got {value!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and (
+                isinstance(value, bool) or isinstance(value, float) and not value.is_integer()):
+            raise error(f"{key}: expected a whole number, got {value!r}")
+        if isinstance(default, str) and isinstance(value, (dict, list, bool)):
+            raise error(f"{key}: expected a string, got {value!r}")
         try:
             kwargs[key] = type(default)(value)
         except (TypeError, ValueError) as e:
@@ -61,6 +67,51 @@ def listen_address(address: str, error: type[Exception], key: str = "listen_addr
         return split_host_port(address)
     except ValueError as e:
         raise error(f"{key}: {e}") from None
+
+
+class JobConfig:
+    """Base of a job's frozen config dataclass, so each job declares only its keys and rules.
+
+    `from_dict` takes the BOSH-rendered object: scalar fields through `typed_fields`,
+    the fields named in `special` through `special_fields` (lists, mappings), then
+    checks each `listen_keys` field is `host:port`, each `required` one is set, and
+    the job's own rules (`check`). Every failure is the job's `error`, naming the key.
+    """
+
+    error: ClassVar[type[Exception]] = ValueError
+    listen_keys: ClassVar[tuple[str, ...]] = ("listen_address",)
+    required: ClassVar[tuple[str, ...]] = ()
+    special: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Self:
+        kwargs = typed_fields(cls, raw, cls.error, skip=cls.special)
+        kwargs.update(cls.special_fields(raw))
+        cfg = cls(**kwargs)
+        for key in cls.listen_keys:
+            listen_address(getattr(cfg, key), cls.error, key)
+        for key in cls.required:
+            if not getattr(cfg, key):
+                raise cls.error(f"{key}: required")
+        cfg.check()
+        return cfg
+
+    @classmethod
+    def load(cls, path: str) -> Self:
+        return cls.from_dict(read_object(path, cls.error))
+
+    @classmethod
+    def special_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """The `special` fields' values, checked; a key absent from `raw` keeps its default."""
+        return {}
+
+    def check(self) -> None:
+        """Rules across fields, raising `error`; none by default."""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) to listen on."""
+        return split_host_port(self.listen_address)  # type: ignore[attr-defined]
 
 
 def start_job(prog: str, description: str | None, default_path: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
+from foundry.jobconfig import JobConfig
 
 
 class ConfigError(Exception):
@@ -12,7 +12,9 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class BBSConfig:
+class BBSConfig(JobConfig):
+    error = ConfigError
+
     listen_address: str = "0.0.0.0:8889"
     db_path: str = "/var/vcap/store/bbs/bbs.sqlite3"
     convergence_interval: float = 30.0
@@ -21,16 +23,5 @@ class BBSConfig:
     restart_backoff_max: float = 960.0
     crash_reset_timeout: float = 300.0
 
-    @property
-    def host_port(self) -> tuple[str, int]:
-        return split_host_port(self.listen_address)
 
-    @classmethod
-    def from_dict(cls, raw: dict) -> BBSConfig:
-        cfg = cls(**typed_fields(cls, raw, ConfigError))
-        listen_address(cfg.listen_address, ConfigError)
-        return cfg
-
-
-def load(path: str) -> BBSConfig:
-    return BBSConfig.from_dict(read_object(path, ConfigError))
+load = BBSConfig.load

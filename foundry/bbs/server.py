@@ -71,7 +71,7 @@ class BBSServer:
         self.store.load(state)
         self.service = BBSService(state, self.store)
         ThreadingHTTPServer.allow_reuse_address = True
-        self.httpd = ThreadingHTTPServer(cfg.host_port, make_handler(self.service))
+        self.httpd = ThreadingHTTPServer(cfg.address, make_handler(self.service))
         self.httpd.daemon_threads = True
         self.stopping = threading.Event()
 
@@ -95,7 +95,7 @@ class BBSServer:
     def serve_forever(self) -> None:
         self.service.converge()  # a restarted BBS catches up at once
         threading.Thread(target=self._converger, name="convergence", daemon=True).start()
-        log.info("bbs listening on %s:%d, db %s", self.cfg.host_port[0], self.port,
+        log.info("bbs listening on %s:%d, db %s", self.cfg.address[0], self.port,
                  self.cfg.db_path)
         self.httpd.serve_forever(poll_interval=0.5)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
+from foundry.jobconfig import JobConfig, split_host_port
 
 MODES = ("before-envoy", "after-envoy", "strict")
 
@@ -14,7 +14,10 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class CCConfig:
+class CCConfig(JobConfig):
+    error = ConfigError
+    listen_keys = ("listen_address", "internal_listen_address")
+
     listen_address: str = "0.0.0.0:9022"
     cert_file: str = ""
     key_file: str = ""
@@ -50,19 +53,13 @@ class CCConfig:
     def split(address: str) -> tuple[str, int]:
         return split_host_port(address)
 
-    @classmethod
-    def from_dict(cls, raw: dict) -> CCConfig:
-        cfg = cls(**typed_fields(cls, raw, ConfigError))
-        if cfg.mode not in MODES:
+    def check(self) -> None:
+        if self.mode not in MODES:
             raise ConfigError(f"mode: must be one of {', '.join(MODES)}")
-        for name in ("listen_address", "internal_listen_address"):
-            listen_address(getattr(cfg, name), ConfigError, name)
-        if cfg.max_bits_bytes <= 0:
+        if self.max_bits_bytes <= 0:
             raise ConfigError("max_bits_bytes: must be positive")
-        if cfg.log_cache_max_per_source < 1:
+        if self.log_cache_max_per_source < 1:
             raise ConfigError("log_cache_max_per_source: must be at least 1")
-        return cfg
 
 
-def load(path: str) -> CCConfig:
-    return CCConfig.from_dict(read_object(path, ConfigError))
+load = CCConfig.load

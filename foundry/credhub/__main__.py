@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         store = Store(cfg.db_path)
         tls, _ = server_context(cfg.cert_file, cfg.key_file, [cfg.mtls_trusted_cas,
                                                               cfg.client_cas])
-        server = CredHubServer(cfg.address(), CredHubAPI(store, auth.creators), auth, tls)
+        server = CredHubServer(cfg.address, CredHubAPI(store, auth.creators), auth, tls)
     except (OSError, ValueError) as e:
         print(f"credhub: cannot start: {e}", file=sys.stderr)
         return 1

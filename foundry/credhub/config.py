@@ -21,8 +21,9 @@ Keys (all strings unless noted):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from foundry.jobconfig import listen_address, read_object, split_host_port
+from foundry.jobconfig import JobConfig
 
 
 class ConfigError(Exception):
@@ -30,7 +31,11 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class CredHubConfig:
+class CredHubConfig(JobConfig):
+    error = ConfigError
+    required = ("cert_file", "key_file", "mtls_trusted_cas")
+    special = ("broker_actors",)
+
     listen_address: str = "0.0.0.0:8844"
     cert_file: str = ""
     key_file: str = ""
@@ -40,27 +45,13 @@ class CredHubConfig:
     broker_actors: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
 
-    def address(self) -> tuple[str, int]:
-        return split_host_port(self.listen_address)
-
     @classmethod
-    def from_dict(cls, raw: dict) -> CredHubConfig:
-        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
-        actors = known.get("broker_actors") or {}
+    def special_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        actors = raw.get("broker_actors") or {}
         if not isinstance(actors, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in actors.items()):
             raise ConfigError("broker_actors: must map certificate CNs to actor strings")
-        for key in ("listen_address", "cert_file", "key_file", "mtls_trusted_cas",
-                    "client_cas", "db_path", "log_level"):
-            if key in known and not isinstance(known[key], str):
-                raise ConfigError(f"{key}: must be a string")
-        cfg = cls(**{**known, "broker_actors": dict(actors)})
-        listen_address(cfg.listen_address, ConfigError)
-        for key in ("cert_file", "key_file", "mtls_trusted_cas"):
-            if not getattr(cfg, key):
-                raise ConfigError(f"{key}: required")
-        return cfg
+        return {"broker_actors": dict(actors)}
 
 
-def load(path: str) -> CredHubConfig:
-    return CredHubConfig.from_dict(read_object(path, ConfigError))
+load = CredHubConfig.load

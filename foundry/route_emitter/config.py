@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from foundry.jobconfig import read_object, typed_fields
+from foundry.jobconfig import JobConfig
 
 
 class ConfigError(Exception):
@@ -12,7 +13,11 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class EmitterConfig:
+class EmitterConfig(JobConfig):
+    error = ConfigError
+    listen_keys = ()
+    special = ("nats_servers",)
+
     cell_id: str = ""
     bbs_address: str = "http://bbs:8889"
     nats_servers: list[str] = field(default_factory=lambda: ["nats://nats:4222"])
@@ -27,23 +32,22 @@ class EmitterConfig:
     log_level: str = "info"
 
     @classmethod
-    def from_dict(cls, raw: dict) -> EmitterConfig:
-        kwargs = typed_fields(cls, raw, ConfigError, skip=("nats_servers",))
-        if "nats_servers" in raw:
-            value = raw["nats_servers"]
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not value or not all(
-                    isinstance(v, str) for v in value):
-                raise ConfigError("nats_servers: must be a non-empty list of URLs")
-            kwargs["nats_servers"] = value
-        cfg = cls(**kwargs)
-        if not cfg.cell_id:
+    def special_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        if "nats_servers" not in raw:
+            return {}
+        value = raw["nats_servers"]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, str) for v in value):
+            raise ConfigError("nats_servers: must be a non-empty list of URLs")
+        return {"nats_servers": value}
+
+    def check(self) -> None:
+        if not self.cell_id:
             raise ConfigError("cell_id: is required (local mode emits for one cell)")
-        if cfg.greet_max_attempts < 1 or cfg.greet_interval <= 0 or cfg.poll_interval <= 0:
+        if self.greet_max_attempts < 1 or self.greet_interval <= 0 or self.poll_interval <= 0:
             raise ConfigError("greet_interval/greet_max_attempts/poll_interval: must be > 0")
-        return cfg
 
 
-def load(path: str) -> EmitterConfig:
-    return EmitterConfig.from_dict(read_object(path, ConfigError))
+load = EmitterConfig.load

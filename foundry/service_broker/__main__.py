@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
                                 cfg.credhub_timeout)
         broker = Broker(cfg.db_path, credhub, cfg.username, cfg.password, cfg.broker_id,
                         cfg.service_host)
-        server = BrokerServer(cfg.address(), broker)
+        server = BrokerServer(cfg.address, broker)
     except (OSError, ValueError) as e:
         print(f"service_broker: cannot start: {e}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
+from foundry.jobconfig import JobConfig
 
 
 class ConfigError(Exception):
@@ -30,7 +30,10 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class BrokerConfig:
+class BrokerConfig(JobConfig):
+    error = ConfigError
+    required = ("username", "password", "cert_file", "key_file")
+
     listen_address: str = "0.0.0.0:8088"
     username: str = ""
     password: str = ""
@@ -43,18 +46,5 @@ class BrokerConfig:
     service_host: str = "cflab-db.service.cf.internal"
     credhub_timeout: float = 10.0
 
-    def address(self) -> tuple[str, int]:
-        return split_host_port(self.listen_address)
 
-    @classmethod
-    def from_dict(cls, raw: dict) -> BrokerConfig:
-        cfg = cls(**typed_fields(cls, raw, ConfigError))
-        listen_address(cfg.listen_address, ConfigError)
-        for key in ("username", "password", "cert_file", "key_file"):
-            if not getattr(cfg, key):
-                raise ConfigError(f"{key}: required")
-        return cfg
-
-
-def load(path: str) -> BrokerConfig:
-    return BrokerConfig.from_dict(read_object(path, ConfigError))
+load = BrokerConfig.load

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from foundry.jobconfig import listen_address, read_object, split_host_port, typed_fields
+from foundry.jobconfig import JobConfig
 
 
 class ConfigError(Exception):
@@ -13,7 +12,9 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class SSHProxyConfig:
+class SSHProxyConfig(JobConfig):
+    error = ConfigError
+
     listen_address: str = "0.0.0.0:2222"
     host_key_file: str = ""          # the proxy's own SSH host key
     uaa_url: str = "https://uaa.service.cf.internal:8443"
@@ -34,25 +35,16 @@ class SSHProxyConfig:
     backend_ca_file: str = ""        # the instance identity root
     timeout: float = 10.0
 
-    @property
-    def address(self) -> tuple[str, int]:
-        return split_host_port(self.listen_address)
+    def check(self) -> None:
+        if self.timeout <= 0:
+            raise ConfigError("timeout: must be greater than zero")
+        if not self.host_key_file or not self.backend_key_file:
+            raise ConfigError("host_key_file and backend_key_file are required")
+        if self.backend_tls and not (self.backend_cert_file and self.backend_key_tls_file
+                                     and self.backend_ca_file):
+            raise ConfigError("backend_tls needs backend_cert_file, backend_key_tls_file and "
+                              "backend_ca_file")
 
 
-def from_dict(raw: dict[str, Any]) -> SSHProxyConfig:
-    kwargs = typed_fields(SSHProxyConfig, raw, ConfigError)
-    if kwargs.get("timeout", 1.0) <= 0:
-        raise ConfigError("timeout: must be greater than zero")
-    cfg = SSHProxyConfig(**kwargs)
-    listen_address(cfg.listen_address, ConfigError)
-    if not cfg.host_key_file or not cfg.backend_key_file:
-        raise ConfigError("host_key_file and backend_key_file are required")
-    if cfg.backend_tls and not (cfg.backend_cert_file and cfg.backend_key_tls_file
-                                and cfg.backend_ca_file):
-        raise ConfigError("backend_tls needs backend_cert_file, backend_key_tls_file and "
-                          "backend_ca_file")
-    return cfg
-
-
-def load(path: str) -> SSHProxyConfig:
-    return from_dict(read_object(path, ConfigError))
+from_dict = SSHProxyConfig.from_dict
+load = SSHProxyConfig.load

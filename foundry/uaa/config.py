@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from foundry.jobconfig import listen_address, read_object
+from foundry.jobconfig import JobConfig
 
 GRANT_TYPES = ("password", "refresh_token", "client_credentials", "authorization_code")
 
@@ -41,7 +41,10 @@ class Client:
 
 
 @dataclass(frozen=True)
-class UAAConfig:
+class UAAConfig(JobConfig):
+    error = ConfigError
+    special = ("users", "clients")
+
     listen_address: str = "0.0.0.0:8443"
     cert_file: str = ""
     key_file: str = ""
@@ -57,6 +60,26 @@ class UAAConfig:
     @property
     def issuer(self) -> str:
         return self.url.rstrip("/") + "/oauth/token"
+
+    @classmethod
+    def special_fields(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        users = raw.get("users", [])
+        clients = raw.get("clients", {})
+        if not isinstance(users, list):
+            raise ConfigError("users: expected a list")
+        if not isinstance(clients, dict):
+            raise ConfigError("clients: expected a mapping of client id to client")
+        parsed = tuple(parse_user(u, i) for i, u in enumerate(users))
+        if len({u.username for u in parsed}) != len(parsed):
+            raise ConfigError("users: two users share a username")
+        return {"users": parsed,
+                "clients": {c: parse_client(c, v) for c, v in clients.items()}}
+
+    def check(self) -> None:
+        for key in ("access_token_validity", "refresh_token_validity", "code_validity"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key}: expected a whole number of seconds, "
+                                  f"got {getattr(self, key)!r}")
 
 
 def _strs(value: Any, name: str) -> tuple[str, ...]:
@@ -105,30 +128,5 @@ def parse_client(cid: str, raw: Any) -> Client:
                   _int(raw, "refresh-token-validity", 0, f"{name}.refresh-token-validity"))
 
 
-def from_dict(raw: dict[str, Any]) -> UAAConfig:
-    users = raw.get("users", [])
-    clients = raw.get("clients", {})
-    if not isinstance(users, list):
-        raise ConfigError("users: expected a list")
-    if not isinstance(clients, dict):
-        raise ConfigError("clients: expected a mapping of client id to client")
-    base = UAAConfig()
-    kwargs: dict[str, Any] = {}
-    for key in ("listen_address", "cert_file", "key_file", "signing_key_file",
-                "signing_key_id", "url"):
-        if key in raw:
-            if not isinstance(raw[key], str):
-                raise ConfigError(f"{key}: expected a string")
-            kwargs[key] = raw[key]
-    for key in ("access_token_validity", "refresh_token_validity", "code_validity"):
-        kwargs[key] = _int(raw, key, getattr(base, key), key)
-    listen_address(kwargs.get("listen_address", base.listen_address), ConfigError)
-    parsed = tuple(parse_user(u, i) for i, u in enumerate(users))
-    if len({u.username for u in parsed}) != len(parsed):
-        raise ConfigError("users: two users share a username")
-    return UAAConfig(users=parsed, clients={c: parse_client(c, v) for c, v in clients.items()},
-                     **kwargs)
-
-
-def load(path: str) -> UAAConfig:
-    return from_dict(read_object(path, ConfigError))
+from_dict = UAAConfig.from_dict
+load = UAAConfig.load
