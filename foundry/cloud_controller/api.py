@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
+from foundry import httpapi
 from foundry.cloud_controller import v3
 from foundry.cloud_controller.errors import CCError
 from foundry.cloud_controller.events import v2_event
@@ -24,31 +25,16 @@ API_VERSION = "2.120.0"
 API_VERSION_V3 = "3.85.0"
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]] = field(default_factory=dict)
-    body: bytes = b""
-
-    @classmethod
-    def from_target(cls, method: str, target: str, body: bytes = b"") -> Request:
-        path, _, qs = target.partition("?")
-        return cls(method.upper(), path, parse_qs(qs, keep_blank_values=True), body)
-
+class Request(httpapi.Request):
     def json(self) -> dict[str, Any]:
         if not self.body.strip():
             return {}
         try:
-            data = json.loads(self.body)
-        except (ValueError, RecursionError) as e:  # RecursionError: nesting too deep
+            data = httpapi.parse_json(self.body)
+        except ValueError as e:
             raise CCError("MessageParseError", str(e)[:200]) from None
         if not isinstance(data, dict):
             raise CCError("MessageParseError", "body must be a JSON object")
-        try:  # a lone surrogate ("\ud800") parses but can never be stored or sent on
-            json.dumps(data, ensure_ascii=False).encode()
-        except UnicodeEncodeError:
-            raise CCError("MessageParseError", "invalid Unicode escape in a string") from None
         return data
 
     def filters(self) -> dict[str, str]:

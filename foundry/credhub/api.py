@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
+from foundry import httpapi
 from foundry.credhub import permissions as perms
 from foundry.credhub.auth import Actor
 from foundry.credhub.store import Store
@@ -39,18 +39,7 @@ REFERENCE = re.compile(r"^\(\((?P<name>/?[^()]+)\)\)$")
 MAX_VERSIONS = 100
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]] = field(default_factory=dict)
-    body: bytes = b""
-
-    @classmethod
-    def from_target(cls, method: str, target: str, body: bytes = b"") -> Request:
-        path, _, qs = target.partition("?")
-        return cls(method.upper(), path, parse_qs(qs, keep_blank_values=True), body)
-
+class Request(httpapi.Request):
     def arg(self, key: str) -> str | None:
         values = self.query.get(key)
         return values[-1] if values else None
@@ -96,12 +85,9 @@ class CredHubAPI:
     @staticmethod
     def _json(req: Request) -> Any:
         try:
-            data = json.loads(req.body or b"null")
-            # a lone surrogate ("\ud800") parses but can never be stored
-            json.dumps(data, ensure_ascii=False).encode()
-        except (ValueError, RecursionError) as e:  # RecursionError: nesting too deep
+            return httpapi.parse_json(req.body or b"null")
+        except ValueError as e:
             raise _Fail(error(400, BAD_REQUEST, "body is not JSON")) from e
-        return data
 
     def _readable(self, actor: Actor, name: str) -> None:
         """404 if nothing is there, 403 if it is and the actor may not read it."""
