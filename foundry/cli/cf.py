@@ -183,6 +183,15 @@ def show_app(ctx: Context, guid: str) -> None:
     ctx.say(fmt.app_summary(summary, stats))
 
 
+def start_and_show(ctx: Context, guid: str, name: str) -> None:
+    """The end of push, start, restart and scale: start, wait for an instance, show the app."""
+    app = set_state(ctx, guid, "STARTED")
+    ctx.say()
+    wait_for_start(ctx, app, name)
+    ctx.say()
+    show_app(ctx, guid)
+
+
 def set_state(ctx: Context, guid: str, state: str) -> dict[str, Any]:
     return ctx.client.call("PUT", f"/v2/apps/{guid}", {"state": state})
 
@@ -419,13 +428,11 @@ def cmd_push(ctx: Context, a: argparse.Namespace) -> int:
         if created:  # nothing half-created: the app record goes again
             ctx.client.raw("DELETE", f"/v2/apps/{guid}")
         raise
-    if not a.no_start:
+    if a.no_start:
+        show_app(ctx, guid)
+    else:
         ctx.say("Staging app and tracing logs...")
-        app = set_state(ctx, guid, "STARTED")
-        ctx.say()
-        wait_for_start(ctx, app, a.name)
-        ctx.say()
-    show_app(ctx, guid)
+        start_and_show(ctx, guid, a.name)
     return 0
 
 
@@ -472,11 +479,7 @@ def cmd_scale(ctx: Context, a: argparse.Namespace) -> int:
         ctx.say(f"\nStopping app {a.name} {ctx.where()}...")
         set_state(ctx, guid, "STOPPED")
         ctx.say(f"Starting app {a.name} {ctx.where()}...")
-        app = set_state(ctx, guid, "STARTED")
-        ctx.say()
-        wait_for_start(ctx, app, a.name)
-        ctx.say()
-        show_app(ctx, guid)
+        start_and_show(ctx, guid, a.name)
     return 0
 
 
@@ -522,24 +525,27 @@ def cmd_logs(ctx: Context, a: argparse.Namespace) -> int:
             time.sleep(LOG_POLL_INTERVAL)
 
 
+def app_to_change(ctx: Context, name: str, state: str) -> dict[str, Any] | None:
+    """The app, or None (said, as the cf CLI says it) when it already is in `state`."""
+    app = ctx.app(name)
+    if app["entity"]["state"] == state:
+        ctx.say(f"App {name} is already {state.lower()}")
+        return None
+    return app
+
+
 def cmd_start(ctx: Context, a: argparse.Namespace) -> int:
-    app = ctx.app(a.name)
-    if app["entity"]["state"] == "STARTED":
-        ctx.say(f"App {a.name} is already started")
+    app = app_to_change(ctx, a.name, "STARTED")
+    if app is None:
         return 0
     ctx.say(f"Starting app {a.name} {ctx.where()}...")
-    app = set_state(ctx, app["metadata"]["guid"], "STARTED")
-    ctx.say()
-    wait_for_start(ctx, app, a.name)
-    ctx.say()
-    show_app(ctx, app["metadata"]["guid"])
+    start_and_show(ctx, app["metadata"]["guid"], a.name)
     return 0
 
 
 def cmd_stop(ctx: Context, a: argparse.Namespace) -> int:
-    app = ctx.app(a.name)
-    if app["entity"]["state"] == "STOPPED":
-        ctx.say(f"App {a.name} is already stopped")
+    app = app_to_change(ctx, a.name, "STOPPED")
+    if app is None:
         return 0
     ctx.say(f"Stopping app {a.name} {ctx.where()}...")
     set_state(ctx, app["metadata"]["guid"], "STOPPED")
@@ -555,11 +561,7 @@ def cmd_restart(ctx: Context, a: argparse.Namespace) -> int:
         ctx.say(f"Stopping app {a.name}...")
         set_state(ctx, guid, "STOPPED")
     ctx.say(f"Starting app {a.name}...")
-    app = set_state(ctx, guid, "STARTED")
-    ctx.say()
-    wait_for_start(ctx, app, a.name)
-    ctx.say()
-    show_app(ctx, guid)
+    start_and_show(ctx, guid, a.name)
     return 0
 
 
