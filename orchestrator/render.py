@@ -87,12 +87,18 @@ def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
     }
 
 
+def tls_listener(job: str, port: int, name: str) -> dict[str, str]:
+    """A job's HTTPS listener: `port` on all interfaces, `name`.crt and .key from the
+    job's secrets folder (foundry/pki/bundle.py names the files each job gets)."""
+    secrets = f"/var/vcap/jobs/{job}/secrets"
+    return {"listen_address": f"0.0.0.0:{port}", "cert_file": f"{secrets}/{name}.crt",
+            "key_file": f"{secrets}/{name}.key"}
+
+
 def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
     secrets = "/var/vcap/jobs/cloud_controller/secrets"
     return {
-        "listen_address": "0.0.0.0:9022",
-        "cert_file": f"{secrets}/cloud_controller.crt",
-        "key_file": f"{secrets}/cloud_controller.key",
+        **tls_listener("cloud_controller", 9022, "cloud_controller"),
         "internal_listen_address": "0.0.0.0:9023",
         "internal_url": "http://cloud-controller:9023",
         "db_path": "/var/vcap/store/cloud_controller/cc.sqlite3",
@@ -146,12 +152,9 @@ def ssh_proxy_json(cfg: FoundationConfig) -> dict[str, Any]:
 
 
 def uaa_json(cfg: FoundationConfig) -> dict[str, Any]:
-    secrets = "/var/vcap/jobs/uaa/secrets"
     return {
-        "listen_address": "0.0.0.0:8443",
-        "cert_file": f"{secrets}/uaa.crt",
-        "key_file": f"{secrets}/uaa.key",
-        "signing_key_file": f"{secrets}/jwt_signing.key",
+        **tls_listener("uaa", 8443, "uaa"),
+        "signing_key_file": "/var/vcap/jobs/uaa/secrets/jwt_signing.key",
         "signing_key_id": "key-1",
         "url": uaa_url(cfg),
         **cfg.uaa,
@@ -161,9 +164,7 @@ def uaa_json(cfg: FoundationConfig) -> dict[str, Any]:
 def credhub_json(cfg: FoundationConfig) -> dict[str, Any]:
     secrets = "/var/vcap/jobs/credhub/secrets"
     return {
-        "listen_address": "0.0.0.0:8844",
-        "cert_file": f"{secrets}/credhub.crt",
-        "key_file": f"{secrets}/credhub.key",
+        **tls_listener("credhub", 8844, "credhub"),
         "mtls_trusted_cas": f"{secrets}/mtls_trusted_cas.crt",
         "client_cas": f"{secrets}/client_cas.crt",
         "db_path": "/var/vcap/store/credhub/credhub.sqlite3",
