@@ -12,30 +12,16 @@ import ssl
 import subprocess
 import sys
 import threading
-import urllib.request
 
 import pytest
 import yaml
 
 from foundry.pki import ca
+from tests.envoy_support import FIXTURES, admin_get, fill_markers
 from tests.support import free_port, wait_for
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-FIXTURES = pathlib.Path("/work/shared/fixtures")
 ROUTER_SAN = "gorouter.service.cf.internal"
-
-
-def fill_markers(text: str, chain: bytes, key: bytes) -> str:
-    out = []
-    for line in text.splitlines():
-        for marker, pem in (("__CERT_CHAIN__", chain), ("__PRIVATE_KEY__", key)):
-            if line.strip() == marker:
-                indent = line[: len(line) - len(line.lstrip())]
-                out += [indent + p for p in pem.decode().strip().splitlines()]
-                break
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
 
 
 class Pki:
@@ -178,12 +164,7 @@ class Proxy:
 
     # -- admin -------------------------------------------------------------
     def get(self, path: str, method: str = "GET") -> tuple[int, str]:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode()
+        return admin_get(self.admin_port, path, method)
 
     def stat(self, name: str) -> int:
         _, body = self.get(f"/stats?format=json&filter=^{name.replace('.', '[.]')}$")

@@ -15,13 +15,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import yaml
 
 from foundry.pki import ca
 from foundry.rep import proxy_config
+from tests.envoy_support import admin_get
 from tests.support import free_port, wait_for
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -112,12 +111,7 @@ class Twin:
 
     # -- admin ---------------------------------------------------------------
     def get(self, path: str, method: str = "GET") -> tuple[int, str]:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode()
+        return admin_get(self.admin_port, path, method)
 
     def stat(self, name: str) -> int:
         _, body = self.get("/stats?format=json")

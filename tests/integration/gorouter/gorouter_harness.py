@@ -159,6 +159,27 @@ def loop_thread() -> Iterator[LoopThread]:
 
 
 # -- backends ------------------------------------------------------------------
+def accept_until_closed(sock: socket.socket, handle: Callable[[socket.socket], None]) -> None:
+    """Hands each connection `sock` accepts to `handle`, until `sock` is closed."""
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        handle(conn)
+
+
+def close_draining(conn: socket.socket) -> None:
+    """Shuts our side, reads until the peer closes, closes: the peer gets FIN, not RST."""
+    try:
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+    conn.close()
+
+
 class Backend:
     """Answers every request with its identity and the headers it received."""
 
@@ -251,26 +272,15 @@ class ThreadedTLSBackend(Backend):
         self.sock.close()
 
     def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+        accept_until_closed(self.sock, lambda conn: threading.Thread(
+            target=self._one, args=(conn,), daemon=True).start())
 
     def _one(self, conn: socket.socket) -> None:
         conn.settimeout(10)
         try:
             tls = self.ctx.wrap_socket(conn, server_side=True)
         except (ssl.SSLError, OSError):
-            # The alert went out; drain what the client sent so close() sends FIN, not RST.
-            try:
-                conn.shutdown(socket.SHUT_WR)
-                while conn.recv(65536):
-                    pass
-            except OSError:
-                pass
-            conn.close()
+            close_draining(conn)  # the alert went out; the client reads it, then EOF
             return
         try:
             f = tls.makefile("rb")

@@ -15,7 +15,14 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable
 
-from gorouter_harness import Backend, Harness, Pki, wait_until
+from gorouter_harness import (
+    Backend,
+    Harness,
+    Pki,
+    accept_until_closed,
+    close_draining,
+    wait_until,
+)
 
 from foundry.pki import issue_leaf
 
@@ -206,21 +213,17 @@ class SilentCloser:
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            conn.settimeout(5)
-            try:
-                conn.recv(65536)
-                conn.shutdown(socket.SHUT_WR)
-                while conn.recv(65536):
-                    pass
-            except OSError:
-                pass
+        accept_until_closed(self.sock, self._one)
+
+    def _one(self, conn: socket.socket) -> None:
+        self.accepted += 1
+        conn.settimeout(5)
+        try:
+            conn.recv(65536)
+        except OSError:
             conn.close()
+            return
+        close_draining(conn)
 
     def close(self) -> None:
         self.sock.close()

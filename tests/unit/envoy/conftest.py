@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import pytest
 
 from foundry.pki import ca
-
-FIXTURES = pathlib.Path("/work/shared/fixtures")
-if not FIXTURES.exists():
-    FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-
-
-def fill_markers(text: str, chain: bytes, key: bytes) -> str:
-    """Replace ``__CERT_CHAIN__``/``__PRIVATE_KEY__`` lines with indented PEM."""
-    out = []
-    for line in text.splitlines():
-        for marker, pem in (("__CERT_CHAIN__", chain), ("__PRIVATE_KEY__", key)):
-            if line.strip() == marker:
-                indent = line[: len(line) - len(line.lstrip())]
-                out += [indent + p for p in pem.decode().strip().splitlines()]
-                break
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
+from tests.envoy_support import FIXTURES, fill_markers
 
 
 @pytest.fixture(scope="session")

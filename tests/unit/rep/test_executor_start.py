@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from foundry.pki import new_ca
-from foundry.rep.executor import Container, Executor, ExecutorConfig, StartFailed
+from foundry.rep.executor import Container, Executor, StartFailed
 from foundry.rep.garden import GardenError
 from foundry.rep.ports import FirstFitAllocator
+from tests.rep_support import executor_config
 
 
 class FakeGarden:
@@ -48,13 +49,7 @@ class FakeGarden:
 
 
 def executor(tmp_path: Path, garden: FakeGarden) -> Executor:
-    cfg = ExecutorConfig(
-        cell_id="cell-1", cell_ip="10.0.0.5", container_subnet="10.255.1.0/24",
-        garden_network="n", stack_image="cflab/stack", foundation="t", proxy_enabled=False,
-        strict=False, unproxied_port_mappings=True, proxy_config_layout="seed", validity=3600,
-        reload_duration=0, key_size=2048, startup_interval=1, startup_timeout=5,
-        liveness_interval=30, trusted_ca="", verify_subject_alt_name=[], system_certs={},
-        state_dir=tmp_path)
+    cfg = executor_config(tmp_path)
     return Executor(cfg, garden, None, new_ca("test intermediate"), FirstFitAllocator())  # type: ignore[arg-type]
 
 

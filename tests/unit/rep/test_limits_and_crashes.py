@@ -6,10 +6,11 @@ from pathlib import Path
 
 from foundry.cloud_controller.recipe import cpu_weight
 from foundry.pki import new_ca
-from foundry.rep.executor import Container, Executor, ExecutorConfig, exit_description
+from foundry.rep.executor import Container, Executor, exit_description
 from foundry.rep.garden import _pump, oom_kills
 from foundry.rep.limits import MB, ContainerLimits, disk_quota_supported, limits_for
 from foundry.rep.ports import FirstFitAllocator
+from tests.rep_support import executor_config
 
 
 def test_memory_gets_the_proxy_allowance_only_with_the_proxy():
@@ -101,13 +102,7 @@ class FakeReporter:
 
 
 def crash_executor(tmp_path: Path, garden: CrashGarden) -> tuple[Executor, FakeBBS, FakeReporter]:
-    cfg = ExecutorConfig(
-        cell_id="cell-1", cell_ip="10.0.0.5", container_subnet="10.255.1.0/24",
-        garden_network="n", stack_image="cflab/stack", foundation="t", proxy_enabled=False,
-        strict=False, unproxied_port_mappings=True, proxy_config_layout="seed", validity=3600,
-        reload_duration=0, key_size=2048, startup_interval=1, startup_timeout=5,
-        liveness_interval=30, trusted_ca="", verify_subject_alt_name=[], system_certs={},
-        state_dir=tmp_path)
+    cfg = executor_config(tmp_path)
     bbs, reporter = FakeBBS(), FakeReporter()
     ex = Executor(cfg, garden, bbs, new_ca("test intermediate"), FirstFitAllocator(),  # type: ignore[arg-type]
                   reporter)  # type: ignore[arg-type]
