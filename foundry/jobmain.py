@@ -11,8 +11,25 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from socketserver import BaseServer
 
 Action = Callable[[], None]
+
+
+def serving(server: BaseServer, prog: str, started: str, *closers: Action
+            ) -> tuple[Action, Action]:
+    """How to start and stop one listener: start serves on a daemon thread and logs
+    `started`; stop ends serving, closes the socket, then runs each of `closers`."""
+    def start() -> None:
+        threading.Thread(target=server.serve_forever, name=prog, daemon=True).start()
+        logging.getLogger(prog).info("%s", started)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        for close in closers:
+            close()
+    return start, stop
 
 
 def serve_until_signalled(prog: str, build: Callable[[], tuple[Action, Action]]) -> int:

@@ -13,7 +13,7 @@ from foundry.credhub.server import CredHubServer
 from foundry.credhub.store import Store
 from foundry.credhub.tls import server_context
 from foundry.jobconfig import start_job
-from foundry.jobmain import Action, serve_until_signalled
+from foundry.jobmain import Action, serve_until_signalled, serving
 
 DEFAULT_CONFIG = "/var/vcap/jobs/credhub/config/credhub.json"
 
@@ -34,18 +34,10 @@ def build(cfg: CredHubConfig) -> tuple[Action, Action]:
     store = Store(cfg.db_path)
     tls, _ = server_context(cfg.cert_file, cfg.key_file, [cfg.mtls_trusted_cas, cfg.client_cas])
     server = CredHubServer(cfg.address, CredHubAPI(store, auth.creators), auth, tls)
-
-    def start() -> None:
-        server.start()
-        logging.getLogger("credhub").info(
-            "credhub listening on https://%s:%d (trusted instance CAs: %d, client CAs: %d)",
-            *server.server_address[:2], len(auth.instance_roots), len(auth.client_roots))
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        store.close()
-    return start, stop
+    host, port = server.server_address[:2]
+    return serving(server, "credhub", f"credhub listening on https://{host}:{port} (trusted "
+                   f"instance CAs: {len(auth.instance_roots)}, client CAs: "
+                   f"{len(auth.client_roots)})", store.close)
 
 
 def main(argv: list[str] | None = None) -> int:

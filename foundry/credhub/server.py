@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import ssl
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -95,7 +94,3 @@ class CredHubServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.info("connection from %s failed", client_address, exc_info=True)
 
-    def start(self) -> threading.Thread:
-        t = threading.Thread(target=self.serve_forever, name="credhub", daemon=True)
-        t.start()
-        return t

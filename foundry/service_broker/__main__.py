@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
 from foundry.jobconfig import start_job
-from foundry.jobmain import Action, serve_until_signalled
+from foundry.jobmain import Action, serve_until_signalled, serving
 from foundry.service_broker.broker import Broker
 from foundry.service_broker.config import BrokerConfig, ConfigError, load
 from foundry.service_broker.credhub_client import CredHubClient
@@ -23,18 +22,8 @@ def build(cfg: BrokerConfig) -> tuple[Action, Action]:
     broker = Broker(cfg.db_path, credhub, cfg.username, cfg.password, cfg.broker_id,
                     cfg.service_host)
     server = BrokerServer(cfg.address, broker)
-
-    def start() -> None:
-        server.start()
-        logging.getLogger("service_broker").info(
-            "service broker %s listening on %s, CredHub %s",
-            cfg.broker_id, cfg.listen_address, cfg.credhub_url)
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        broker.close()
-    return start, stop
+    return serving(server, "service_broker", f"service broker {cfg.broker_id} listening on "
+                   f"{cfg.listen_address}, CredHub {cfg.credhub_url}", broker.close)
 
 
 def main(argv: list[str] | None = None) -> int:

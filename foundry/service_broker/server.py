@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -59,7 +58,3 @@ class BrokerServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.broker = broker
 
-    def start(self) -> threading.Thread:
-        t = threading.Thread(target=self.serve_forever, name="broker", daemon=True)
-        t.start()
-        return t

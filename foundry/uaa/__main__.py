@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import sys
-import threading
 
 from foundry.jobconfig import start_job
-from foundry.jobmain import Action, serve_until_signalled
+from foundry.jobmain import Action, serve_until_signalled, serving
 from foundry.uaa.config import ConfigError, UAAConfig, load
 from foundry.uaa.jwt import SigningKey
 from foundry.uaa.server import UAAServer, tls_context
@@ -21,17 +19,8 @@ def build(cfg: UAAConfig) -> tuple[Action, Action]:
         key = SigningKey.from_pem(cfg.signing_key_id, f.read())
     tls = tls_context(cfg.cert_file, cfg.key_file) if cfg.cert_file else None
     server = UAAServer(cfg.address, UAA(cfg, key), tls)
-
-    def start() -> None:
-        threading.Thread(target=server.serve_forever, name="uaa", daemon=True).start()
-        logging.getLogger("uaa").info("uaa listening on %s (issuer %s, %d users, %d clients)",
-                                      server.server_address, cfg.issuer, len(cfg.users),
-                                      len(cfg.clients))
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-    return start, stop
+    return serving(server, "uaa", f"uaa listening on {server.server_address} (issuer "
+                   f"{cfg.issuer}, {len(cfg.users)} users, {len(cfg.clients)} clients)")
 
 
 def main(argv: list[str] | None = None) -> int:
