@@ -1,10 +1,12 @@
-"""What the rep's unit tests share: an executor config for one cell with no proxy."""
+"""What the rep's tests share: an executor config for one cell with no proxy, and the
+PEMs an instance's proxy config is rendered with."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from foundry.pki import issue_instance_identity, new_ca, new_instance_guid
 from foundry.rep.executor import ExecutorConfig
 
 
@@ -18,3 +20,13 @@ def executor_config(state_dir: Path, **overrides: Any) -> ExecutorConfig:
         liveness_interval=30, trusted_ca="", verify_subject_alt_name=[], system_certs={},
         state_dir=state_dir)
     return ExecutorConfig(**{**settings, **overrides})
+
+
+def instance_pems(ip: str = "10.255.1.2") -> tuple[str, str, str]:
+    """(certificate chain, key) of an instance identity issued as on a cell (root →
+    intermediate → leaf), and the CA of the gorouter's backend client certificates."""
+    root = new_ca("appRootCA")
+    identity = new_ca("instanceIdentityCA", issuer=root)
+    cred = issue_instance_identity(identity, new_instance_guid(), [], ip)
+    router_ca = new_ca("gorouterBackendTlsCA")
+    return cred.chain_pem.decode(), cred.key_pem.decode(), router_ca.cert_pem.decode()

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from foundry.pki import issue_instance_identity, new_ca, new_instance_guid
 from foundry.rep import proxy_config
+from tests.rep_support import instance_pems
 
 DIEGO_FLAGS = ["--service-cluster", "proxy-cluster",
                "--service-node", "sidecar~10.255.1.2~6f1a2b3c-0000-4000-8000-00000000abcd~x"]
@@ -43,11 +43,7 @@ def real_envoy() -> Path:
 
 @pytest.fixture(scope="module")
 def pems():
-    root = new_ca("appRootCA")
-    identity = new_ca("instanceIdentityCA", issuer=root)
-    cred = issue_instance_identity(identity, new_instance_guid(), [], "10.255.1.2")
-    router_ca = new_ca("gorouterBackendTlsCA")
-    return cred.chain_pem.decode(), cred.key_pem.decode(), router_ca.cert_pem.decode()
+    return instance_pems()
 
 
 def write_config(tmp: Path, pems, ports: list[int], strict: bool) -> Path:

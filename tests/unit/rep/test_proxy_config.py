@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from foundry.envoy import config as envoy_config
 from foundry.envoy.model import SocketAddress
-from foundry.pki import issue_instance_identity, issue_leaf, new_ca, new_instance_guid
 from foundry.rep import proxy_config
-
-FIXTURES = Path("/work/shared/fixtures")
+from tests.envoy_support import FIXTURES
+from tests.rep_support import instance_pems
 
 
 @pytest.fixture(scope="module")
 def spec_args():
-    root = new_ca("appRootCA")
-    identity = new_ca("instanceIdentityCA", issuer=root)
-    cred = issue_instance_identity(identity, new_instance_guid(), [], "10.255.1.2")
-    backend_ca = new_ca("gorouterBackendTlsCA")
-    issue_leaf(backend_ca, "gorouter.service.cf.internal", client_auth=True)
+    chain, key, router_ca = instance_pems()
     return dict(container_ip="10.255.1.2", app_ports=[8080, 2222],
-                cert_chain=cred.chain_pem.decode(), private_key=cred.key_pem.decode(),
-                trusted_ca=backend_ca.cert_pem.decode())
+                cert_chain=chain, private_key=key, trusted_ca=router_ca)
 
 
 def test_proxy_ports_skip_app_ports_and_61443():
