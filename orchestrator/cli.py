@@ -138,6 +138,45 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    """The incidents page on the host: scenario runs and `cflab mode` need Docker, which
+    the in-foundation dashboard job must not have."""
+    from orchestrator.lab import Lab
+    from orchestrator.lab_server import LabServer
+    from orchestrator.scenario.runner import run_scenario
+
+    require_engine()
+
+    def run(sc, modes, out, log, watch):  # a run started from the page, as `scenario run`
+        require_engine()
+        return run_scenario(sc, modes, out=out, log=lambda m: (print(m, flush=True), log(m)),
+                            project=args.scenario_project, watch=watch)
+
+    def switch(mode: str) -> None:
+        args.mode = mode
+        if cmd_mode(args) != 0:
+            raise PhaseError(f"foundation {_config(args).project!r} is not running"
+                             " (start it with `make up`)")
+
+    def foundation() -> dict:
+        status = Foundation(_config(args)).status()
+        return {"project": status["project"], "mode": status["mode"],
+                "dashboard": status["dashboard"],
+                "jobs": {j: {"state": s["state"], "health": s["health"]}
+                         for j, s in status["jobs"].items()}}
+
+    args.wait = 180.0
+    lab = Lab(args.dir, args.out, run, switch, foundation)
+    server = LabServer(lab, args.port)
+    print(f"cflab lab: http://127.0.0.1:{server.port}/  (runs write {args.out}/<scenario>/;"
+          f" Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
 def cmd_images(args: argparse.Namespace) -> int:
     require_engine()
     if args.remove:
@@ -154,6 +193,12 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
     require_engine()
     return soak.run(args.minutes, args.out, args.project or soak.PROJECT)
+
+
+def schema_dir() -> Path:
+    from orchestrator.scenario import schema
+
+    return schema.SCENARIO_DIR
 
 
 def parser() -> argparse.ArgumentParser:
@@ -196,6 +241,17 @@ def parser() -> argparse.ArgumentParser:
     soak_p.add_argument("--minutes", type=float, default=30.0)
     soak_p.add_argument("--out", type=Path, default=Path("out/soak"))
     soak_p.set_defaults(func=cmd_soak)
+
+    lab = sub.add_parser("lab", help="the incidents page: start scenarios, watch them live,"
+                                     " past runs, switch the mode (on 127.0.0.1)")
+    lab.add_argument("--port", type=int, default=8090, help="port on 127.0.0.1 (default 8090)")
+    lab.add_argument("--out", type=Path, default=Path("out/scenarios"),
+                     help="runs write DIR/<scenario>/; past runs are read from here"
+                          " (default out/scenarios, where `make scenarios` writes)")
+    lab.add_argument("--scenario-project", default="cflab-scn",
+                     help="Compose project of a run's foundations (default cflab-scn)")
+    lab.add_argument("--dir", type=Path, default=schema_dir(), help=argparse.SUPPRESS)
+    lab.set_defaults(func=cmd_lab)
 
     img = sub.add_parser("images", help="build cflab's images (or --remove them)")
     img.add_argument("--force", action="store_true", help="rebuild even what exists")

@@ -45,6 +45,12 @@ class LoadGenerator:
             t.join(self.timeout + 2)
         return self.snapshot()
 
+    def since(self, n: int) -> list[Sample]:
+        """The samples recorded after the first `n`, in the order they were recorded: a live
+        view reads the new ones without missing any a slower thread added late."""
+        with self._lock:
+            return self.samples[n:]
+
     def snapshot(self) -> list[Sample]:
         with self._lock:
             return sorted(self.samples, key=lambda s: s.t)

@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -307,10 +307,20 @@ class ModeRun:
         return self.result
 
 
+class Watcher(Protocol):
+    """Who follows a run live (`cflab lab`): told each mode's run as it starts, so it can
+    read the load's samples and the fault windows while they happen, and its result."""
+
+    def started(self, run: ModeRun) -> None: ...
+
+    def finished(self, result: ModeResult) -> None: ...
+
+
 def run_scenario(scenario: Scenario, modes: Sequence[str] | None = None,
                  out: Path = Path("scenario-results"), project: str | None = None,
                  log: Callable[[str], None] = lambda m: print(m, flush=True),
-                 placement: dict[str, Any] | None = None) -> list[ModeResult]:
+                 placement: dict[str, Any] | None = None,
+                 watch: Watcher | None = None) -> list[ModeResult]:
     """Every requested mode in turn; writes result.json, report.md, timeline.png."""
     modes = list(modes or scenario.modes)
     dest = out / scenario.name
@@ -326,7 +336,10 @@ def run_scenario(scenario: Scenario, modes: Sequence[str] | None = None,
             log(f"[{scenario.name}/{mode}] skipped: {note}")
         else:
             cfg = foundation_config(scenario, mode, project, placement)
-            r = ModeRun(scenario, cfg, dest / mode, log).run()
+            mode_run = ModeRun(scenario, cfg, dest / mode, log)
+            if watch:
+                watch.started(mode_run)
+            r = mode_run.run()
         r.evaluate(scenario.expect.get(mode, ()))
         for o in r.outcomes:
             log(f"[{scenario.name}/{mode}] {'✓' if o.passed else '✗'} {o.expectation}"
@@ -336,6 +349,8 @@ def run_scenario(scenario: Scenario, modes: Sequence[str] | None = None,
             f" {r.counts.misrouted} misrouted, {r.counts.errors} errors")
         results.append(r)
         paths = report.write_all(dest, scenario, results)   # partial reports survive a crash
+        if watch:
+            watch.finished(r)
     log(f"[{scenario.name}] reports: {', '.join(str(p) for p in paths.values())}")
     sys.stdout.flush()
     return results
