@@ -197,38 +197,41 @@ class BBSState:
             out.append(lrp)
         return out
 
-    def claim(self, body: Any) -> ActualLRP:
-        body = _require(body, "process_guid", "index", "instance_guid", "cell_id")
+    def _for_cell(self, body: dict[str, Any]) -> tuple[ActualLRP, str, str, bool]:
+        """The actual LRP a cell claims or starts, its instance guid and cell, and whether
+        that cell already holds that instance; Conflict when the LRP is no longer desired
+        or is placed on another cell."""
         lrp = self._lookup(body)
         ig, cell = body["instance_guid"], body["cell_id"]
         if not self.is_desired(lrp):
             raise Conflict("actual LRP is no longer desired")
-        if lrp.state == UNCLAIMED:
-            if lrp.placement_cell_id and lrp.placement_cell_id != cell:
-                raise Conflict(f"actual LRP is placed on cell {lrp.placement_cell_id}")
-        elif lrp.state in (CLAIMED, RUNNING) and (lrp.instance_guid, lrp.cell_id) == (ig, cell):
-            return lrp  # a repeated claim of the same instance changes nothing
-        else:
-            raise Conflict(f"cannot claim actual LRP in state {lrp.state}")
-        lrp.state = CLAIMED
+        if lrp.state == UNCLAIMED and lrp.placement_cell_id and lrp.placement_cell_id != cell:
+            raise Conflict(f"actual LRP is placed on cell {lrp.placement_cell_id}")
+        return lrp, ig, cell, (lrp.instance_guid, lrp.cell_id) == (ig, cell)
+
+    @staticmethod
+    def _hold(lrp: ActualLRP, state: str, ig: str, cell: str) -> None:
+        lrp.state = state
         lrp.instance_guid, lrp.cell_id = ig, cell
         lrp.placement_cell_id = cell
         lrp.placement_error = ""
+
+    def claim(self, body: Any) -> ActualLRP:
+        body = _require(body, "process_guid", "index", "instance_guid", "cell_id")
+        lrp, ig, cell, same = self._for_cell(body)
+        if lrp.state in (CLAIMED, RUNNING) and same:
+            return lrp  # a repeated claim of the same instance changes nothing
+        if lrp.state != UNCLAIMED:
+            raise Conflict(f"cannot claim actual LRP in state {lrp.state}")
+        self._hold(lrp, CLAIMED, ig, cell)
         lrp.since = self.clock()
         self._touch(lrp)
         return lrp
 
     def start(self, body: Any) -> ActualLRP:
         body = _require(body, "process_guid", "index", "instance_guid", "cell_id")
-        lrp = self._lookup(body)
-        ig, cell = body["instance_guid"], body["cell_id"]
-        if not self.is_desired(lrp):
-            raise Conflict("actual LRP is no longer desired")
-        same = (lrp.instance_guid, lrp.cell_id) == (ig, cell)
-        if lrp.state == UNCLAIMED:
-            if lrp.placement_cell_id and lrp.placement_cell_id != cell:
-                raise Conflict(f"actual LRP is placed on cell {lrp.placement_cell_id}")
-        elif lrp.state not in (CLAIMED, RUNNING) or not same:
+        lrp, ig, cell, same = self._for_cell(body)
+        if lrp.state != UNCLAIMED and (lrp.state not in (CLAIMED, RUNNING) or not same):
             raise Conflict(f"cannot start actual LRP in state {lrp.state}"
                            + ("" if same else " held by another instance"))
         ports = body.get("ports", [])
@@ -241,10 +244,7 @@ class BBSState:
             if not isinstance(body.get(name, ""), str):
                 raise InvalidRequest(f"{name}: must be a string")
         was_running = lrp.state == RUNNING
-        lrp.state = RUNNING
-        lrp.instance_guid, lrp.cell_id = ig, cell
-        lrp.placement_cell_id = cell
-        lrp.placement_error = ""
+        self._hold(lrp, RUNNING, ig, cell)
         lrp.address = body.get("address", "")
         lrp.instance_address = body.get("instance_address", "")
         lrp.ports = [normalize_port_mapping(p) for p in ports]
@@ -258,9 +258,7 @@ class BBSState:
     def crash(self, body: Any) -> ActualLRP | None:
         """CF's crash rules (bbs ``db/sqldb/actual_lrp_db.go`` CrashActualLRP)."""
         body = _require(body, "process_guid", "index", "instance_guid")
-        stop = self._matching_stop(body)
-        if stop is not None:
-            self._drop_stop(stop)
+        if self._ends_a_stop(body):
             return None
         lrp = self._lookup(body)
         if lrp.state not in (CLAIMED, RUNNING) or lrp.instance_guid != body["instance_guid"]:
@@ -288,9 +286,7 @@ class BBSState:
     def remove(self, body: Any) -> ActualLRP | None:
         """The cell stopped an instance on purpose."""
         body = _require(body, "process_guid", "index", "instance_guid")
-        stop = self._matching_stop(body)
-        if stop is not None:
-            self._drop_stop(stop)
+        if self._ends_a_stop(body):
             return None
         lrp = self._lookup(body)
         if lrp.instance_guid != body["instance_guid"]:
@@ -315,12 +311,15 @@ class BBSState:
         self._unclaim(lrp)
         return lrp
 
-    def _matching_stop(self, body: dict[str, Any]) -> StopRequest | None:
+    def _ends_a_stop(self, body: dict[str, Any]) -> bool:
+        """Whether a cell's report is about an instance the BBS asked it to stop (a
+        retired one): that stop request is done and dropped; the LRP is not touched."""
         for stop in self.stops:
             if (stop.process_guid, stop.index, stop.instance_guid) == (
                     body["process_guid"], body["index"], body["instance_guid"]):
-                return stop
-        return None
+                self._drop_stop(stop)
+                return True
+        return False
 
     # ---- cells -------------------------------------------------------------------------
 
