@@ -87,9 +87,7 @@ def v2_stats(app: dict[str, Any], uris: list[str], lrps: list[dict[str, Any]], m
                 "host": lrp.get("address", ""),
                 "port": unproxied_port(lrp, mode),
                 "uptime": uptime(lrp, now),
-                "mem_quota": app["memory"] * 1024 * 1024,
-                "disk_quota": app["disk_quota"] * 1024 * 1024,
-                "fds_quota": FDS_QUOTA,
+                **quotas(app),
                 "usage": {"time": time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(now)),
                           **usage_of(lrp, (usage or {}).get(str(index)))},
             }
@@ -97,6 +95,12 @@ def v2_stats(app: dict[str, Any], uris: list[str], lrps: list[dict[str, Any]], m
             entry["uptime"] = 0
         out[str(index)] = entry
     return out
+
+
+def quotas(app: dict[str, Any]) -> dict[str, int]:
+    """An instance's limits as v2 and v3 stats show them, in bytes."""
+    return {"mem_quota": app["memory"] * 1024 * 1024,
+            "disk_quota": app["disk_quota"] * 1024 * 1024, "fds_quota": FDS_QUOTA}
 
 
 def instance_ports(lrp: dict[str, Any], mode: str) -> list[dict[str, int]]:
@@ -130,9 +134,7 @@ def v3_stats(app: dict[str, Any], lrps: list[dict[str, Any]], mode: str,
             "host": lrp_.get("address", ""),
             "instance_ports": instance_ports(lrp_, mode),
             "uptime": uptime(lrp_, now),
-            "mem_quota": app["memory"] * 1024 * 1024,
-            "disk_quota": app["disk_quota"] * 1024 * 1024,
-            "fds_quota": FDS_QUOTA,
+            **quotas(app),
             "isolation_segment": None,
             "details": lrp_.get("crash_reason") or None,
             "instance_guid": lrp_.get("instance_guid", ""),
