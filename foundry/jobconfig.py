@@ -1,8 +1,8 @@
 """Reading a job's JSON config file (`bbs.json`, `credhub.json`, ...), shared by the jobs.
 
 Each job's own module says which keys it takes (a `JobConfig` dataclass); this
-turns a missing, unreadable or non-object file, or a bad value, into that job's
-ConfigError naming the path or the key.
+turns a missing, unreadable or non-object file, or a bad value, into a ConfigError
+naming the path or the key.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Self, TypeVar
 
 T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A job's config file is missing or unreadable, or a key holds a bad value; the
+    message names the file or the key."""
 
 
 def read_object(path: str, error: type[Exception]) -> dict[str, Any]:
@@ -78,7 +83,7 @@ class JobConfig:
     the job's own rules (`check`). Every failure is the job's `error`, naming the key.
     """
 
-    error: ClassVar[type[Exception]] = ValueError
+    error: ClassVar[type[Exception]] = ConfigError
     listen_keys: ClassVar[tuple[str, ...]] = ("listen_address",)
     required: ClassVar[tuple[str, ...]] = ()
     special: ClassVar[tuple[str, ...]] = ()

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from foundry.jobconfig import ConfigError as ConfigError  # the job's, for its __main__
 from foundry.jobconfig import JobConfig
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
 class BBSConfig(JobConfig):
-    error = ConfigError
-
     listen_address: str = "0.0.0.0:8889"
     db_path: str = "/var/vcap/store/bbs/bbs.sqlite3"
     convergence_interval: float = 30.0

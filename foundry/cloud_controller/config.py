@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundry.jobconfig import JobConfig, split_host_port
+from foundry.jobconfig import ConfigError, JobConfig, split_host_port
 
 MODES = ("before-envoy", "after-envoy", "strict")
 
 
-class ConfigError(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class CCConfig(JobConfig):
-    error = ConfigError
     listen_keys = ("listen_address", "internal_listen_address")
 
     listen_address: str = "0.0.0.0:9022"

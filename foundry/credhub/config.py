@@ -23,16 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from foundry.jobconfig import JobConfig
-
-
-class ConfigError(Exception):
-    pass
+from foundry.jobconfig import ConfigError, JobConfig
 
 
 @dataclass(frozen=True)
 class CredHubConfig(JobConfig):
-    error = ConfigError
     required = ("cert_file", "key_file", "mtls_trusted_cas")
     special = ("broker_actors",)
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from foundry.jobconfig import JobConfig
-
-
-class ConfigError(Exception):
-    pass
+from foundry.jobconfig import ConfigError, JobConfig
 
 
 @dataclass(frozen=True)
 class EmitterConfig(JobConfig):
-    error = ConfigError
     listen_keys = ()
     special = ("nats_servers",)
 

@@ -22,16 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from foundry.jobconfig import ConfigError as ConfigError  # the job's, for its __main__
 from foundry.jobconfig import JobConfig
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
 class BrokerConfig(JobConfig):
-    error = ConfigError
     required = ("username", "password", "cert_file", "key_file")
 
     listen_address: str = "0.0.0.0:8088"

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from foundry.jobconfig import JobConfig
-
-
-class ConfigError(Exception):
-    pass
+from foundry.jobconfig import ConfigError, JobConfig
 
 
 @dataclass(frozen=True)
 class SSHProxyConfig(JobConfig):
-    error = ConfigError
-
     listen_address: str = "0.0.0.0:2222"
     host_key_file: str = ""          # the proxy's own SSH host key
     uaa_url: str = "https://uaa.service.cf.internal:8443"

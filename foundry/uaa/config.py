@@ -9,13 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from foundry.jobconfig import JobConfig
+from foundry.jobconfig import ConfigError, JobConfig
 
 GRANT_TYPES = ("password", "refresh_token", "client_credentials", "authorization_code")
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,6 @@ class Client:
 
 @dataclass(frozen=True)
 class UAAConfig(JobConfig):
-    error = ConfigError
     special = ("users", "clients")
 
     listen_address: str = "0.0.0.0:8443"
