@@ -138,23 +138,19 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
-def cmd_lab(args: argparse.Namespace) -> int:
-    """The incidents page on the host: scenario runs and `cflab mode` need Docker, which
-    the in-foundation dashboard job must not have."""
-    from orchestrator.lab import Lab
-    from orchestrator.lab_server import LabServer
+def lab_actions(args: argparse.Namespace) -> tuple:
+    """What the lab's page calls: a scenario run as `cflab scenario run` makes it, the
+    switch as `cflab mode` makes it, and the foundation as `cflab status` reads it."""
     from orchestrator.scenario.runner import run_scenario
 
-    require_engine()
-
-    def run(sc, modes, out, log, watch):  # a run started from the page, as `scenario run`
+    def run(sc, modes, out, log, watch):
         require_engine()
         return run_scenario(sc, modes, out=out, log=lambda m: (print(m, flush=True), log(m)),
                             project=args.scenario_project, watch=watch)
 
     def switch(mode: str) -> None:
-        args.mode = mode
-        if cmd_mode(args) != 0:
+        mode_args = argparse.Namespace(**{**vars(args), "mode": mode, "wait": 180.0})
+        if cmd_mode(mode_args) != 0:
             raise PhaseError(f"foundation {_config(args).project!r} is not running"
                              " (start it with `make up`)")
 
@@ -165,8 +161,17 @@ def cmd_lab(args: argparse.Namespace) -> int:
                 "jobs": {j: {"state": s["state"], "health": s["health"]}
                          for j, s in status["jobs"].items()}}
 
-    args.wait = 180.0
-    lab = Lab(args.dir, args.out, run, switch, foundation)
+    return run, switch, foundation
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """The incidents page on the host: scenario runs and `cflab mode` need Docker, which
+    the in-foundation dashboard job must not have."""
+    from orchestrator.lab import Lab
+    from orchestrator.lab_server import LabServer
+
+    require_engine()
+    lab = Lab(args.dir, args.out, *lab_actions(args))
     server = LabServer(lab, args.port)
     print(f"cflab lab: http://127.0.0.1:{server.port}/  (runs write {args.out}/<scenario>/;"
           f" Ctrl-C stops)", flush=True)

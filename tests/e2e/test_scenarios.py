@@ -35,11 +35,12 @@ PLACEMENT = {"subnets": {"foundation": "10.236.0.0/24", "cell_containers": "10.2
                        "ssh_proxy": 32222, "dashboard": 29300}}
 # `make test` must finish within CI's 30 minutes on a 2-core machine, and a replay costs a
 # fresh foundation (30-90 s), so CI replays the scenarios and modes in CI_MODES: the
-# incident itself, the pruning trade-off, the client certificate, the guide's example and
-# the OOM crash loop. The other shipped scenarios (and modes) run in `make scenarios`, or
+# pruning trade-off, the client certificate, the guide's example and the OOM crash loop.
+# The incident itself (stale-route-port-reuse before Envoy and in strict) is started from
+# `cflab lab`'s page in tests/e2e/test_lab.py, with the same checks (check_run,
+# check_stale_route). The other shipped scenarios (and modes) run in `make scenarios`, or
 # here with CFLAB_FULL_MATRIX=1.
 CI_MODES = {
-    "stale-route-port-reuse": ("before-envoy", "strict"),  # the incident, and what stops it
     "nats-outage-port-reuse": ("before-envoy",),   # pruning suspended: the trade-off
     "strict-direct-access": ("strict",),           # the client certificate's point
     "router-restart-under-load": ("strict",),      # the guide's example, packed and replayed
@@ -55,10 +56,16 @@ MATRIX = [(name, mode) for name, path in sorted(schema.discover().items())
 def replay(name: str, mode: str, tmp_path) -> dict:
     sc = schema.load_file(schema.discover()[name])
     results = run_scenario(sc, [mode], out=tmp_path, project=PROJECT, placement=PLACEMENT)
-    result, dest = results[0], tmp_path / name
+    assert results[0].error == "", results[0].error
+    return check_run(tmp_path / name, mode)
+
+
+def check_run(dest, mode: str) -> dict:
+    """What every run must have written: its mode passed, result.json whose counts match the
+    report's table row, timeline.png, the router's routes; and no containers left."""
     doc = json.loads((dest / "result.json").read_text())["modes"][mode]
-    assert result.error == "", result.error
-    assert result.status == PASSED, doc["expectations"]
+    assert doc["error"] == "", doc["error"]
+    assert doc["status"] == PASSED, doc["expectations"]
     assert (dest / "timeline.png").read_bytes()[:4] == b"\x89PNG"
     assert (dest / mode / "evidence" / "router-routes.json").exists()
     row = next(line for line in (dest / "report.md").read_text().splitlines()
@@ -69,6 +76,16 @@ def replay(name: str, mode: str, tmp_path) -> dict:
     assert re.match(rf"{counts['errors']}\b", cells[4]), row
     assert not leftovers(), "the runner left containers behind"
     return doc
+
+
+def check_stale_route(dest, mode: str, doc: dict) -> None:
+    """The incident itself: B answers A's route only without route integrity, and the live
+    dashboard saw it too, from the router's access log and the BBS."""
+    counts = doc["counts"]
+    assert (counts["misrouted"] > 0) == (mode == "before-envoy"), counts
+    dash = json.loads((dest / mode / "evidence" / "dashboard-state.json")
+                      .read_text())["sections"]["traffic"]
+    assert (sum(t["misrouted"] for t in dash.values()) > 0) == (mode == "before-envoy"), dash
 
 
 def leftovers() -> str:
@@ -95,12 +112,7 @@ def test_scenario(name: str, mode: str, tmp_path):
     if name == "oom-crash-loop":  # the loop really ran: crashes, and requests through it
         assert doc["timers"]["into-backoff"] is not None, doc
     if name == "stale-route-port-reuse":
-        # the incident itself: B answers A's route only without route integrity
-        assert (counts["misrouted"] > 0) == (mode == "before-envoy"), counts
-        # and the live dashboard saw it too, from the router's access log and the BBS
-        dash = json.loads((tmp_path / name / mode / "evidence" / "dashboard-state.json")
-                          .read_text())["sections"]["traffic"]
-        assert (sum(t["misrouted"] for t in dash.values()) > 0) == (mode == "before-envoy"), dash
+        check_stale_route(tmp_path / name, mode, doc)
     if name == "nats-outage-port-reuse":
         # pruning suspended: app-a's stale route reached app-b for the whole outage
         reused = doc["by_phase"]["reused"]

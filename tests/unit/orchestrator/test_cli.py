@@ -49,3 +49,25 @@ def test_down_removes_the_saved_config_so_up_starts_fresh(tmp_path, monkeypatch)
     monkeypatch.setattr(foundation, "ids", lambda kind, label: [])
     foundation.Foundation(config.load(None, {"project": "cflab-t"})).down()
     assert foundation.saved_config_path("cflab-t") is None
+
+
+def test_the_lab_switch_is_cflab_mode(monkeypatch, tmp_path):
+    """The page's switch does what `cflab mode M` does to the foundation `cflab lab` was
+    started for; on a foundation that is not running it says so."""
+    from orchestrator import foundation
+
+    switched: list[tuple[str, str]] = []
+    running = ["c1"]
+    monkeypatch.setattr(cli, "require_engine", lambda: None)
+    monkeypatch.setattr(foundation.Foundation, "running_containers", lambda self: running)
+    monkeypatch.setattr(foundation.Foundation, "switch_mode",
+                        lambda self, wait: switched.append((self.cfg.project, self.cfg.mode)))
+    monkeypatch.setattr(cli, "saved_config_path", lambda project: None)
+    args = cli.parser().parse_args(["--project", "cflab-labt", "lab", "--port", "0"])
+    assert args.out == cli.Path("out/scenarios") and args.scenario_project == "cflab-scn"
+    _, switch, _ = cli.lab_actions(args)
+    switch("strict")
+    assert switched == [("cflab-labt", "strict")]
+    running.clear()
+    with pytest.raises(cli.PhaseError, match="'cflab-labt' is not running"):
+        switch("before-envoy")
