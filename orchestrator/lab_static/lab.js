@@ -145,15 +145,16 @@ function drawLane(mode) {
   box.dataset.requests = requests;
   box.dataset.misrouted = misrouted;
   const routes = [...new Set(samples.map((s) => s.route))].sort();
-  const W = 900, left = 90, top = 18, row = 22, H = top + Math.max(routes.length, 1) * row + 18;
+  // Fault labels take turns on two lines above the dots, so neighbours do not overlap.
+  const W = 900, left = 90, top = 28, row = 22, H = top + Math.max(routes.length, 1) * row + 18;
   const end = Math.max(10, lane.now, ...lane.faults.map((f) => f.end ?? f.start ?? 0), samples.length ? samples[samples.length - 1].t : 0);
   const x = (t) => left + (W - left - 20) * Math.min(t, end) / end;
   const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${mode} timeline` });
-  for (const f of lane.faults) {
+  lane.faults.forEach((f, k) => {
     const x0 = x(f.start ?? 0), x1 = f.end == null ? x(lane.now) : x(f.end);
     g.append(svg("rect", { class: "fault", x: x0, y: 2, width: Math.max(2, x1 - x0), height: H - 4, "data-fault": f.name }));
-    g.append(svg("text", { class: "fault-label", x: x0 + 2, y: 12 }, f.name));
-  }
+    g.append(svg("text", { class: "fault-label", x: x0 + 2, y: 11 + (k % 2) * 11 }, f.name));
+  });
   routes.forEach((r, i) => g.append(svg("text", { class: "route", x: 4, y: top + i * row + 14 }, r)));
   // Draw intended first, so a red misroute is never hidden under green.
   const order = { intended: 0, error: 1, misrouted: 2 };
