@@ -39,6 +39,8 @@ async function loadFoundation() {
   try { f = await api("/api/foundation"); } catch (e) { f = { error: e.message, jobs: {} }; }
   $("foundation-name").textContent = f.project || "";
   $("foundation-mode").textContent = f.mode || "not running";
+  const pick = $("switch-mode");
+  if (f.mode && !pick.dataset.touched) pick.value = f.mode;  // until the user picks one
   show("foundation-error", f.error);
   const link = $("dashboard-link");
   if (f.dashboard) { link.href = f.dashboard; link.hidden = false; }
@@ -227,6 +229,7 @@ function connect() {
 document.addEventListener("DOMContentLoaded", () => {
   $("switch-mode").replaceChildren(...MODES.map((m) => el("option", { value: m }, m)));
   $("scenario").addEventListener("change", renderModes);
+  $("switch-mode").addEventListener("change", (ev) => { ev.target.dataset.touched = "1"; });
   $("start-form").addEventListener("submit", start);
   $("switch-form").addEventListener("submit", switchMode);
   loadScenarios().catch((e) => show("start-error", e.message));

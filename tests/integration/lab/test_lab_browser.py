@@ -75,7 +75,8 @@ def test_start_watch_and_read_a_run_from_the_page(lab, browser, tmp_path):
     assert "6/40 misrouted" in row.inner_text()
     page.wait_for_selector('#past tr[data-scenario="fake-incident"] img', timeout=5000)
 
-    # The switch.
+    # The switch: it starts at the foundation's mode.
+    assert page.input_value("#switch-mode") == "after-envoy"
     page.select_option("#switch-mode", "strict")
     page.click("#switch-button")
     page.wait_for_selector('#switch-status[data-state="done"]', timeout=5000)
