@@ -177,6 +177,13 @@ def cmd_lab(args: argparse.Namespace) -> int:
           f" Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        going = lab.running_mode()
+        if going is not None:  # the run's thread dies with the lab: take its foundation down
+            print(f"cflab lab: stopped mid-run; removing foundation {going.cfg.project!r}",
+                  file=sys.stderr, flush=True)
+            going.foundation.down()
+        raise
     finally:
         server.server_close()
     return 0

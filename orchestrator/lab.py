@@ -179,6 +179,7 @@ class Lab:
         self.run: Run | None = None
         self.runs = 0
         self.switch: dict[str, Any] = {"state": "idle", "mode": "", "error": ""}
+        self._watch: _Watch | None = None
 
     # -- events ---------------------------------------------------------------
 
@@ -231,8 +232,14 @@ class Lab:
             run.log.append(line)
         self.publish("log", {"run": run.id, "line": line})
 
+    def running_mode(self) -> Any:
+        """The ModeRun going now (its foundation is up), or None: what a stopped lab
+        must tear down, since the run's thread dies with it."""
+        watch = self._watch
+        return watch.mode_run if watch is not None else None
+
     def _run(self, run: Run, sc: schema.Scenario) -> None:
-        watch = _Watch(self, run)
+        watch = self._watch = _Watch(self, run)
         try:
             self.run_fn(sc, run.modes, out=self.out, log=lambda m: self._log(run, m),
                         watch=watch)

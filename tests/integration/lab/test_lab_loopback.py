@@ -79,12 +79,14 @@ def test_a_run_fills_its_lanes_live_then_lists_as_a_past_run(lab):
     assert sum(s["outcome"] == "misrouted" for s in samples) == 6
     assert seen[-1][1]["faults"] == [{"name": "kill app-a", "start": 3.5, "end": None}]
     assert lab.lab.snapshot()["run"]["lanes"]["before-envoy"]["state"] == "running"
+    assert lab.lab.running_mode().cfg.mode == "before-envoy"   # what Ctrl-C tears down
     # Only one run at a time.
     status, doc = call(lab, "POST", "/api/runs?scenario=fake-incident")
     assert status == 409 and "still going" in doc["error"]
 
     lab.runner.release.set()
     seen = ev.until(lambda k, d: k == "run" and d.get("state") == "done")
+    assert lab.lab.running_mode() is None
     results = {d["mode"]: d for k, d in seen if k == "result"}
     assert results["before-envoy"]["state"] == "passed"
     assert results["before-envoy"]["counts"]["misrouted"] == 6
