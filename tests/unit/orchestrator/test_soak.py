@@ -68,6 +68,11 @@ def test_verdict_and_table() -> None:
     problems = soak.verdict(quiet, grown + [soak.Growth("bbs", 100_000, 150_000, 9, 9)])
     assert problems[0] == "1 requests failed outside fault windows: 503 no_endpoints ×1"
     assert problems[1].startswith("bbs grew: RSS +50.0%")
+    # a short run (CI's) reports growth without judging it: it would measure the warm-up
+    assert soak.verdict(quiet, grown + [soak.Growth("bbs", 100_000, 150_000, 9, 9)],
+                        judge_growth=False) == problems[:1]
+    assert "Growth is not judged" in soak.table(3, result, grown, [])
+    assert "Growth is not judged" not in text
 
 
 def test_plot_writes_a_png(tmp_path) -> None:
