@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from foundry.policy_server.policies import (
+    Policy,
     PolicyError,
     ids_param,
     listing,
@@ -22,7 +24,7 @@ from foundry.policy_server.policies import (
 from foundry.policy_server.store import PolicyStore
 
 if TYPE_CHECKING:
-    from foundry.cloud_controller.api import API, Request, Response
+    from foundry.cloud_controller.api import API, Handler, Request, Response
 
 EXTERNAL = "/networking/v1/external"
 
@@ -52,27 +54,23 @@ def register(api: API) -> PolicyStore:
     def list_policies(req: Request, m: re.Match[str]) -> Response:
         return Response(200, listing(select(store.all(), **_filters(req))))
 
-    def create(req: Request, m: re.Match[str]) -> Response:
-        try:
-            store.add(parse_policies(_body(req)))
-        except PolicyError as e:
-            return refused(e, "policies-create")
-        return Response(200, {})
-
-    def delete(req: Request, m: re.Match[str]) -> Response:
-        try:
-            store.delete(parse_policies(_body(req)))
-        except PolicyError as e:
-            return refused(e, "delete-policies")
-        return Response(200, {})
+    def changer(action: str, apply: Callable[[list[Policy]], None]) -> Handler:
+        def change(req: Request, m: re.Match[str]) -> Response:
+            try:
+                apply(parse_policies(_body(req)))
+            except PolicyError as e:
+                return refused(e, action)
+            return Response(200, {})
+        return change
 
     def internal(req: Request, m: re.Match[str]) -> Response:
         ids = ids_param(req.query.get("id", []))
         return Response(200, listing(select(store.all(), ids=ids if "id" in req.query else None)))
 
     api._add("GET", EXTERNAL + "/policies", list_policies)  # noqa: SLF001
-    api._add("POST", EXTERNAL + "/policies", create)  # noqa: SLF001
-    api._add("POST", EXTERNAL + "/policies/delete", delete)  # noqa: SLF001
+    api._add("POST", EXTERNAL + "/policies", changer("policies-create", store.add))  # noqa: SLF001
+    api._add("POST", EXTERNAL + "/policies/delete",  # noqa: SLF001
+             changer("delete-policies", store.delete))
     api.internal_routes.append(
         ("GET", re.compile(r"/networking/v1/internal/policies/?$"), internal))
     return store

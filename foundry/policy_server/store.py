@@ -32,16 +32,15 @@ class PolicyStore:
 
     def add(self, policies: list[Policy]) -> None:
         """Idempotent, as the policy server's create: an existing policy is kept."""
-        with self.lock:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO network_policies (source_id, destination_id, protocol,"
-                " start_port, end_port) VALUES (?, ?, ?, ?, ?)",
-                [(p.source_id, p.destination_id, p.protocol, p.start, p.end) for p in policies])
+        self._each("INSERT OR IGNORE INTO network_policies (source_id, destination_id, protocol,"
+                   " start_port, end_port) VALUES (?, ?, ?, ?, ?)", policies)
 
     def delete(self, policies: list[Policy]) -> None:
         """Idempotent too: deleting a policy that is not there is fine."""
+        self._each("DELETE FROM network_policies WHERE source_id = ? AND destination_id = ? AND "
+                   "protocol = ? AND start_port = ? AND end_port = ?", policies)
+
+    def _each(self, sql: str, policies: list[Policy]) -> None:
         with self.lock:
-            self.conn.executemany(
-                "DELETE FROM network_policies WHERE source_id = ? AND destination_id = ? AND "
-                "protocol = ? AND start_port = ? AND end_port = ?",
-                [(p.source_id, p.destination_id, p.protocol, p.start, p.end) for p in policies])
+            self.conn.executemany(sql, [(p.source_id, p.destination_id, p.protocol, p.start,
+                                         p.end) for p in policies])
