@@ -134,6 +134,18 @@ function drawDirty() {
   S.dirty.clear();
 }
 
+function laneEnd(lane) {
+  const last = lane.samples.length ? lane.samples[lane.samples.length - 1].t : 0;
+  return Math.max(lane.now, last, ...lane.faults.map((f) => f.end ?? f.start ?? 0));
+}
+function runEnd() {
+  return Math.max(10, ...Object.values((S.run || {}).lanes || {}).map(laneEnd));
+}
+function growing() {  // a longer lane rescales the others too
+  const before = runEnd();
+  return () => { if (runEnd() > before) for (const m of Object.keys(S.run.lanes)) S.dirty.add(m); };
+}
+
 function drawLane(mode) {
   const lane = S.run && S.run.lanes[mode];
   const box = document.querySelector(`#lanes .lane[data-mode="${mode}"]`);
@@ -149,7 +161,7 @@ function drawLane(mode) {
   const routes = [...new Set(samples.map((s) => s.route))].sort();
   // Fault labels take turns on two lines above the dots, so neighbours do not overlap.
   const W = 900, left = 90, top = 28, row = 22, H = top + Math.max(routes.length, 1) * row + 18;
-  const end = Math.max(10, lane.now, ...lane.faults.map((f) => f.end ?? f.start ?? 0), samples.length ? samples[samples.length - 1].t : 0);
+  const end = runEnd();  // one time scale for every lane, so the modes read side by side
   const x = (t) => left + (W - left - 20) * Math.min(t, end) / end;
   const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${mode} timeline` });
   lane.faults.forEach((f, k) => {
@@ -212,15 +224,17 @@ function connect() {
   on("samples", (d) => {
     const lane = S.run && S.run.lanes[d.mode];
     if (!lane) return;
+    const rescale = growing();
     lane.samples.push(...d.samples); lane.now = d.now;
     if (d.faults) lane.faults = d.faults;
-    S.dirty.add(d.mode); schedule();
+    rescale(); S.dirty.add(d.mode); schedule();
   });
   on("result", (d) => {
     const lane = S.run && S.run.lanes[d.mode];
     if (!lane) return;
+    const rescale = growing();
     Object.assign(lane, d);
-    S.dirty.add(d.mode); schedule();
+    rescale(); S.dirty.add(d.mode); schedule();
   });
   on("runs", () => loadPast());
   on("switch", renderSwitch);
