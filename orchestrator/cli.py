@@ -74,7 +74,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     cf apps; cf app hello; cf routes; cf oauth-token
     cf ssh hello -c 'echo $CF_INSTANCE_GUID'   # OpenSSH through the ssh-proxy on 127.0.0.1:{cfg.ports['ssh_proxy']}
     ssh -p {cfg.ports['ssh_proxy']} cf:$(cf curl '/v2/apps?q=name:hello' | jq -r '.resources[0].metadata.guid')/0@127.0.0.1   # password: cf ssh-code
-    cfdot --bbsURL http://127.0.0.1:{cfg.ports['bbs']} actual-lrps | jq -c '{{process_guid,index,state,address,ports}}'
+    source {foundation.cfdot_setup_shown}   # cfdot's BBS_URL and client certificate: the BBS is mutual TLS only
+    cfdot actual-lrps | jq -c '{{process_guid,index,state,address,ports}}'
     cflab status; cflab logs router; cflab mode strict
     docker exec {cell} iptables -t nat -nL CFLAB-DNAT
     curl -s http://127.0.0.1:{cfg.ports['nats_monitor']}/varz | jq .connections
@@ -119,6 +120,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{'job':<20} {'state':<10} {'health':<10} container")
     for job, st in sorted(status["jobs"].items()):
         print(f"{job:<20} {st['state']:<10} {st['health']:<10} {st['container']}")
+    if status["cfdot"]:
+        print(f"cfdot from the host (BBS {status['bbs']}, mutual TLS): {status['cfdot']}")
     return 0
 
 

@@ -110,6 +110,10 @@ class Foundation:
             path = self.write_cf_config()
             notes.append(f"API {render.cc_url(self.cfg)}, UAA {render.uaa_url(self.cfg)},"
                          f" logged in as {self.admin[0]} ({path})")
+        with phase("cfdot") as notes:
+            setup = self.write_cfdot_config()
+            notes.append(f"BBS {self.bbs_url} (mutual TLS); client certificate in"
+                         f" {setup.parent}")
         if self.cfg.sample_apps:
             with phase("apps") as notes:
                 for name, instances in SAMPLE_APPS:
@@ -139,6 +143,57 @@ class Foundation:
                   "/var/vcap/jobs/cloud_controller/secrets/system_ca.crt"]).stdout.decode()
         return login(self.cf_home, render.cc_url(self.cfg), render.uaa_url(self.cfg), ca,
                      *self.admin)
+
+    @property
+    def cfdot_dir(self) -> Path:
+        return render.state_dir(self.project) / "cfdot"
+
+    @property
+    def cfdot_setup_shown(self) -> str:
+        """`setup`'s path as the user types it (relative to the working directory)."""
+        return _shown(self.cfdot_dir / "setup")
+
+    @property
+    def bbs_url(self) -> str:
+        """The BBS as the host reaches it: its published port (the certificate covers
+        127.0.0.1)."""
+        return f"https://127.0.0.1:{self.cfg.ports['bbs']}"
+
+    def write_cfdot_config(self) -> Path:
+        """The host user's cfdot credentials, as diego's cfdot job lays them out on a VM:
+        `ca.crt`, `client.crt`, `client.key` (0600) and `setup`, which exports BBS_URL,
+        CA_CERT_FILE, CLIENT_CERT_FILE and CLIENT_KEY_FILE. They come out of the PKI
+        step's container (its secrets volume for the host); no job container holds them.
+        """
+        pki = self.job_states().get("pki")
+        if pki is None:
+            raise PhaseError("the PKI step's container is gone: run `cflab up` again")
+        out = self.cfdot_dir
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        run(["docker", "cp", f"{pki['container']}:/var/vcap/secrets/host/.", str(out)])
+        out.chmod(0o700)
+        for name in ("ca.crt", "client.crt", "client.key"):
+            if not (out / name).is_file():
+                raise PhaseError(f"the PKI step wrote no {name} for the host in {out}")
+            (out / name).chmod(0o600 if name.endswith(".key") else 0o644)
+        setup = out / "setup"
+        setup.write_text(
+            "# cfdot's settings for this foundation's BBS (mutual TLS), as diego's cfdot job\n"
+            "# exports them on a Diego VM: `source` this file, then run cfdot.\n"
+            f"export BBS_URL={self.bbs_url}\n"
+            f"export CA_CERT_FILE={out / 'ca.crt'}\n"
+            f"export CLIENT_CERT_FILE={out / 'client.crt'}\n"
+            f"export CLIENT_KEY_FILE={out / 'client.key'}\n")
+        return setup
+
+    def cfdot_env(self) -> dict[str, str]:
+        """The variables `setup` exports, for a cfdot run from Python."""
+        out = self.cfdot_dir
+        return {"BBS_URL": self.bbs_url, "CA_CERT_FILE": str(out / "ca.crt"),
+                "CLIENT_CERT_FILE": str(out / "client.crt"),
+                "CLIENT_KEY_FILE": str(out / "client.key")}
 
     def cf(self, *args: str) -> subprocess.CompletedProcess:
         env = dict(os.environ, CF_HOME=str(self.cf_home))
@@ -237,8 +292,12 @@ class Foundation:
     def status(self) -> dict:
         saved = render.state_dir(self.project) / "foundation.json"
         mode = json.loads(saved.read_text())["mode"] if saved.exists() else None
+        setup = self.cfdot_dir / "setup"
         return {"project": self.project, "mode": mode, "jobs": self.job_states(),
-                "dashboard": f"http://127.0.0.1:{self.cfg.ports['dashboard']}/"}
+                "dashboard": f"http://127.0.0.1:{self.cfg.ports['dashboard']}/",
+                "bbs": self.bbs_url,
+                "cfdot": f"source {self.cfdot_setup_shown}; cfdot cells"
+                if setup.exists() else ""}
 
 
 def login(cf_home: Path, api: str, uaa: str, ca: str, username: str, password: str,
@@ -260,6 +319,14 @@ def login(cf_home: Path, api: str, uaa: str, ca: str, username: str, password: s
     cfg.access_token = f"bearer {tokens['access_token']}"
     cfg.refresh_token = tokens.get("refresh_token", "")
     return cfg.save(cf_home)
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when under it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _done(service: str, state: dict) -> bool:

@@ -54,7 +54,17 @@ MODE_FLAGS = {  # rep.json flags per route-integrity mode (DESIGN.md §2)
 CREDHUB_URL = "https://credhub.service.cf.internal:8844"
 BROKER_USER, BROKER_PASSWORD = "broker", "broker-secret"  # a demo broker's basic auth
 REP_SECRETS = "/var/vcap/jobs/rep/secrets"
-BBS_URL = "http://bbs:8889"
+BBS_URL = "https://bbs.service.cf.internal:8889"  # mutual TLS only, as diego-release's BBS
+BBS_HEALTH = "127.0.0.1:8890"  # the BBS's plain /ping, on its loopback (diego's health_address)
+CFDOT_CERTS = "/var/vcap/jobs/cfdot/config/certs/cfdot"  # where diego's cfdot job keeps them
+
+
+def bbs_client_files(job: str) -> dict[str, str]:
+    """A BBS client job's TLS settings: the files the PKI step writes into its secrets."""
+    secrets = f"/var/vcap/jobs/{job}/secrets"
+    return {"bbs_ca_cert_file": f"{secrets}/bbs_ca.crt",
+            "bbs_client_cert_file": f"{secrets}/bbs_client.crt",
+            "bbs_client_key_file": f"{secrets}/bbs_client.key"}
 
 
 def _go_duration(seconds: float) -> str:
@@ -104,6 +114,7 @@ def cloud_controller_json(cfg: FoundationConfig) -> dict[str, Any]:
         "db_path": "/var/vcap/store/cloud_controller/cc.sqlite3",
         "bits_dir": "/var/vcap/store/cloud_controller/bits",
         "bbs_address": BBS_URL,
+        **bbs_client_files("cloud_controller"),
         "system_domain": "sys.internal",
         "apps_domain": cfg.apps_domain,
         "mode": cfg.mode,
@@ -140,7 +151,8 @@ def ssh_proxy_json(cfg: FoundationConfig) -> dict[str, Any]:
         "uaa_redirect_uri": (client.get("redirect-uri") or ["/login"])[0],
         "cc_url": "https://api.service.cf.internal:9022",
         "ca_file": f"{secrets}/system_ca.crt",
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
+        **bbs_client_files("ssh_proxy"),
         "backend_user": "vcap",
         "backend_key_file": f"{secrets}/backend_ssh.key",
         "session_command": "/tmp/lifecycle/ssh-session",
@@ -189,8 +201,13 @@ def service_broker_json(cfg: FoundationConfig) -> dict[str, Any]:
 
 def bbs_json(cfg: FoundationConfig) -> dict[str, Any]:
     t = cfg.timings
+    secrets = "/var/vcap/jobs/bbs/secrets"
     return {
         "listen_address": "0.0.0.0:8889",
+        "ca_file": f"{secrets}/ca.crt",
+        "server_cert_file": f"{secrets}/bbs.crt",
+        "server_key_file": f"{secrets}/bbs.key",
+        "health_address": BBS_HEALTH,
         "db_path": "/var/vcap/store/bbs/bbs.sqlite3",
         "convergence_interval": t["convergence_interval"],
         "cell_presence_ttl": t["cell_presence_ttl"],
@@ -205,6 +222,7 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
         "cell_id": cell,
         "zone": f"z{(index - 1) % 2 + 1}",
         "bbs_address": BBS_URL,
+        **bbs_client_files("rep"),
         "foundation": cfg.project,
         "foundation_subnet": str(cfg.foundation_subnet),
         "container_subnet": str(cfg.cell_subnet(index)),
@@ -247,6 +265,7 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
     return {
         "cell_id": cell,
         "bbs_address": BBS_URL,
+        **bbs_client_files("route_emitter"),
         "nats_servers": ["nats://nats:4222"],
         "sync_interval": t["sync_interval"],
         "unregistration_interval": t["unregister_resend_interval"],
@@ -260,14 +279,16 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
 
 def dashboard_json(cfg: FoundationConfig) -> dict[str, Any]:
     """What the dashboard reads: each job's own health endpoint (a TCP connect for the
-    TLS-only CredHub and the broker), the BBS, NATS and the router's access log."""
+    TLS-only CredHub, broker and BBS), the BBS (with its client certificate), NATS and the
+    router's access log."""
     t = cfg.timings
     return {
         "listen_address": "0.0.0.0:8300",
         "project": cfg.project,
         "mode": cfg.mode,
         "cells": cfg.cell_names,
-        "bbs_address": "http://bbs:8889",
+        "bbs_address": BBS_URL,
+        **bbs_client_files("dashboard"),
         "nats_servers": ["nats://nats:4222"],
         "access_log": "/var/vcap/sys/log/gorouter/access.log",
         "droplet_stale_threshold": t["droplet_stale_threshold"],
@@ -275,7 +296,7 @@ def dashboard_json(cfg: FoundationConfig) -> dict[str, Any]:
         "jobs": [
             {"name": "nats", "url": "http://nats:8222/healthz"},
             {"name": "router", "url": "http://router:8080/health"},
-            {"name": "bbs", "url": "http://bbs:8889/ping"},
+            {"name": "bbs", "url": "tcp://bbs:8889"},  # mutual TLS only; /ping is its loopback's
             {"name": "cloud-controller", "url": "http://cloud-controller:9023/healthz"},
             {"name": "credhub", "url": "tcp://credhub:8844"},
             {"name": "service-broker", "url": "tcp://service-broker:8088"},
@@ -301,8 +322,10 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "labels": {"cflab.foundation": cfg.project, "cflab.cell": cell},
             "cap_add": ["NET_ADMIN"],
             "sysctls": {"net.ipv4.ip_forward": "1"},
-            # cfdot's BBS address, as /etc/profile.d/cfdot.sh exports it on a Diego cell
-            "environment": {"BBS_URL": BBS_URL},
+            # cfdot's settings, as diego-release's cfdot job exports them on a Diego cell
+            "environment": {"BBS_URL": BBS_URL, "CA_CERT_FILE": f"{CFDOT_CERTS}/ca.crt",
+                            "CLIENT_CERT_FILE": f"{CFDOT_CERTS}/client.crt",
+                            "CLIENT_KEY_FILE": f"{CFDOT_CERTS}/client.key"},
             "networks": ["foundation", net],
             "depends_on": {"bbs": {"condition": "service_started"},
                            "nats": {"condition": "service_started"},
@@ -311,6 +334,8 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "volumes": [
                 f"{docker_socket}:/var/run/docker.sock",
                 "secrets-rep:/var/vcap/jobs/rep/secrets:ro",
+                "secrets-route-emitter:/var/vcap/jobs/route_emitter/secrets:ro",
+                f"secrets-cfdot:{CFDOT_CERTS}:ro",
                 f"{jobs / cell / 'rep'}:/var/vcap/jobs/rep/config:ro",
                 f"{jobs / cell / 'route_emitter'}:/var/vcap/jobs/route_emitter/config:ro",
             ],

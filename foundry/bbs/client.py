@@ -1,8 +1,9 @@
 """The one client of the BBS's HTTP JSON API, for every job and tool that talks to it.
 
 The rep, the route emitter, the Cloud Controller, cfdot, the scenarios and the tests all
-call the same endpoints; one client means one place for timeouts, error mapping and (as
-diego-release does) TLS when the BBS gets it. Standard library only: it runs in the
+call the same endpoints; one client means one place for timeouts, error mapping and the
+mutual TLS diego-release's BBS demands (`client_tls`: the foundation's CA to check the
+BBS, and the caller's own client certificate). Standard library only: it runs in the
 platform image on every cell, where each extra package costs image size for all jobs.
 """
 
@@ -42,12 +43,33 @@ def _query(**params: Any) -> str:
     return f"?{q}" if q else ""
 
 
+def client_tls(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A BBS client's TLS: the BBS's certificate checked against `ca_file` (name and
+    chain), ours from `cert_file`/`key_file`. OSError/ssl.SSLError name a bad file."""
+    ctx = ssl.create_default_context(cafile=ca_file)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
 class BBSClient:
     def __init__(self, address: str, timeout: float = 10.0,
                  tls: ssl.SSLContext | None = None) -> None:
         self.address = address.rstrip("/")
         self.timeout = timeout
         self.tls = tls
+
+    @classmethod
+    def from_files(cls, address: str, ca_file: str = "", cert_file: str = "",
+                   key_file: str = "", timeout: float = 10.0) -> BBSClient:
+        """A client as the jobs configure it: https with the three files, else plain."""
+        tls = None
+        if address.startswith("https:"):
+            if not (ca_file and cert_file and key_file):
+                raise ValueError(f"{address}: the BBS's mutual TLS needs a CA file, a client"
+                                 " certificate and its key")
+            tls = client_tls(ca_file, cert_file, key_file)
+        return cls(address, timeout, tls)
 
     def call(self, method: str, path: str, body: Any = None, *, ok_missing: bool = False,
              timeout: float | None = None) -> Any:

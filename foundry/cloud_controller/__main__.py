@@ -21,7 +21,10 @@ DEFAULT_CONFIG = "/var/vcap/jobs/cloud_controller/config/cloud_controller.json"
 def build(cfg: CCConfig) -> tuple[Action, Action]:
     os.makedirs(os.path.dirname(os.path.abspath(cfg.db_path)), exist_ok=True)
     bits = BitsStore(cfg.bits_dir)
-    cc = CloudController(cfg, DB(cfg.db_path), CCBBSClient(cfg.bbs_address, cfg.bbs_timeout), bits)
+    # the BBS's mutual TLS: a bad client cert or key fails the start (OSError/ValueError)
+    bbs = CCBBSClient.from_files(cfg.bbs_address, cfg.bbs_ca_cert_file, cfg.bbs_client_cert_file,
+                                 cfg.bbs_client_key_file, cfg.bbs_timeout)
+    cc = CloudController(cfg, DB(cfg.db_path), bbs, bits)
     servers = CCServers(cfg, API(cc), bits)
     return servers.start, servers.shutdown
 

@@ -20,7 +20,10 @@ class CCConfig(JobConfig):
     internal_url: str = "http://cloud-controller:9023"
     db_path: str = "/var/vcap/store/cloud_controller/cc.sqlite3"
     bits_dir: str = "/var/vcap/store/cloud_controller/bits"
-    bbs_address: str = "http://bbs:8889"
+    bbs_address: str = "https://bbs.service.cf.internal:8889"
+    bbs_ca_cert_file: str = ""  # mutual TLS to the BBS (an https address needs all three)
+    bbs_client_cert_file: str = ""
+    bbs_client_key_file: str = ""
     system_domain: str = "sys.cflab.internal"
     apps_domain: str = "apps.internal"
     mode: str = "strict"

@@ -22,6 +22,7 @@ import time
 from base64 import b64encode
 from urllib.parse import urlsplit
 
+from foundry.bbs.client import client_tls
 from foundry.dashboard import views
 from foundry.dashboard.accesslog import (
     ERROR,
@@ -43,10 +44,12 @@ BODY_LIMIT = 16 * 1024 * 1024
 
 
 async def http_get(host: str, port: int, path: str, *, auth: str = "",
-                   timeout: float = 2.0) -> tuple[int, bytes]:
+                   timeout: float = 2.0, tls: ssl.SSLContext | None = None
+                   ) -> tuple[int, bytes]:
     """A one-shot HTTP/1.0 GET: (status, body). Raises OSError/TimeoutError/ValueError."""
     async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=tls, server_hostname=host if tls else None)
         try:
             head = f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n"
             if auth:
@@ -97,6 +100,9 @@ class Collectors:
         self.tls = ssl.create_default_context()
         self.tls.check_hostname = False
         self.tls.verify_mode = ssl.CERT_NONE  # we only read the presented cert, never trust it
+        self.bbs_tls = client_tls(cfg.bbs_ca_cert_file, cfg.bbs_client_cert_file,
+                                  cfg.bbs_client_key_file) \
+            if urlsplit(cfg.bbs_address).scheme == "https" else None
 
     def _foundation(self, **fields) -> None:
         self.hub.update("foundation", {"foundation": {
@@ -134,7 +140,8 @@ class Collectors:
     # -- BBS -----------------------------------------------------------------
     async def _bbs_json(self, path: str, timeout: float = 3.0):
         u = urlsplit(self.cfg.bbs_address)
-        status, body = await http_get(u.hostname or "bbs", u.port or 8889, path, timeout=timeout)
+        status, body = await http_get(u.hostname or "bbs", u.port or 8889, path,
+                                      timeout=timeout, tls=self.bbs_tls)
         if status != 200:
             raise ValueError(f"BBS {path}: {status}")
         return json.loads(body)

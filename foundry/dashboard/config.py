@@ -38,7 +38,10 @@ class DashboardConfig:
     project: str = "cflab"
     mode: str = "after-envoy"
     cells: list[str] = field(default_factory=list)
-    bbs_address: str = "http://bbs:8889"
+    bbs_address: str = "https://bbs.service.cf.internal:8889"
+    bbs_ca_cert_file: str = ""  # the BBS's mutual TLS: needed for an https bbs_address
+    bbs_client_cert_file: str = ""
+    bbs_client_key_file: str = ""
     nats_servers: list[str] = field(default_factory=lambda: ["nats://nats:4222"])
     access_log: str = "/var/vcap/sys/log/gorouter/access.log"
     droplet_stale_threshold: float = 120.0
@@ -84,8 +87,13 @@ def from_dict(raw: dict[str, Any]) -> DashboardConfig:
         raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from None
     for job in cfg.jobs:
         job.target  # noqa: B018
-    if not urlsplit(cfg.bbs_address).port:
-        raise ConfigError(f"bbs_address: expected http://host:port, got {cfg.bbs_address!r}")
+    bbs = urlsplit(cfg.bbs_address)
+    if bbs.scheme not in ("http", "https") or not bbs.port:
+        raise ConfigError(f"bbs_address: expected https://host:port, got {cfg.bbs_address!r}")
+    if bbs.scheme == "https" and not (cfg.bbs_ca_cert_file and cfg.bbs_client_cert_file
+                                      and cfg.bbs_client_key_file):
+        raise ConfigError("bbs_ca_cert_file, bbs_client_cert_file, bbs_client_key_file:"
+                          " required for an https bbs_address (the BBS's mutual TLS)")
     return cfg
 
 

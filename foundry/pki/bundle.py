@@ -23,6 +23,7 @@ CREDHUB_HOST = "credhub.service.cf.internal"
 CLOUD_CONTROLLER_HOST = "api.service.cf.internal"
 UAA_HOST = "uaa.service.cf.internal"
 SSH_PROXY_SAN = "ssh-proxy.service.cf.internal"
+BBS_HOST = "bbs.service.cf.internal"
 BROKER_CLIENT = "service-broker"  # CredHub's actor for it: uaa-client:service-broker
 
 KEY_MODE = 0o600
@@ -47,55 +48,82 @@ class Secrets:
     ssh_proxy_host_key: Credential  # the ssh-proxy's SSH host key (the cert is unused)
     ssh_proxy_backend_key: Credential  # logs the proxy in to instances' sshd as vcap
     ssh_proxy_backend_tls: Credential  # the proxy's client cert for instances' TLS proxies
+    diego_bbs_server: Credential  # the BBS's server certificate (mutual TLS)
+    diego_bbs_client: Credential  # what rep, route emitter, CC, cfdot... present to the BBS
+    host_bbs_client: Credential  # the host user's cfdot (`make up` copies it out)
 
     def named(self) -> dict[str, Credential]:
         return dict(self.__dict__)
 
 
-def generate(key_size: int = 2048, now: dt.datetime | None = None) -> Secrets:
-    app_root = new_ca("appRootCA", key_size=key_size, now=now)
-    identity = new_ca("instanceIdentityCA", issuer=app_root, key_size=key_size, now=now)
-    backend_ca = new_ca("gorouterBackendTlsCA", key_size=key_size, now=now)
-    service_ca = new_ca("serviceCfInternalCA", key_size=key_size, now=now)
+CAS = ("application_ca", "diego_instance_identity_ca", "gorouter_backend_tls_ca",
+       "service_cf_internal_ca")
+
+
+def generate(key_size: int = 2048, now: dt.datetime | None = None,
+             existing: dict[str, Credential] | None = None) -> Secrets:
+    """Every credential; those in `existing` are kept (a foundation made before a
+    credential was added gets only the new one, issued by its existing CAs)."""
+    have = dict(existing or {})
+    if not all(name in have for name in CAS):
+        have = {}  # a missing CA: everything it signed goes too
+
+    def make(name: str, factory: Callable[[], Credential]) -> Credential:
+        if name not in have:
+            have[name] = factory()
+        return have[name]
+
+    def leaf(issuer: Credential, cn: str, **kw) -> Callable[[], Credential]:
+        return lambda: issue_leaf(issuer, cn, key_size=key_size, now=now, **kw)
+
+    app_root = make("application_ca", lambda: new_ca("appRootCA", key_size=key_size, now=now))
+    identity = make("diego_instance_identity_ca", lambda: new_ca(
+        "instanceIdentityCA", issuer=app_root, key_size=key_size, now=now))
+    backend_ca = make("gorouter_backend_tls_ca", lambda: new_ca(
+        "gorouterBackendTlsCA", key_size=key_size, now=now))
+    service_ca = make("service_cf_internal_ca", lambda: new_ca(
+        "serviceCfInternalCA", key_size=key_size, now=now))
     return Secrets(
         application_ca=app_root,
         diego_instance_identity_ca=identity,
         gorouter_backend_tls_ca=backend_ca,
-        gorouter_backend_tls=issue_leaf(
+        gorouter_backend_tls=make("gorouter_backend_tls", leaf(
             backend_ca, GOROUTER_SAN, dns_names=[GOROUTER_SAN],
-            server_auth=False, client_auth=True, key_size=key_size, now=now,
-        ),
+            server_auth=False, client_auth=True)),
         service_cf_internal_ca=service_ca,
-        credhub_tls=issue_leaf(
+        credhub_tls=make("credhub_tls", leaf(
             service_ca, CREDHUB_HOST, dns_names=[CREDHUB_HOST, "credhub", "localhost"],
-            ip_addresses=["127.0.0.1"], key_size=key_size, now=now,
-        ),
-        cloud_controller_tls=issue_leaf(
+            ip_addresses=["127.0.0.1"])),
+        cloud_controller_tls=make("cloud_controller_tls", leaf(
             service_ca, CLOUD_CONTROLLER_HOST,
-            dns_names=[CLOUD_CONTROLLER_HOST, "cloud_controller", "cloud-controller", "localhost"],
-            ip_addresses=["127.0.0.1"], key_size=key_size, now=now,
-        ),
-        service_broker_client=issue_leaf(
+            dns_names=[CLOUD_CONTROLLER_HOST, "cloud_controller", "cloud-controller",
+                       "localhost"],
+            ip_addresses=["127.0.0.1"])),
+        service_broker_client=make("service_broker_client", leaf(
             service_ca, BROKER_CLIENT, dns_names=[BROKER_CLIENT], server_auth=True,
-            client_auth=True, key_size=key_size, now=now,
-        ),
-        uaa_ssl=issue_leaf(
+            client_auth=True)),
+        uaa_ssl=make("uaa_ssl", leaf(
             service_ca, UAA_HOST, dns_names=[UAA_HOST, "uaa", "localhost"],
-            ip_addresses=["127.0.0.1"], key_size=key_size, now=now,
-        ),
-        uaa_jwt_signing=issue_leaf(
-            service_ca, "uaa-jwt-signing", server_auth=False, key_size=key_size, now=now,
-        ),
-        ssh_proxy_host_key=issue_leaf(
-            service_ca, "ssh-proxy-host-key", server_auth=False, key_size=key_size, now=now,
-        ),
-        ssh_proxy_backend_key=issue_leaf(
-            service_ca, "ssh-proxy-backend-key", server_auth=False, key_size=key_size, now=now,
-        ),
-        ssh_proxy_backend_tls=issue_leaf(
+            ip_addresses=["127.0.0.1"])),
+        uaa_jwt_signing=make("uaa_jwt_signing", leaf(
+            service_ca, "uaa-jwt-signing", server_auth=False)),
+        ssh_proxy_host_key=make("ssh_proxy_host_key", leaf(
+            service_ca, "ssh-proxy-host-key", server_auth=False)),
+        ssh_proxy_backend_key=make("ssh_proxy_backend_key", leaf(
+            service_ca, "ssh-proxy-backend-key", server_auth=False)),
+        ssh_proxy_backend_tls=make("ssh_proxy_backend_tls", leaf(
             backend_ca, SSH_PROXY_SAN, dns_names=[SSH_PROXY_SAN],
-            server_auth=False, client_auth=True, key_size=key_size, now=now,
-        ),
+            server_auth=False, client_auth=True)),
+        # cf-deployment's diego_bbs_server / diego_bbs_client, both under
+        # service_cf_internal_ca: the BBS demands a client certificate from that CA.
+        diego_bbs_server=make("diego_bbs_server", leaf(
+            service_ca, BBS_HOST, dns_names=[BBS_HOST, f"*.{BBS_HOST}", "bbs", "localhost"],
+            ip_addresses=["127.0.0.1"], server_auth=True, client_auth=True)),
+        diego_bbs_client=make("diego_bbs_client", leaf(
+            service_ca, "bbs_client", server_auth=False, client_auth=True)),
+        # cflab's own: the host user's cfdot, a certificate apart from the jobs' one
+        host_bbs_client=make("host_bbs_client", leaf(
+            service_ca, "cflab-host-cfdot", server_auth=False, client_auth=True)),
     )
 
 
@@ -117,6 +145,13 @@ def _openssh_public(name: str) -> Callable[[Secrets], bytes]:
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH) + b" ssh-proxy\n"
 
 
+# What every BBS client job gets (diego-release's bbs_ca_cert / bbs_client_cert / key).
+BBS_CLIENT_FILES: dict[str, Callable[[Secrets], bytes]] = {
+    "bbs_ca.crt": _cert("service_cf_internal_ca"),
+    "bbs_client.crt": _chain("diego_bbs_client"),
+    "bbs_client.key": _key("diego_bbs_client"),
+}
+
 # job -> file name -> content. Keys end in `.key` and get mode 0600.
 JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
     "gorouter": {
@@ -131,6 +166,26 @@ JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
         "trusted_ca_certificates.crt": _cert("gorouter_backend_tls_ca"),
         "system_ca.crt": _cert("service_cf_internal_ca"),
         "ssh_proxy_authorized_key.pub": _openssh_public("ssh_proxy_backend_key"),
+        **BBS_CLIENT_FILES,
+    },
+    "route_emitter": dict(BBS_CLIENT_FILES),
+    # diego-release's cfdot job: config/certs/cfdot/{ca.crt,client.crt,client.key}
+    "cfdot": {
+        "ca.crt": _cert("service_cf_internal_ca"),
+        "client.crt": _chain("diego_bbs_client"),
+        "client.key": _key("diego_bbs_client"),
+    },
+    "bbs": {
+        "bbs.crt": _chain("diego_bbs_server"),
+        "bbs.key": _key("diego_bbs_server"),
+        "ca.crt": _cert("service_cf_internal_ca"),
+    },
+    "dashboard": dict(BBS_CLIENT_FILES),
+    # the host user's cfdot; `cflab up` copies these out of the PKI step's container
+    "host": {
+        "ca.crt": _cert("service_cf_internal_ca"),
+        "client.crt": _chain("host_bbs_client"),
+        "client.key": _key("host_bbs_client"),
     },
     "credhub": {
         "credhub.crt": _chain("credhub_tls"),
@@ -148,6 +203,7 @@ JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
         "cloud_controller.key": _key("cloud_controller_tls"),
         "system_ca.crt": _cert("service_cf_internal_ca"),
         "uaa_jwt_verification.crt": _cert("uaa_jwt_signing"),
+        **BBS_CLIENT_FILES,
     },
     "uaa": {
         "uaa.crt": _chain("uaa_ssl"),
@@ -162,6 +218,7 @@ JOB_FILES: dict[str, dict[str, Callable[[Secrets], bytes]]] = {
         "backend_tls.key": _key("ssh_proxy_backend_tls"),
         "instance_identity_ca.crt": _cert("application_ca"),
         "system_ca.crt": _cert("service_cf_internal_ca"),
+        **BBS_CLIENT_FILES,
     },
 }
 
@@ -190,15 +247,20 @@ def save(secrets: Secrets, pki_dir: Path) -> None:
         write_file(pki_dir / f"{name}.key", cred.key_pem, KEY_MODE)
 
 
+def load_saved(pki_dir: Path) -> dict[str, Credential]:
+    """The credentials saved so far, by name (empty before the first run)."""
+    saved = {}
+    for name in Secrets.__dataclass_fields__:
+        cert, key = pki_dir / f"{name}.crt", pki_dir / f"{name}.key"
+        if cert.exists() and key.exists():
+            saved[name] = Credential.from_pem(cert.read_bytes(), key.read_bytes())
+    return saved
+
+
 def load(pki_dir: Path) -> Secrets | None:
-    """The saved secrets, or None when the PKI step has not run yet."""
-    fields = Secrets.__dataclass_fields__
-    paths = {n: (pki_dir / f"{n}.crt", pki_dir / f"{n}.key") for n in fields}
-    if not all(c.exists() and k.exists() for c, k in paths.values()):
-        return None
-    return Secrets(
-        **{n: Credential.from_pem(c.read_bytes(), k.read_bytes()) for n, (c, k) in paths.items()}
-    )
+    """The saved secrets, or None when the PKI step has not run yet (or lacks one)."""
+    saved = load_saved(pki_dir)
+    return Secrets(**saved) if len(saved) == len(Secrets.__dataclass_fields__) else None
 
 
 def distribute(secrets: Secrets, root: Path, jobs: list[str] | None = None) -> list[Path]:
@@ -216,12 +278,13 @@ def distribute(secrets: Secrets, root: Path, jobs: list[str] | None = None) -> l
 
 
 def init(root: Path, key_size: int = 2048) -> tuple[Secrets, bool]:
-    """Create the PKI under `root/pki` once, then (re)write every job's directory."""
+    """Create the PKI under `root/pki` once (later runs add only credentials it lacks),
+    then (re)write every job's directory. `created` is True when the CAs are new."""
     pki_dir = root / "pki"
-    secrets = load(pki_dir)
-    created = secrets is None
-    if secrets is None:
-        secrets = generate(key_size=key_size)
+    saved = load_saved(pki_dir)
+    created = not all(name in saved for name in CAS)
+    secrets = generate(key_size=key_size, existing=saved)
+    if len(saved) < len(Secrets.__dataclass_fields__) or created:
         save(secrets, pki_dir)
     distribute(secrets, root)
     return secrets, created

@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                                  Path(raw["instance_identity_private_key_path"]).read_bytes())
     garden = Garden(cfg.garden_network, {"cflab.foundation": cfg.foundation,
                                          "cflab.cell": cfg.cell_id, "cflab.role": "lrp"})
-    bbs = BBSClient(raw["bbs_address"])
+    bbs = BBSClient.from_files(raw["bbs_address"], raw.get("bbs_ca_cert_file", ""),
+                               raw.get("bbs_client_cert_file", ""),
+                               raw.get("bbs_client_key_file", ""))
     reporter = Reporter(raw.get("cc_internal_url", ""))
     reporter.start()
     executor = Executor(cfg, garden, bbs, signer, new_allocator(raw["port_allocator"]), reporter)

@@ -21,7 +21,10 @@ async def _main(config_path: str) -> int:
     cfg = load(config_path)
     logging.getLogger().setLevel(cfg.log_level.upper()
                                  if cfg.log_level.upper() in logging._nameToLevel else "INFO")
-    emitter = RouteEmitter(cfg)
+    try:
+        emitter = RouteEmitter(cfg)
+    except (OSError, ValueError) as e:  # an unreadable or mismatched BBS client cert/key
+        raise ConfigError(f"BBS client TLS: {e}") from None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, emitter.request_stop)

@@ -14,7 +14,10 @@ class EmitterConfig(JobConfig):
     special = ("nats_servers",)
 
     cell_id: str = ""
-    bbs_address: str = "http://bbs:8889"
+    bbs_address: str = "https://bbs.service.cf.internal:8889"
+    bbs_ca_cert_file: str = ""  # mutual TLS to the BBS (an https address needs all three)
+    bbs_client_cert_file: str = ""
+    bbs_client_key_file: str = ""
     nats_servers: list[str] = field(default_factory=lambda: ["nats://nats:4222"])
     sync_interval: float = 60.0
     unregistration_interval: float = 30.0
@@ -39,6 +42,10 @@ class EmitterConfig(JobConfig):
         return {"nats_servers": value}
 
     def check(self) -> None:
+        if self.bbs_address.startswith("https:") and not (
+                self.bbs_ca_cert_file and self.bbs_client_cert_file and self.bbs_client_key_file):
+            raise ConfigError("bbs_ca_cert_file, bbs_client_cert_file, bbs_client_key_file:"
+                              " required for an https bbs_address (the BBS's mutual TLS)")
         if not self.cell_id:
             raise ConfigError("cell_id: is required (local mode emits for one cell)")
         if self.greet_max_attempts < 1 or self.greet_interval <= 0 or self.poll_interval <= 0:

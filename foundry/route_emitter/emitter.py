@@ -45,7 +45,9 @@ class RouteEmitter:
         self.wake = asyncio.Event()
         self.nc: Any = None
         self.last_sync = time.monotonic()
-        self.bbs = BBSClient(cfg.bbs_address, timeout=5.0)
+        self.bbs = BBSClient.from_files(cfg.bbs_address, cfg.bbs_ca_cert_file,
+                                        cfg.bbs_client_cert_file, cfg.bbs_client_key_file,
+                                        timeout=5.0)
 
     def request_stop(self) -> None:
         self.stop_event.set()

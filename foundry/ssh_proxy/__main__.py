@@ -12,6 +12,7 @@ import urllib.request
 
 import asyncssh
 
+from foundry.bbs.client import client_tls
 from foundry.jobconfig import start_job
 from foundry.ssh_proxy.access import Authenticator
 from foundry.ssh_proxy.config import ConfigError, SSHProxyConfig, load
@@ -21,15 +22,22 @@ DEFAULT_CONFIG = "/var/vcap/jobs/ssh_proxy/config/ssh_proxy.json"
 log = logging.getLogger("ssh_proxy")
 
 
-def http_client(ca_file: str, timeout: float):
+def http_client(ca_file: str, timeout: float, bbs_address: str = "",
+                bbs_tls: ssl.SSLContext | None = None):
+    """UAA and the CC through the system CA; the BBS (URLs under `bbs_address`) with the
+    proxy's BBS client certificate, as diego's ssh_proxy holds one."""
     ctx = ssl.create_default_context(cafile=ca_file or None)
+
+    def context_for(url: str) -> ssl.SSLContext | None:
+        if bbs_tls is not None and bbs_address and url.startswith(bbs_address.rstrip("/")):
+            return bbs_tls
+        return ctx if url.startswith("https") else None
 
     def call(method: str, url: str, headers: dict[str, str],
              body: bytes | None) -> tuple[int, bytes]:
         req = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=timeout,
-                                        context=ctx if url.startswith("https") else None) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=context_for(url)) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
@@ -51,7 +59,10 @@ async def run(cfg: SSHProxyConfig) -> int:
     host_key = asyncssh.read_private_key(cfg.host_key_file)
     backend = Backend(cfg.backend_user, asyncssh.read_private_key(cfg.backend_key_file),
                       backend_tls(cfg), cfg.timeout, cfg.session_command)
-    auth = Authenticator(http_client(cfg.ca_file, cfg.timeout), cfg.uaa_url, cfg.uaa_client,
+    bbs_tls = client_tls(cfg.bbs_ca_cert_file, cfg.bbs_client_cert_file,
+                         cfg.bbs_client_key_file) if cfg.bbs_address.startswith("https:") else None
+    auth = Authenticator(http_client(cfg.ca_file, cfg.timeout, cfg.bbs_address, bbs_tls),
+                         cfg.uaa_url, cfg.uaa_client,
                          cfg.uaa_client_secret, cfg.uaa_redirect_uri, cfg.cc_url,
                          cfg.bbs_address, cfg.backend_tls)
     host, port = cfg.address

@@ -17,7 +17,10 @@ class SSHProxyConfig(JobConfig):
     uaa_redirect_uri: str = "/login"
     cc_url: str = "https://cloud-controller:9022"
     ca_file: str = ""                # trusts UAA's and the CC's certificates
-    bbs_address: str = "http://bbs:8889"
+    bbs_address: str = "https://bbs.service.cf.internal:8889"
+    bbs_ca_cert_file: str = ""       # the BBS's mutual TLS (an https bbs_address needs all three)
+    bbs_client_cert_file: str = ""
+    bbs_client_key_file: str = ""
     backend_user: str = "vcap"
     backend_key_file: str = ""       # private key the instances' sshd authorizes
     session_command: str = ""        # run around every session (the instance's env + bash)
@@ -38,6 +41,10 @@ class SSHProxyConfig(JobConfig):
                                      and self.backend_ca_file):
             raise ConfigError("backend_tls needs backend_cert_file, backend_key_tls_file and "
                               "backend_ca_file")
+        if self.bbs_address.startswith("https:") and not (
+                self.bbs_ca_cert_file and self.bbs_client_cert_file and self.bbs_client_key_file):
+            raise ConfigError("bbs_ca_cert_file, bbs_client_cert_file, bbs_client_key_file:"
+                              " required for an https bbs_address (the BBS's mutual TLS)")
 
 
 from_dict = SSHProxyConfig.from_dict

@@ -16,6 +16,7 @@ from foundry.bbs.client import BBSClient
 from foundry.cloud_controller.recipe import cpu_weight
 from orchestrator.config import FoundationConfig
 from orchestrator.docker_cli import run
+from orchestrator.render import state_dir
 
 if TYPE_CHECKING:
     from orchestrator.scenario.schema import App
@@ -53,8 +54,12 @@ def desired_lrp(project: str, app: App) -> dict[str, Any]:
 
 
 def bbs_client(cfg: FoundationConfig) -> BBSClient:
-    """The foundation's BBS through its port published on 127.0.0.1."""
-    return BBSClient(f"http://127.0.0.1:{cfg.ports['bbs']}")
+    """The foundation's BBS through its port published on 127.0.0.1, with the host
+    user's client certificate `cflab up` wrote (the BBS is mutual TLS only)."""
+    certs = state_dir(cfg.project) / "cfdot"
+    return BBSClient.from_files(f"https://127.0.0.1:{cfg.ports['bbs']}",
+                                str(certs / "ca.crt"), str(certs / "client.crt"),
+                                str(certs / "client.key"))
 
 
 def containers_of(project: str, pg: str) -> list[str]:
@@ -86,8 +91,9 @@ def exec_text(container: str, *cmd: str, timeout: float = 20) -> str:
 
 
 def cfdot(cell_container: str, *args: str) -> str:
-    return exec_text(cell_container, "python3", "-m", "foundry.cli.cfdot", "--bbsURL",
-                     "http://bbs:8889", *args)
+    """cfdot on a cell, as an operator runs it there: no flags, the cell's environment
+    names the BBS and cfdot's certificate."""
+    return exec_text(cell_container, "cfdot", *args)
 
 
 def proxy_certs(instance_container: str) -> str:

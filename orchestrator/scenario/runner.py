@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from foundry.bbs.client import BBSClient
 from orchestrator import config
 from orchestrator.docker_cli import run
 from orchestrator.foundation import Foundation
@@ -55,7 +56,7 @@ class ModeRun:
         self.sc, self.cfg, self.out, self._log = scenario, cfg, out, log
         self.result = ModeResult(mode=cfg.mode)
         self.foundation = Foundation(cfg)
-        self.bbs = platform.bbs_client(cfg)
+        self._bbs: BBSClient | None = None
         self.jobs: dict[str, str] = {}            # service -> container name
         self.instances = {a.name: a.instances for a in scenario.apps}
         self.started: set[str] = set()
@@ -82,6 +83,14 @@ class ModeRun:
         if app in self.cf_apps:
             return self.cf_apps[app]
         return platform.process_guid(self.cfg.project, self.sc.app(app))
+
+    @property
+    def bbs(self) -> BBSClient:
+        """The BBS through its published port, with the host's client certificate: made
+        after `up` wrote it (a fresh foundation has a fresh one)."""
+        if self._bbs is None:
+            self._bbs = platform.bbs_client(self.cfg)
+        return self._bbs
 
     @property
     def cf(self) -> platform.CF:
@@ -140,6 +149,7 @@ class ModeRun:
 
     def setup(self) -> None:
         self.foundation.down()
+        self._bbs = None
         self.foundation.up(wait=240)
         self.jobs = {s: v["container"] for s, v in self.foundation.job_states().items()}
         for app in self.sc.apps:

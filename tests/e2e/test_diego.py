@@ -114,7 +114,7 @@ def test_cell_has_a_dnat_rule_per_mapping(foundation, lrp):
 def test_cfdot_on_the_cell_prints_bbs_lines(foundation, lrp):
     actual, _ = lrp
     out = cell_host(foundation, actual).check_output(
-        f"python3 -m foundry.cli.cfdot --bbsURL http://bbs:8889 actual-lrps -p {PG}")
+        f"cfdot actual-lrps -p {PG}")
     lines = [json.loads(line) for line in out.splitlines()]
     assert [(x["instance_guid"], x["state"]) for x in lines] == [(actual["instance_guid"], "RUNNING")]
 

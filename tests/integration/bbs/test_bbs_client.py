@@ -8,7 +8,7 @@ from tests.support import free_port
 
 
 def test_client_round_trip(bbs):
-    client = BBSClient(bbs.url, timeout=5)
+    client = BBSClient(bbs.url, timeout=5, tls=bbs.ctx)
     client.heartbeat("cell-1", "http://cell-1:1800", "z1", 10)
     assert [c["cell_id"] for c in client.cells()] == ["cell-1"]
     client.desire(DESIRED)
@@ -30,7 +30,7 @@ def test_client_round_trip(bbs):
 
 
 def test_client_errors_name_the_status_and_the_bbs_message(bbs):
-    client = BBSClient(bbs.url, timeout=5)
+    client = BBSClient(bbs.url, timeout=5, tls=bbs.ctx)
     client.desire(DESIRED)
     with pytest.raises(BBSError) as err:
         client.desire(DESIRED)

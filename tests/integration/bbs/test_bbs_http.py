@@ -35,7 +35,7 @@ def test_desire_claim_start_shows_running_in_cfdot(bbs):
     assert work["to_start"][0]["desired_lrp"]["action"] == DESIRED["action"]
     claim_and_start(bbs, "ig-1")
 
-    rc, lines, raw = cfdot(bbs.url, "actual-lrps")
+    rc, lines, raw = cfdot(bbs, "actual-lrps")
     assert rc == 0 and len(lines) == 1
     lrp = lines[0]
     assert (lrp["state"], lrp["cell_id"], lrp["instance_guid"], lrp["address"]) == (
@@ -43,13 +43,13 @@ def test_desire_claim_start_shows_running_in_cfdot(bbs):
     assert lrp["ports"] == PORTS and lrp["presence"] == "ORDINARY"
     assert raw.startswith('{"process_guid":"pg-app-v1","index":0,"domain":"cf-apps"')
     assert "crash_reason" not in lrp
-    rc, groups, _ = cfdot(bbs.url, "actual-lrp-groups")
+    rc, groups, _ = cfdot(bbs, "actual-lrp-groups")
     assert groups == [{"instance": lrp}]
-    assert cfdot(bbs.url, "actual-lrps", "-c", "cell-2")[1] == []
-    assert cfdot(bbs.url, "actual-lrps", "-p", "pg-app-v1", "-i", "0")[1] == [lrp]
-    rc, desired, _ = cfdot(bbs.url, "desired-lrps", "-d", "cf-apps")
+    assert cfdot(bbs, "actual-lrps", "-c", "cell-2")[1] == []
+    assert cfdot(bbs, "actual-lrps", "-p", "pg-app-v1", "-i", "0")[1] == [lrp]
+    rc, desired, _ = cfdot(bbs, "desired-lrps", "-d", "cf-apps")
     assert [d["process_guid"] for d in desired] == ["pg-app-v1"]
-    rc, cells, _ = cfdot(bbs.url, "cells")
+    rc, cells, _ = cfdot(bbs, "cells")
     assert cells == [{"cell_id": "cell-1", "rep_address": "http://cell-1:1800", "zone": "z1",
                       "capacity": {"containers": 10}}]
 

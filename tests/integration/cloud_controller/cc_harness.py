@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from foundry.bbs.client import client_tls
 from foundry.pki import ca as pki
 from orchestrator import config
 from tests.support import REPO, free_port
@@ -47,10 +48,11 @@ def http(method: str, url: str, body: Any = None, ctx: ssl.SSLContext | None = N
 class FakeCell(threading.Thread):
     """Plays a rep: heartbeats, downloads bits, claims and starts, removes what is stopped."""
 
-    def __init__(self, bbs_url: str, cell_id: str = "cell-1", address: str = "10.244.0.10",
-                 tls: bool = True) -> None:
+    def __init__(self, bbs_url: str, bbs_ctx: ssl.SSLContext, cell_id: str = "cell-1",
+                 address: str = "10.244.0.10", tls: bool = True) -> None:
         super().__init__(daemon=True)
         self.bbs, self.cell_id, self.address, self.tls = bbs_url, cell_id, address, tls
+        self.bbs_http = functools.partial(http, ctx=bbs_ctx)
         self.halt = threading.Event()
         self.downloads: list[tuple[str, int, bytes]] = []
         self.next_port = 61000
@@ -64,6 +66,7 @@ class FakeCell(threading.Thread):
             self.halt.wait(0.1)
 
     def tick(self) -> None:
+        http = self.bbs_http
         http("POST", f"{self.bbs}/v1/cells/{self.cell_id}/presence",
              {"cell_id": self.cell_id, "rep_address": "http://cell:1800", "zone": "z1",
               "capacity": {"containers": 100}})
@@ -102,7 +105,7 @@ class Foundation:
         bbs_port, cc_port, int_port = free_port(), free_port(), free_port()
         uaa_port = free_port()
         self.uaa_url = f"https://127.0.0.1:{uaa_port}"
-        self.bbs_url = f"http://127.0.0.1:{bbs_port}"
+        self.bbs_url = f"https://127.0.0.1:{bbs_port}"
         self.api = f"https://127.0.0.1:{cc_port}"
         self.internal = f"http://127.0.0.1:{int_port}"
         root = pki.new_ca("cflab test root")
@@ -118,6 +121,19 @@ class Foundation:
         (tmp / "jwt.key").write_bytes(signing.key_pem)
         (tmp / "jwt.crt").write_bytes(signing.cert_pem)
         self.ssl = ssl.create_default_context(cadata=root.cert_pem.decode())
+        # The BBS's mutual TLS, as in a foundation: its server cert and a client cert for
+        # the CC and the fake cell, from the same root.
+        bbs_tls = pki.issue_leaf(root, "bbs.service.cf.internal", dns_names=["localhost"],
+                                 ip_addresses=["127.0.0.1"])
+        bbs_client = pki.issue_leaf(root, "bbs_client", server_auth=False, client_auth=True)
+        for name, data in (("bbs.crt", bbs_tls.chain_pem), ("bbs.key", bbs_tls.key_pem),
+                           ("bbs_client.crt", bbs_client.chain_pem),
+                           ("bbs_client.key", bbs_client.key_pem)):
+            (tmp / name).write_bytes(data)
+        bbs_files = {"bbs_ca_cert_file": str(tmp / "ca.crt"),
+                     "bbs_client_cert_file": str(tmp / "bbs_client.crt"),
+                     "bbs_client_key_file": str(tmp / "bbs_client.key")}
+        self.bbs_ctx = client_tls(*bbs_files.values())
         uaa_defaults = config.defaults()["uaa"]
         self.uaa = Proc(tmp, "uaa", "foundry.uaa", {
             "listen_address": f"127.0.0.1:{uaa_port}", "cert_file": str(tmp / "uaa.crt"),
@@ -126,23 +142,26 @@ class Foundation:
         self.token = ""
         self.bbs = Proc(tmp, "bbs", "foundry.bbs", {
             "listen_address": f"127.0.0.1:{bbs_port}", "db_path": str(tmp / "bbs.sqlite3"),
-            "convergence_interval": 0.5, "cell_presence_ttl": 5})
+            "convergence_interval": 0.5, "cell_presence_ttl": 5,
+            "ca_file": str(tmp / "ca.crt"), "server_cert_file": str(tmp / "bbs.crt"),
+            "server_key_file": str(tmp / "bbs.key")})
         self.cc = Proc(tmp, "cc", "foundry.cloud_controller", {
             "listen_address": f"127.0.0.1:{cc_port}", "cert_file": str(tmp / "cc.crt"),
             "key_file": str(tmp / "cc.key"), "internal_listen_address": f"127.0.0.1:{int_port}",
             "internal_url": self.internal, "db_path": str(tmp / "cc" / "cc.sqlite3"),
-            "bits_dir": str(tmp / "bits"), "bbs_address": self.bbs_url,
+            "bits_dir": str(tmp / "bits"), "bbs_address": self.bbs_url, **bbs_files,
             "system_domain": "sys.cflab.test", "apps_domain": "apps.internal", "mode": mode,
             "max_bits_bytes": max_bits_bytes, "bbs_timeout": 5, "external_url": self.api,
             "uaa_url": self.uaa_url, "uaa_verification_key_file": str(tmp / "jwt.crt"),
             "app_ssh_endpoint": "127.0.0.1:2222", **(cc_extra or {})})
-        self.cell = FakeCell(self.bbs_url)
+        self.cell = FakeCell(self.bbs_url, self.bbs_ctx)
         self.cf_home = tmp / "cfhome"
 
     def start(self) -> Foundation:
         self.uaa.start()
         self.bbs.start()
-        wait_for(lambda: http("GET", f"{self.bbs_url}/ping")[0] == 200, what="bbs")
+        wait_for(lambda: http("GET", f"{self.bbs_url}/ping", ctx=self.bbs_ctx)[0] == 200,
+                 what="bbs")
         self.cc.start()
         wait_for(lambda: http("GET", f"{self.internal}/healthz")[0] == 200, what="cc internal")
         wait_for(lambda: http("GET", f"{self.api}/healthz", ctx=self.ssl)[0] == 200, what="cc api")
@@ -174,7 +193,7 @@ class Foundation:
                               capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
 
     def desired(self) -> list[dict[str, Any]]:
-        return http("GET", f"{self.bbs_url}/v1/desired_lrps")[1]
+        return http("GET", f"{self.bbs_url}/v1/desired_lrps", ctx=self.bbs_ctx)[1]
 
     def cc_get(self, path: str) -> tuple[int, Any]:
         return http("GET", self.api + path, ctx=self.ssl, token=self.token)

@@ -90,8 +90,8 @@ class FakeRouter:
 
 
 class EmitterProcess:
-    def __init__(self, tmp: Path, bbs_url: str, nats_url: str, **config: Any) -> None:
-        cfg = {"cell_id": "cell-1", "bbs_address": bbs_url, "nats_servers": [nats_url],
+    def __init__(self, tmp: Path, bbs: BBSProcess, nats_url: str, **config: Any) -> None:
+        cfg = {"cell_id": "cell-1", **bbs.client_config(), "nats_servers": [nats_url],
                "sync_interval": 5, "unregistration_interval": 0.5,
                "unregistration_send_count": 3, "jitter_factor": 0.2, "greet_interval": 0.2,
                "greet_max_attempts": 30, "poll_interval": 0.2, **config}
@@ -138,7 +138,7 @@ def emitter_factory(tmp_path, bbs, nats_server):
     made: list[EmitterProcess] = []
 
     def make(**config: Any) -> EmitterProcess:
-        e = EmitterProcess(tmp_path, bbs.url, nats_server.url, **config)
+        e = EmitterProcess(tmp_path, bbs, nats_server.url, **config)
         made.append(e)
         return e
     yield make

@@ -21,7 +21,7 @@ def test_filters_passed_to_bbs(monkeypatch):
     seen = {}
 
     def fake(base, path, params):
-        seen.update(base=base, path=path, params=params)
+        seen.update(base=base.url, path=path, params=params)
         return []
     monkeypatch.setattr(cfdot, "fetch_json", fake)
     monkeypatch.setenv("BBS_URL", "http://bbs:8889")

@@ -124,7 +124,7 @@ def test_cell_states_in_the_reps_shape(bbs):
 def test_bbs_url_from_the_environment(bbs, monkeypatch):
     monkeypatch.setenv("BBS_URL", "http://bbs:8889")
     seen = []
-    monkeypatch.setattr(cfdot, "fetch_json", lambda base, *a, **k: seen.append(base) or [])
+    monkeypatch.setattr(cfdot, "fetch_json", lambda base, *a, **k: seen.append(base.url) or [])
     assert cfdot.main(["cells"], out=io.StringIO()) == 0
     assert seen == ["http://bbs:8889"]
 

@@ -21,6 +21,8 @@ def test_the_dashboard_port_is_published_on_loopback_and_distinct_for_e2e():
     assert render.compose_env(e2e)["CFLAB_DASHBOARD_PORT"] == str(e2e.ports["dashboard"])
     service = yaml.safe_load(render.COMPOSE_FILE.read_text())["services"]["dashboard"]
     assert service["ports"] == ["127.0.0.1:${CFLAB_DASHBOARD_PORT}:8300"]
-    # The router's access log reaches it read-only, and it gets no secrets volume.
+    # The router's access log reaches it read-only; its one secrets volume is its own
+    # (a BBS client certificate, the BBS being mutual TLS only).
     assert "router-logs:/var/vcap/sys/log/gorouter:ro" in service["volumes"]
-    assert not any(v.startswith("secrets-") for v in service["volumes"])
+    assert [v for v in service["volumes"] if v.startswith("secrets-")] == [
+        "secrets-dashboard:/var/vcap/jobs/dashboard/secrets:ro"]

@@ -75,7 +75,10 @@ def test_config_errors_name_the_field():
         from_dict({"listen_address": "nope"})
     with pytest.raises(ConfigError, match="cells"):
         from_dict({"cells": "cell-1"})
+    with pytest.raises(ConfigError, match="bbs_client_cert_file.*mutual TLS"):
+        from_dict({"bbs_address": "https://bbs.service.cf.internal:8889"})
     cfg = from_dict({"cells": ["cell-1"], "droplet_stale_threshold": 20,
+                     "bbs_address": "http://bbs:8889",
                      "jobs": [{"name": "bbs", "url": "http://bbs:8889/ping"}]})
     assert cfg.jobs[0].target == ("http", "bbs", 8889, "/ping")
     assert cfg.droplet_stale_threshold == 20.0

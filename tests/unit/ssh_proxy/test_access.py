@@ -82,6 +82,9 @@ def test_config_errors():
         config.from_dict({"host_key_file": "h", "backend_key_file": "b", "backend_tls": True})
     with pytest.raises(config.ConfigError, match="timeout"):
         config.from_dict({"host_key_file": "h", "backend_key_file": "b", "timeout": "x"})
+    with pytest.raises(config.ConfigError, match="bbs_client_cert_file.*mutual TLS"):
+        config.from_dict({"host_key_file": "h", "backend_key_file": "b",
+                          "bbs_address": "https://bbs.service.cf.internal:8889"})
 
 
 def test_sessions_run_through_the_instance_wrapper():
