@@ -8,6 +8,8 @@ generated Compose file for the cells, and the effective foundation config.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +69,55 @@ def bbs_client_files(job: str) -> dict[str, str]:
             "bbs_client_key_file": f"{secrets}/bbs_client.key"}
 
 
+NATS_USER = "nats"  # cf-deployment's nats.user; the password is ((nats_password))
+
+
+def nats_password(project: str) -> str:
+    """The foundation's NATS password, as cf-deployment's ((nats_password)): generated at
+    the first render, kept 0600 in the foundation's state directory until `down`."""
+    path = state_dir(project) / "nats_password"
+    if path.exists():
+        return path.read_text().strip()
+    password = secrets.token_hex(20)  # hex: safe in a nats:// URL and in nats.conf
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, password.encode() + b"\n")
+    finally:
+        os.close(fd)
+    return password
+
+
+def nats_conf(password: str) -> str:
+    """nats-server's config as cf-deployment's nats job renders it: one user, a password."""
+    return ("# rendered by cflab from the foundation config; holds the NATS password\n"
+            "listen: 0.0.0.0:4222\n"
+            "http: 0.0.0.0:8222\n"
+            "authorization {\n"
+            f"  user: \"{NATS_USER}\"\n"
+            f"  password: \"{password}\"\n"
+            "  timeout: 2\n"
+            "}\n")
+
+
 def _go_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def gorouter_yml(cfg: FoundationConfig) -> dict[str, Any]:
+def _nats_auth(user_key: str, password_key: str, password: str) -> dict[str, str]:
+    """A NATS client's credentials under the job's own key names (none: no auth)."""
+    return {user_key: NATS_USER, password_key: password} if password else {}
+
+
+def gorouter_yml(cfg: FoundationConfig, nats_password: str = "") -> dict[str, Any]:
     """The router's job config with its credentials as BOSH variables: the router's start
     puts the PEM in inline (foundry/gorouter/credentials.py), as the director does."""
     t = cfg.timings
     return {
         "status": {"host": "0.0.0.0", "port": 8080, "user": "router-status",
                    "pass": "router-status", "routes": {"port": 8082}},
-        "nats": {"hosts": [{"hostname": "nats", "port": 4222}]},
+        "nats": {**_nats_auth("user", "pass", nats_password),
+                 "hosts": [{"hostname": "nats", "port": 4222}]},
         "port": 80,
         "backends": {"max_attempts": 3, "max_conns": 500,
                      "cert_chain": "((gorouter_backend_tls.certificate))",
@@ -260,13 +299,15 @@ def rep_json(cfg: FoundationConfig, index: int, cell: str) -> dict[str, Any]:
     }
 
 
-def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
+def route_emitter_json(cfg: FoundationConfig, cell: str, nats_password: str = ""
+                       ) -> dict[str, Any]:
     t = cfg.timings
     return {
         "cell_id": cell,
         "bbs_address": BBS_URL,
         **bbs_client_files("route_emitter"),
         "nats_servers": ["nats://nats:4222"],
+        **_nats_auth("nats_username", "nats_password", nats_password),
         "sync_interval": t["sync_interval"],
         "unregistration_interval": t["unregister_resend_interval"],
         "unregistration_send_count": 20,
@@ -277,7 +318,7 @@ def route_emitter_json(cfg: FoundationConfig, cell: str) -> dict[str, Any]:
     }
 
 
-def dashboard_json(cfg: FoundationConfig) -> dict[str, Any]:
+def dashboard_json(cfg: FoundationConfig, nats_password: str = "") -> dict[str, Any]:
     """What the dashboard reads: each job's own health endpoint (a TCP connect for the
     TLS-only CredHub, broker and BBS), the BBS (with its client certificate), NATS and the
     router's access log."""
@@ -290,6 +331,7 @@ def dashboard_json(cfg: FoundationConfig) -> dict[str, Any]:
         "bbs_address": BBS_URL,
         **bbs_client_files("dashboard"),
         "nats_servers": ["nats://nats:4222"],
+        **_nats_auth("nats_username", "nats_password", nats_password),
         "access_log": "/var/vcap/sys/log/gorouter/access.log",
         "droplet_stale_threshold": t["droplet_stale_threshold"],
         "prune_stale_droplets_interval": t["prune_stale_droplets_interval"],
@@ -347,15 +389,22 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
     return {"services": services, "networks": networks}
 
 
-SECRET_FILES = ("uaa.json", "ssh_proxy.json")  # hold passwords and client secrets: 0600
+# hold passwords and client secrets (the NATS password, UAA clients'): 0600
+SECRET_FILES = ("uaa.json", "ssh_proxy.json", "nats.conf", "gorouter.yml",
+                "route_emitter.json", "dashboard.json")
 
 
 def write(path: Path, text: str) -> None:
+    """Write as `<name>.tmp` then rename; a file with a secret is created 0600 (no window)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    if path.name in SECRET_FILES:
-        tmp.chmod(0o600)
+    mode = 0o600 if path.name in SECRET_FILES else 0o644
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    tmp.chmod(mode)
     tmp.replace(path)
 
 
@@ -363,25 +412,29 @@ def render_all(cfg: FoundationConfig, docker_socket: str = "/var/run/docker.sock
     """Write every rendered file; returns their paths."""
     out = state_dir(cfg.project)
     jobs = out / "jobs"
+    password = nats_password(cfg.project)
     files = {
         out / "foundation.json": json.dumps(cfg.raw, indent=2, sort_keys=True) + "\n",
         out / "cells.yml": "# generated by cflab from the foundation config; do not edit\n"
         + yaml.safe_dump(cells_compose(cfg, docker_socket), sort_keys=False),
-        jobs / "gorouter" / "gorouter.yml": yaml.safe_dump(gorouter_yml(cfg), sort_keys=False),
+        jobs / "nats" / "nats.conf": nats_conf(password),
+        jobs / "gorouter" / "gorouter.yml": yaml.safe_dump(gorouter_yml(cfg, password),
+                                                           sort_keys=False),
         jobs / "bbs" / "bbs.json": json.dumps(bbs_json(cfg), indent=2) + "\n",
         jobs / "cloud_controller" / "cloud_controller.json":
             json.dumps(cloud_controller_json(cfg), indent=2) + "\n",
         jobs / "credhub" / "credhub.json": json.dumps(credhub_json(cfg), indent=2) + "\n",
         jobs / "uaa" / "uaa.json": json.dumps(uaa_json(cfg), indent=2) + "\n",
         jobs / "ssh_proxy" / "ssh_proxy.json": json.dumps(ssh_proxy_json(cfg), indent=2) + "\n",
-        jobs / "dashboard" / "dashboard.json": json.dumps(dashboard_json(cfg), indent=2) + "\n",
+        jobs / "dashboard" / "dashboard.json":
+            json.dumps(dashboard_json(cfg, password), indent=2) + "\n",
         jobs / "service_broker" / "service_broker.json":
             json.dumps(service_broker_json(cfg), indent=2) + "\n",
     }
     for i, cell in enumerate(cfg.cell_names, start=1):
         files[jobs / cell / "rep" / "rep.json"] = json.dumps(rep_json(cfg, i, cell), indent=2) + "\n"
         files[jobs / cell / "route_emitter" / "route_emitter.json"] = json.dumps(
-            route_emitter_json(cfg, cell), indent=2) + "\n"
+            route_emitter_json(cfg, cell, password), indent=2) + "\n"
     for path, text in files.items():
         write(path, text)
     return list(files)

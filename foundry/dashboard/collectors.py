@@ -194,7 +194,9 @@ class Collectors:
         async def disconnected() -> None:
             self._foundation(nats="disconnected")
 
-        nc = await nats.connect(servers=self.cfg.nats_servers, name="dashboard",
+        auth = {"user": self.cfg.nats_username, "password": self.cfg.nats_password} \
+            if self.cfg.nats_username else {}
+        nc = await nats.connect(servers=self.cfg.nats_servers, name="dashboard", **auth,
                                 max_reconnect_attempts=-1, reconnect_time_wait=1,
                                 connect_timeout=2, allow_reconnect=True,
                                 reconnected_cb=connected, disconnected_cb=disconnected)

@@ -43,6 +43,8 @@ class DashboardConfig:
     bbs_client_cert_file: str = ""
     bbs_client_key_file: str = ""
     nats_servers: list[str] = field(default_factory=lambda: ["nats://nats:4222"])
+    nats_username: str = ""  # NATS's user and password (cf-deployment gives it one)
+    nats_password: str = ""
     access_log: str = "/var/vcap/sys/log/gorouter/access.log"
     droplet_stale_threshold: float = 120.0
     prune_stale_droplets_interval: float = 30.0

@@ -19,6 +19,8 @@ class EmitterConfig(JobConfig):
     bbs_client_cert_file: str = ""
     bbs_client_key_file: str = ""
     nats_servers: list[str] = field(default_factory=lambda: ["nats://nats:4222"])
+    nats_username: str = ""  # diego's route emitter: NATS's user and password, if it has one
+    nats_password: str = ""
     sync_interval: float = 60.0
     unregistration_interval: float = 30.0
     unregistration_send_count: int = 20

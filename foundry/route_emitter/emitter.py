@@ -112,8 +112,10 @@ class RouteEmitter:
                 await asyncio.wait_for(self.wake.wait(), timeout)
 
     async def run(self) -> None:
+        auth = {"user": self.cfg.nats_username, "password": self.cfg.nats_password} \
+            if self.cfg.nats_username else {}
         self.nc = await nats.connect(
-            servers=self.cfg.nats_servers, name=f"route_emitter-{self.cfg.cell_id}",
+            servers=self.cfg.nats_servers, name=f"route_emitter-{self.cfg.cell_id}", **auth,
             max_reconnect_attempts=-1, reconnect_time_wait=1, ping_interval=20,
             connect_timeout=2, allow_reconnect=True)
         try:

@@ -12,13 +12,16 @@ from tests.e2e.helpers import through_router, wait_for
 pytestmark = pytest.mark.e2e
 
 CONFIG = "/var/vcap/jobs/gorouter/config/gorouter.yml"
-# router.greet over a raw NATS connection from inside the router container
+# router.greet over a raw NATS connection from inside the router container, with the
+# NATS user and password from the router's own config (NATS refuses anyone without them)
 GREET = r"""
-import json, socket
+import json, socket, yaml
+nats = yaml.safe_load(open("/var/vcap/jobs/gorouter/config/gorouter.yml"))["nats"]
 s = socket.create_connection(("nats", 4222), timeout=10)
 f = s.makefile("rb")
 f.readline()
-s.sendall(b'CONNECT {"verbose":false}\r\nSUB _INBOX.e2e 1\r\nPUB router.greet _INBOX.e2e 0\r\n\r\n')
+connect = json.dumps({"verbose": False, "user": nats["user"], "pass": nats["pass"]})
+s.sendall(b"CONNECT " + connect.encode() + b'\r\nSUB _INBOX.e2e 1\r\nPUB router.greet _INBOX.e2e 0\r\n\r\n')
 line = f.readline()
 while not line.startswith(b"MSG"):
     line = f.readline()
@@ -65,3 +68,61 @@ def test_unknown_route_quotes_the_host_as_sent(cfg) -> None:
     status, headers, body = through_router(cfg, "NoPe.apps.internal:8080")
     assert status == 404 and headers["Cache-Control"] == "no-cache, no-store"
     assert body == b"404 Not Found: Requested route ('NoPe.apps.internal:8080') does not exist.\n"
+
+
+# A NATS client with no credentials, from inside the foundation network (the router's
+# container): what nats-server answers its CONNECT.
+ANONYMOUS = r"""
+import socket
+s = socket.create_connection(("nats", 4222), timeout=10)
+s.recv(4096)
+s.sendall(b'CONNECT {"verbose":false}\r\nPING\r\n')
+data = b""
+try:
+    while chunk := s.recv(4096):
+        data += chunk
+except ConnectionResetError:
+    pass
+print(data.decode())
+"""
+
+
+def test_nats_refuses_a_client_without_the_password(jobs) -> None:
+    """cf-deployment's NATS has a user and a password: an anonymous CONNECT is refused."""
+    out = in_router(jobs, "python3", "-c", ANONYMOUS)
+    assert out.returncode == 0, out.stderr
+    assert "-ERR 'Authorization Violation'" in out.stdout and "PONG" not in out.stdout
+
+
+def test_every_nats_client_is_logged_in_as_the_nats_user(cfg, jobs) -> None:
+    """The router, the route emitters and the dashboard: nats-server's /connz names the
+    user each connection authenticated as (the README's procedure)."""
+    import urllib.request
+
+    def clients() -> list[dict]:
+        url = f"http://127.0.0.1:{cfg.ports['nats_monitor']}/connz?auth=true"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            conns = json.loads(resp.read())["connections"]
+        names = {c.get("name", "") for c in conns}
+        wanted = {"dashboard", *(f"route_emitter-cell-{n}" for n in range(1, cfg.cells + 1))}
+        return conns if wanted <= names and len(conns) >= len(wanted) + 1 else []
+    conns = wait_for(clients, 30, what="the router, every route emitter and the dashboard"
+                                       " connected to NATS")
+    assert {c.get("authorized_user") for c in conns} == {"nats"}, conns
+
+
+def test_the_nats_password_is_the_foundations_and_0600(cfg, jobs) -> None:
+    from orchestrator import render
+
+    state = render.state_dir(cfg.project)
+    password = (state / "nats_password").read_text().strip()
+    assert len(password) >= 32
+    for path in (state / "nats_password", state / "jobs" / "nats" / "nats.conf",
+                 state / "jobs" / "gorouter" / "gorouter.yml",
+                 state / "jobs" / "cell-1" / "route_emitter" / "route_emitter.json",
+                 state / "jobs" / "dashboard" / "dashboard.json"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+        assert password in path.read_text(), path
+    logs = subprocess.run(["docker", "logs", jobs["nats"]["container"]], capture_output=True,
+                          text=True)
+    assert password not in logs.stdout + logs.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -24,11 +25,17 @@ NATS_SERVER = "/usr/sbin/nats-server"
 
 
 class NatsServer:
+    """nats-server as cf-deployment runs it: one user with a password."""
+
+    user = "nats"
+
     def __init__(self, tmp: Path) -> None:
         self.port = free_port()
+        self.password = secrets.token_hex(12)
         self.url = f"nats://127.0.0.1:{self.port}"
         self.log = open(tmp / "nats.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)],
+        self.proc = subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port),
+                                      "--user", self.user, "--pass", self.password],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._up, what="nats-server to listen")
 
@@ -42,12 +49,17 @@ class NatsServer:
         stop_process(self.proc)
         self.log.close()
 
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The user and password as nats-py's connect takes them."""
+        return {"user": self.user, "password": self.password}
+
 
 class FakeRouter:
     """Answers router.greet like gorouter and records router.register/unregister."""
 
-    def __init__(self, url: str, interval: int = 1, answer_greet: bool = True) -> None:
-        self.url = url
+    def __init__(self, server: NatsServer, interval: int = 1, answer_greet: bool = True) -> None:
+        self.server = server
         self.interval = interval
         self.answer_greet = answer_greet
         self.messages: list[tuple[float, str, dict[str, Any]]] = []
@@ -60,7 +72,7 @@ class FakeRouter:
 
     async def _connect(self) -> None:
         import nats
-        self.nc = await nats.connect(self.url)
+        self.nc = await nats.connect(self.server.url, **self.server.credentials)
         start = json.dumps({"id": "fake-router", "hosts": ["127.0.0.1"],
                             "minimumRegisterIntervalInSeconds": self.interval,
                             "pruneThresholdInSeconds": 120}).encode()
@@ -90,8 +102,10 @@ class FakeRouter:
 
 
 class EmitterProcess:
-    def __init__(self, tmp: Path, bbs: BBSProcess, nats_url: str, **config: Any) -> None:
-        cfg = {"cell_id": "cell-1", **bbs.client_config(), "nats_servers": [nats_url],
+    def __init__(self, tmp: Path, bbs: BBSProcess, nats_server: NatsServer,
+                 **config: Any) -> None:
+        cfg = {"cell_id": "cell-1", **bbs.client_config(), "nats_servers": [nats_server.url],
+               "nats_username": nats_server.user, "nats_password": nats_server.password,
                "sync_interval": 5, "unregistration_interval": 0.5,
                "unregistration_send_count": 3, "jitter_factor": 0.2, "greet_interval": 0.2,
                "greet_max_attempts": 30, "poll_interval": 0.2, **config}
@@ -128,7 +142,7 @@ def bbs(tmp_path):
 
 @pytest.fixture
 def router(nats_server):
-    r = FakeRouter(nats_server.url)
+    r = FakeRouter(nats_server)
     yield r
     r.close()
 
@@ -138,7 +152,7 @@ def emitter_factory(tmp_path, bbs, nats_server):
     made: list[EmitterProcess] = []
 
     def make(**config: Any) -> EmitterProcess:
-        e = EmitterProcess(tmp_path, bbs, nats_server.url, **config)
+        e = EmitterProcess(tmp_path, bbs, nats_server, **config)
         made.append(e)
         return e
     yield make

@@ -69,3 +69,43 @@ def test_gives_up_when_no_router_answers(tmp_path, bbs, nats_server, emitter_fac
     emitter.proc.wait(20)
     assert emitter.proc.returncode == 1
     assert "giving up" in emitter.output()
+
+
+def _raw_connect(port: int, connect: dict) -> bytes:
+    """CONNECT (then PING) on a raw socket; what nats-server answers before it closes."""
+    import json as _json
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.recv(4096)  # INFO
+        s.sendall(b"CONNECT " + _json.dumps(connect).encode() + b"\r\nPING\r\n")
+        data = b""
+        try:
+            while chunk := s.recv(4096):
+                data += chunk
+                if b"PONG" in data:
+                    break
+        except ConnectionResetError:
+            pass
+        return data
+
+
+def test_nats_refuses_a_client_without_the_password(nats_server):
+    assert b"-ERR 'Authorization Violation'" in _raw_connect(nats_server.port,
+                                                              {"verbose": False})
+    assert b"-ERR 'Authorization Violation'" in _raw_connect(
+        nats_server.port, {"verbose": False, "user": "nats", "pass": "wrong"})
+    assert b"PONG" in _raw_connect(nats_server.port, {"verbose": False, "user": "nats",
+                                                       "pass": nats_server.password})
+
+
+def test_an_emitter_with_a_wrong_nats_password_registers_nothing(bbs, nats_server, router,
+                                                                  emitter_factory):
+    bbs.heartbeat("cell-1")
+    bbs.request("POST", "/v1/desired_lrps", DESIRED)
+    run_instance(bbs, "ig-1")
+    emitter = emitter_factory(nats_password="not-the-password")
+    wait_for(lambda: "Authorization Violation" in emitter.output(), timeout=20,
+             what="nats-server refusing the emitter")
+    assert router.greets == 0 and router.of("router.register") == []
+    assert "not-the-password" not in emitter.output()  # a credential is never logged
