@@ -173,4 +173,6 @@ function connect() {
 
 // Countdowns and ages move every second without a push.
 setInterval(() => { renderIdentities(); renderRoutes(); }, 1000);
+// The host's incidents page (`cflab lab`, default port 8090), on the host this page came from.
+document.getElementById("lab-link").href = `${location.protocol}//${location.hostname}:8090/`;
 connect();

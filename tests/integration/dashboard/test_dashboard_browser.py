@@ -52,6 +52,8 @@ def test_page_loads_lists_jobs_and_shows_live_updates(dashboard, browser, tmp_pa
     page.wait_for_selector('#jobs li[data-job="bbs"][data-health="healthy"]', timeout=5000)
     page.wait_for_selector('#jobs li[data-job="credhub"][data-health="down"]', timeout=5000)
     first_paint = time.monotonic() - started
+    # The link to the host's incidents page (`cflab lab`) is on the host the page came from.
+    assert page.eval_on_selector("#lab-link", "e => e.href") == "http://127.0.0.1:8090/"
 
     # A route registered on NATS appears on the page within 2 s, with the count.
     sent = time.monotonic()
