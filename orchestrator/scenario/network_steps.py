@@ -79,17 +79,18 @@ def _policy_step(run: ModeRun, step: Step, action: str) -> str:
     path = "/networking/v1/external/policies" + ("/delete" if action == "remove" else "")
     run.cf("curl", "-X", "POST", path, "-d", json.dumps(body), "--fail")
     what = f"{p['source']} → {p['destination']}:{p['port']}/{p['protocol']}"
+    done = {"add": "added", "remove": "removed"}[action]
     if not p.get("name") or p["protocol"] != "tcp":
-        return f"policy {what} {action}d"
+        return f"policy {what} {done}"
     # How long until the cells enforce it: poll the direct connection until it does.
     t0 = time.monotonic()
     while (took := time.monotonic() - t0) < ENFORCE_TIMEOUT:
         if _probe(run, p["source"], p["destination"], p["port"]).ok == (action == "add"):
             run.result.timers[p["name"]] = round(took, 3)
-            return f"policy {what} {action}d; enforced after {took:.1f}s"
+            return f"policy {what} {done}; enforced after {took:.1f}s"
         time.sleep(0.2)
     run.result.timers[p["name"]] = None
-    return f"policy {what} {action}d; NOT enforced within {ENFORCE_TIMEOUT:.0f}s"
+    return f"policy {what} {done}; NOT enforced within {ENFORCE_TIMEOUT:.0f}s"
 
 
 _POLICY_PARAMS = (
