@@ -76,9 +76,14 @@ def test_a_stale_route_run_started_from_the_page(lab, tmp_path):
             assert page.is_checked('#modes input[value="strict"]')
             page.click("#start-button")
 
-            # Live: B answers A's route while before-envoy is still running.
-            page.wait_for_selector('.lane[data-mode="before-envoy"][data-state="running"]'
-                                   ' circle.dot-misrouted', timeout=360_000)
+            # Live: B answers A's route while before-envoy is still running (or the lane
+            # ends without, and the test fails at once with the lane's error).
+            lane = '.lane[data-mode="before-envoy"]'
+            live = f'{lane}[data-state="running"] circle.dot-misrouted'
+            page.wait_for_selector(f'{live}, {lane}:not([data-state="running"])'
+                                   ':not([data-state="waiting"])', timeout=360_000)
+            assert page.query_selector(live), \
+                f"before-envoy ended without a misroute seen live: {page.inner_text(lane)}"
             page.wait_for_selector('.lane[data-mode="before-envoy"] rect.fault',
                                    state="attached", timeout=5000)
             page.screenshot(path=str(SHOTS / "lab-live.png"), full_page=True)
