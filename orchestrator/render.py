@@ -333,6 +333,14 @@ def dashboard_json(cfg: FoundationConfig, nats_password: str = "") -> dict[str, 
         "nats_servers": ["nats://nats:4222"],
         **_nats_auth("nats_username", "nats_password", nats_password),
         "access_log": "/var/vcap/sys/log/gorouter/access.log",
+        # app names from the Cloud Controller, as its read-only UAA client; the CC's and
+        # UAA's certificates are signed by the CA the BBS client trusts already
+        "cc_url": "https://api.service.cf.internal:9022",
+        "uaa_url": "https://uaa.service.cf.internal:8443",
+        "uaa_client": "cflab-dashboard",
+        "uaa_client_secret": cfg.uaa.get("clients", {}).get("cflab-dashboard", {}).get(
+            "secret", ""),
+        "cc_ca_cert_file": bbs_client_files("dashboard")["bbs_ca_cert_file"],
         "droplet_stale_threshold": t["droplet_stale_threshold"],
         "prune_stale_droplets_interval": t["prune_stale_droplets_interval"],
         "jobs": [

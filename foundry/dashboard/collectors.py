@@ -34,6 +34,7 @@ from foundry.dashboard.accesslog import (
     parse_line,
 )
 from foundry.dashboard.certs import CertificateError, Identity, parse_der
+from foundry.dashboard.cloud_controller import CCReader
 from foundry.dashboard.config import DashboardConfig, JobProbe
 from foundry.dashboard.hub import Hub
 from foundry.gorouter.registry import InvalidRegistryMessage, Registry
@@ -47,14 +48,23 @@ async def http_get(host: str, port: int, path: str, *, auth: str = "",
                    timeout: float = 2.0, tls: ssl.SSLContext | None = None
                    ) -> tuple[int, bytes]:
     """A one-shot HTTP/1.0 GET: (status, body). Raises OSError/TimeoutError/ValueError."""
+    headers = {"Authorization": f"Basic {b64encode(auth.encode()).decode()}"} if auth else {}
+    return await http_request(host, port, "GET", path, headers, b"", timeout=timeout, tls=tls)
+
+
+async def http_request(host: str, port: int, method: str, path: str,
+                       headers: dict[str, str], body: bytes, *, timeout: float = 2.0,
+                       tls: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """One HTTP/1.0 exchange on a fresh connection (the dashboard keeps none open)."""
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(
             host, port, ssl=tls, server_hostname=host if tls else None)
         try:
-            head = f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n"
-            if auth:
-                head += f"Authorization: Basic {b64encode(auth.encode()).decode()}\r\n"
-            writer.write((head + "\r\n").encode())
+            head = f"{method} {path} HTTP/1.0\r\nHost: {host}:{port}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            if body:
+                head += f"Content-Length: {len(body)}\r\n"
+            writer.write((head + "\r\n").encode() + body)
             raw = await reader.read(BODY_LIMIT)
             while chunk := await reader.read(BODY_LIMIT):
                 raw += chunk
@@ -64,8 +74,8 @@ async def http_get(host: str, port: int, path: str, *, auth: str = "",
     parts = status_line.split()
     if len(parts) < 2 or not parts[1].isdigit():
         raise ValueError(f"not an HTTP response from {host}:{port}{path}")
-    _, _, body = rest.partition(b"\r\n\r\n")
-    return int(parts[1]), body
+    _, _, payload = rest.partition(b"\r\n\r\n")
+    return int(parts[1]), payload
 
 
 async def probe(job: JobProbe, timeout: float) -> dict:
@@ -92,6 +102,7 @@ class Collectors:
                                  droplet_stale_threshold=cfg.droplet_stale_threshold)
         self.routes_dirty = False
         self.names: dict[str, str] = {}  # app guid → name
+        self.cc_names: dict[str, str] = {}  # app guid → name, as the CC has it
         self.ports = PortHistory()
         self.apps: dict[str, tuple[str, str]] = {}  # process guid → (app guid, name)
         self.tls_targets: dict[str, str] = {}
@@ -112,7 +123,8 @@ class Collectors:
         self._foundation(project=self.cfg.project, mode=self.cfg.mode,
                          cells=len(self.cfg.cells), nats="connecting", started_at=time.time())
         loops = (self.jobs_loop, self.bbs_loop, self.nats_loop, self.routes_loop,
-                 self.access_log_loop, self.identity_loop)
+                 self.access_log_loop, self.identity_loop) + (
+                     (self.cc_loop,) if self.cfg.cc_url else ())
         return [asyncio.create_task(self._forever(f), name=f.__name__) for f in loops]
 
     async def _forever(self, loop) -> None:
@@ -154,6 +166,7 @@ class Collectors:
         self.apps.update(views.apps_by_process(desired))
         apps = self.apps
         names = {guid: name for guid, name in apps.values() if name}
+        names.update(self.cc_names)  # the CC's name is the app's name now
         if any(self.names.get(g) != n for g, n in names.items()):
             self.names.update(names)
             self.routes_dirty = True  # route rows name their apps
@@ -176,6 +189,27 @@ class Collectors:
             except (OSError, TimeoutError, ValueError) as e:
                 log.warning("BBS unreachable: %s", e)
                 await asyncio.sleep(1)
+
+    # -- the Cloud Controller --------------------------------------------------
+    async def cc_loop(self) -> None:
+        """App names as the CC has them now (they win over the LRPs' VCAP_APPLICATION)."""
+        reader = CCReader(self.cfg.cc_url, self.cfg.uaa_url, self.cfg.uaa_client,
+                          self.cfg.uaa_client_secret,
+                          ssl.create_default_context(cafile=self.cfg.cc_ca_cert_file),
+                          http_request)
+        while True:
+            try:
+                names = await reader.apps()
+            except (OSError, TimeoutError, ValueError) as e:
+                log.warning("Cloud Controller unreachable: %s", e)
+                self._foundation(cloud_controller="unreachable")
+            else:
+                self.cc_names = names
+                self._foundation(cloud_controller="ok", cc_apps=len(names))
+                if any(self.names.get(g) != n for g, n in names.items()):
+                    self.names.update(names)
+                    self.routes_dirty = True
+            await asyncio.sleep(self.cfg.cc_poll_interval)
 
     # -- routes (NATS) ---------------------------------------------------------
     async def nats_loop(self) -> None:

@@ -48,6 +48,14 @@ class DashboardConfig:
     access_log: str = "/var/vcap/sys/log/gorouter/access.log"
     droplet_stale_threshold: float = 120.0
     prune_stale_droplets_interval: float = 30.0
+    # The Cloud Controller (app names), with a client_credentials token from UAA; its CA
+    # verifies both. Empty cc_url: the dashboard names apps from the BBS alone.
+    cc_url: str = ""
+    uaa_url: str = ""
+    uaa_client: str = "cflab-dashboard"
+    uaa_client_secret: str = ""
+    cc_ca_cert_file: str = ""
+    cc_poll_interval: float = 5.0
     jobs: list[JobProbe] = field(default_factory=list)
     poll_interval: float = 1.0  # health probes and identity reads; ≤ 1 s by the issue
 
@@ -96,6 +104,8 @@ def from_dict(raw: dict[str, Any]) -> DashboardConfig:
                                       and cfg.bbs_client_key_file):
         raise ConfigError("bbs_ca_cert_file, bbs_client_cert_file, bbs_client_key_file:"
                           " required for an https bbs_address (the BBS's mutual TLS)")
+    if cfg.cc_url and not (cfg.uaa_url and cfg.cc_ca_cert_file):
+        raise ConfigError("uaa_url, cc_ca_cert_file: required with a cc_url")
     return cfg
 
 

@@ -60,6 +60,10 @@ def test_dashboard_is_a_job_with_its_url_in_status(foundation, cfg):
         j.get(n, {}).get("health") == "healthy" for n in JOBS) and j, 15,
         what="every job healthy on the dashboard")
     assert set(JOBS) <= set(jobs)
+    # the Cloud Controller too: its read-only client names the pushed sample apps
+    fnd = wait_for(lambda: (f := state(cfg, "foundation")["foundation"]["foundation"]).get(
+        "cloud_controller") == "ok" and f, 30, what="the dashboard reading the Cloud Controller")
+    assert fnd["cc_apps"] >= 1, fnd  # `make up` pushed hello and other through the CC
     cells = state(cfg, "cells")["cells"]
     assert {c for c, row in cells.items() if row["present"]} == set(cfg.cell_names)
     # Its cost on the running foundation: the job's resident memory (issue: ≤ 40 MB idle).

@@ -79,3 +79,15 @@ def test_parse_query_accepts_known_values():
 def test_parse_query_rejects_malformed_values(query, words):
     with pytest.raises(QueryError, match=words.replace("(", r"\(")):
         parse_query(query, ALLOWED)
+
+
+def test_a_cc_url_needs_uaa_and_a_ca():
+    import pytest
+
+    from foundry.dashboard.config import ConfigError, from_dict
+
+    with pytest.raises(ConfigError, match="uaa_url, cc_ca_cert_file"):
+        from_dict({"bbs_address": "http://bbs:8889", "cc_url": "https://api:9022"})
+    cfg = from_dict({"bbs_address": "http://bbs:8889", "cc_url": "https://api:9022",
+                     "uaa_url": "https://uaa:8443", "cc_ca_cert_file": "/ca.crt"})
+    assert cfg.uaa_client == "cflab-dashboard" and cfg.cc_poll_interval == 5.0
