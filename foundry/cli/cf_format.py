@@ -52,8 +52,19 @@ def instances_table(app: dict[str, Any], stats: list[dict[str, Any]]) -> str:
                      f"{float(usage.get('cpu') or 0) * 100:.1f}%",
                      f"{byte_size(usage.get('mem') or 0)} of {byte_size(mem_quota)}",
                      f"{byte_size(usage.get('disk') or 0)} of {byte_size(disk_quota)}",
-                     inst.get("details") or ""])
+                     instance_details(inst)])
     return table(["", "state", "since", "cpu", "memory", "disk", "details"], rows)
+
+
+def instance_details(inst: dict[str, Any]) -> str:
+    """The details column: CC's `details` (here the last crash reason) and, as a cflab
+    extension of that free-text column, how often Diego has seen the instance crash,
+    which is what tells a crash loop (backoff growing) from a single crash."""
+    crashes = int(inst.get("crash_count") or 0)
+    parts = [inst.get("details") or ""] if inst.get("details") else []
+    if crashes:
+        parts.append(f"crashed {crashes} time{'s' if crashes > 1 else ''}")
+    return "; ".join(parts)
 
 
 def app_summary(summary: dict[str, Any], stats: list[dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ from foundry.gorouter.proxy import Proxy
 from foundry.gorouter.pruning import PruningCycle
 from foundry.gorouter.registry import Registry
 from foundry.gorouter.status import Health, StatusServer
+from foundry.heap import release_free_heap
 from foundry.loggregator import Reporter
 
 log = logging.getLogger("gorouter")
@@ -106,6 +107,9 @@ class Router:
             if n:
                 log.info("pruned %d stale endpoints", n)
             self.proxy.transport.sweep()
+            # Freed memory back to the kernel, as Go's scavenger does (foundry/heap.py);
+            # a few ms each prune interval (30 s).
+            release_free_heap()
 
     async def _flush_loop(self) -> None:
         while True:

@@ -109,6 +109,10 @@ def test_an_oom_kill_is_a_crash_that_users_see(cfg, cf, hog, foundation):
         # restarted at once (crash 1), and serving again through the router
         wait_for(lambda: through_router(cfg, "hog.apps.internal")[0] == 200, 60,
                  what="the restarted hog")
+        row = wait_for(lambda: next((line for line in cf("app", "hog").stdout.splitlines()
+                                     if line.startswith("#0") and "crashed 1 time" in line),
+                                    None), 30, what="the crash count in cf app")
+        assert reason in row
         wait_for(lambda: sum("hello from hog" in line for line in seen) >= 1 and
                  any("Exit status 137 (out of memory)" in line for line in seen), 30,
                  what="the crash and the restart in the running log stream")

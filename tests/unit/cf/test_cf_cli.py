@@ -150,6 +150,20 @@ def test_app_summary_instances_table():
     assert next(line for line in lines if line.startswith("#1")).split()[1] == "down"
 
 
+def test_instance_details_show_the_crash_reason_and_count():
+    assert cf_format.instance_details({"details": None, "crash_count": 0}) == ""
+    assert cf_format.instance_details({"crash_count": 1}) == "crashed 1 time"
+    reason = "APP/PROC/WEB: Exited with status 137 (out of memory)"
+    assert cf_format.instance_details({"details": reason, "crash_count": 3}) == (
+        reason + "; crashed 3 times")
+    summary = {"name": "hog", "state": "STARTED", "instances": 1, "memory": 64,
+               "disk_quota": 512, "routes": [], "command": "python3 app.py"}
+    text = cf_format.app_summary(summary, [{"index": 0, "state": "CRASHED", "details": reason,
+                                            "crash_count": 2}])
+    row = next(line for line in text.splitlines() if line.startswith("#0"))
+    assert row.split()[1] == "crashed" and row.endswith("(out of memory); crashed 2 times")
+
+
 def test_apps_and_routes_tables():
     assert cf_format.apps_table([]) == "No apps found"
     text = cf_format.apps_table([{"name": "a", "state": "STARTED", "running_instances": 1,
