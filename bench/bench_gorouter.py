@@ -175,6 +175,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--routes", type=int, default=100_000)
     ap.add_argument("--duration", type=float, default=8.0)
+    ap.add_argument("--no-fast-path", action="store_true",
+                    help="every gorouter request on the stream path (CFLAB_GOROUTER_FAST_PATH=0)")
     args = ap.parse_args()
     procs: list[subprocess.Popen] = []
     d = tempfile.mkdtemp(prefix="bench-gorouter-")
@@ -246,9 +248,9 @@ def main() -> None:
                     return float(line.split()[1])
             return 0.0
 
-        def start_router(procs_n: int) -> tuple[int, int]:
+        def start_router(procs_n: int, fast_path: bool) -> tuple[int, int]:
             router_port, status_port, routes_port = listen_port(), listen_port(), free_port()
-            cfg = os.path.join(d, f"gorouter-{procs_n}.yml")
+            cfg = os.path.join(d, f"gorouter-{procs_n}-{fast_path}.yml")
             with open(cfg, "w") as f:
                 json.dump({
                     "port": router_port,
@@ -256,12 +258,13 @@ def main() -> None:
                                "routes": {"port": routes_port}},
                     "nats": {"hosts": [{"hostname": "127.0.0.1", "port": nats_port}]},
                     "ca_certs": [root.cert_pem.decode()], "start_response_delay_interval": "0s",
-                    "access_log": {"file": os.path.join(d, f"access-{procs_n}.log"),
+                    "access_log": {"file": os.path.join(d, f"access-{procs_n}-{fast_path}.log"),
                                    "enable_streaming": False},
                     "logging": {"level": "warning"}}, f)  # JSON is YAML
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "foundry.gorouter", "-c", cfg, "--workers", str(procs_n)],
-                cwd=repo, stdout=subprocess.DEVNULL))
+                cwd=repo, stdout=subprocess.DEVNULL,
+                env=dict(os.environ, CFLAB_GOROUTER_FAST_PATH="1" if fast_path else "0")))
             wait_for(lambda: metric(status_port, "nats_connected") == 1, 30,
                      "gorouter connected to NATS")
             if procs_n > 1:  # workers listening and subscribed before routes are published
@@ -270,9 +273,14 @@ def main() -> None:
             return router_port, status_port
 
         frames = register_frames(args.routes, guid, backend_port)
-        routers: dict[int, tuple[int, int]] = {}  # processes → (router port, status port)
-        for procs_n in PROCS:
-            routers[procs_n] = router_port, status_port = start_router(procs_n)
+        # processes → (router port, status port); 0: one process on the stream path only,
+        # to show what the callback path gains (unless --no-fast-path: all are stream-only)
+        routers: dict[int, tuple[int, int]] = {}
+        for procs_n in (*PROCS, 0):
+            if procs_n == 0 and args.no_fast_path:
+                continue
+            routers[procs_n] = router_port, status_port = start_router(
+                max(procs_n, 1), fast_path=procs_n > 0 and not args.no_fast_path)
             t0 = time.perf_counter()
             asyncio.run(publish_routes(nats_port, frames))
             wait_for(lambda sp=status_port: metric(sp, "total_routes") >= args.routes, 120,
@@ -290,16 +298,27 @@ def main() -> None:
             for name, port in (("gorouter", routers[n][0]), ("nginx", nginx_ports[n])):
                 for c in (2, 50):
                     results[(name, n, c)] = load(port, args.routes, c, args.duration)
-        print(f"\n{'':10}{'procs':>6}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
+        if 0 in routers:
+            for c in (2, 50):
+                results[("gorouter-stream", 1, c)] = load(routers[0][0], args.routes, c,
+                                                          args.duration)
+        print(f"\n{'':16}{'procs':>6}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
               f"{'p99 ms':>9}{'errors':>8}")
         for (name, n, c), r in results.items():
-            print(f"{name:10}{n:>6}{c:>5}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p90']:>9.2f}"
+            print(f"{name:16}{n:>6}{c:>5}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p90']:>9.2f}"
                   f"{r['p99']:>9.2f}{r['errors']:>8}")
         for n in PROCS:
             for c in (2, 50):
                 g, x = results[("gorouter", n, c)], results[("nginx", n, c)]
                 print(f"{n} process(es), c={c}: gorouter/nginx throughput ratio "
                       f"{g['rps'] / x['rps']:.2f}, p90 ratio {g['p90'] / x['p90']:.2f}")
+        if 0 in routers:
+            gains = ", ".join(f"{results[('gorouter', 1, c)]['rps'] / results[('gorouter-stream', 1, c)]['rps']:.2f}x at c={c}"
+                              for c in (2, 50))
+            print(f"the callback path's gain (one process, against the stream path alone, "
+                  f"CFLAB_GOROUTER_FAST_PATH=0): {gains}")
+        elif args.no_fast_path:
+            print("--no-fast-path: every gorouter figure above is the stream path alone")
         g2 = results[("gorouter", 1, 2)]
         ok = g2["rps"] >= 1000 and g2["p90"] <= 8
         print(f"routing-perf gate (>=1000 req/s, p90<=8 ms at c=2, one process): "

@@ -46,6 +46,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
         self.eof = False
         self.closed = False
         self.read_paused = False
+        self.write_paused = False  # the client's socket buffer is full (pause_writing)
         self.idle_since = 0.0
         self.idle_timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task | None = None
@@ -88,7 +89,12 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
             self.idle_timer = None
         super().connection_lost(exc)
 
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        super().pause_writing()
+
     def resume_writing(self) -> None:
+        self.write_paused = False
         super().resume_writing()
         if not self.busy and not self.stream:
             self._serve_next()
@@ -96,7 +102,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
     # -- requests ------------------------------------------------------------------
     def _serve_next(self) -> None:
         while not (self.busy or self.stream or self.closed):
-            if self._paused:  # the client reads slower than we answer: wait for it
+            if self.write_paused:  # the client reads slower than we answer: wait for it
                 return
             buf = self.buf
             try:

@@ -133,8 +133,12 @@ class _Deadline:
 class Proxy:
     def __init__(self, cfg: Config, registry: Registry, metrics: Metrics,
                  access_log: AccessLogWriter | None = None,
-                 transport: Transport | None = None, app_logs: Reporter | None = None) -> None:
+                 transport: Transport | None = None, app_logs: Reporter | None = None,
+                 fast_path: bool = True) -> None:
+        """`fast_path=False` serves every request on the stream path: what the paths'
+        byte-for-byte comparison test and the bench's switch measure against."""
         self.cfg = cfg
+        self.fast_path = fast_path
         self.registry = registry
         self.metrics = metrics
         self.access_log = access_log
@@ -336,7 +340,7 @@ class Proxy:
                    received_at: float) -> bool | None:
         """Serve a request from the client protocol's callback. Returns whether to keep
         the connection when answered at once, None when the answer comes later."""
-        if req.content_length > 0 or req.chunked or req.upgrade:
+        if req.content_length > 0 or req.chunked or req.upgrade or not self.fast_path:
             cp.to_stream(req, received_at)
             return None
         if req.target == "*" and req.method == "OPTIONS":

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -61,8 +62,11 @@ class Router:
         self.app_logs = Reporter(cfg.log_cache_url) if cfg.log_cache_url else None
         if self.app_logs is not None:
             self.app_logs.start()
+        # CFLAB_GOROUTER_FAST_PATH=0: every request on the stream path (bench_gorouter's
+        # --no-fast-path; workers inherit it). Not a gorouter setting.
         self.proxy = Proxy(cfg, self.registry, self.metrics, self.access_log,
-                           app_logs=self.app_logs)
+                           app_logs=self.app_logs,
+                           fast_path=os.environ.get("CFLAB_GOROUTER_FAST_PATH", "1") != "0")
         self.nats = NatsSubscriber(cfg, self.registry, on_state=self.pruning.nats_state,
                                    announce=not worker)
         self.status = StatusServer(self.health, metrics_text=self.metrics.render,

@@ -123,6 +123,7 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
 
     def __init__(self, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(reader, loop=loop)
+        self.loop = loop
         self.reader = reader
         self.stream = True
         self.framer: ResponseFramer | None = None
@@ -139,7 +140,7 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
         self.stream = False
         self.framer = ResponseFramer(method)
         self.waiter = waiter
-        loop = self._loop
+        loop = self.loop
         self.deadline = loop.time() + timeout
         self.timed_out = False
         if self.deadline_timer is None:
@@ -150,9 +151,9 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
         framer = self.framer
         if framer is None or framer.head_done or self.stream:
             return  # nothing waits for a head (a body has no deadline, as on the stream path)
-        left = self.deadline - self._loop.time()
+        left = self.deadline - self.loop.time()
         if left > 0:
-            self.deadline_timer = self._loop.call_later(left, self._check_deadline)
+            self.deadline_timer = self.loop.call_later(left, self._check_deadline)
             return
         self.timed_out = True
         if self.writer is not None:
