@@ -1,11 +1,12 @@
-"""What the control-plane HTTP APIs (Cloud Controller, CredHub) share: a request as the
-server hands it to the socket-free API, and reading its JSON body.
+"""What the control-plane HTTP APIs share: a request as `foundry.httpserver` hands it to
+a job's socket-free API, and reading its JSON body.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any, Self
 from urllib.parse import parse_qs
 
@@ -16,11 +17,14 @@ class Request:
     path: str
     query: dict[str, list[str]] = field(default_factory=dict)
     body: bytes = b""
+    headers: Message = field(default_factory=Message)  # names case-insensitive, as sent
 
     @classmethod
-    def from_target(cls, method: str, target: str, body: bytes = b"") -> Self:
+    def from_target(cls, method: str, target: str, body: bytes = b"",
+                    headers: Message | None = None) -> Self:
         path, _, qs = target.partition("?")
-        return cls(method.upper(), path, parse_qs(qs, keep_blank_values=True), body)
+        return cls(method.upper(), path, parse_qs(qs, keep_blank_values=True), body,
+                   Message() if headers is None else headers)
 
 
 def parse_json(body: bytes) -> Any:

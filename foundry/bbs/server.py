@@ -1,4 +1,4 @@
-"""The HTTP edge: a stdlib ThreadingHTTPServer in front of BBSService, plus the
+"""The HTTP edge: a `foundry.httpserver` listener in front of BBSService, plus the
 convergence loop (full pass every ``convergence_interval``; a quick look every second
 for lost cells, as the real BBS converges at once when a cell presence disappears).
 
@@ -13,124 +13,72 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
 
 from foundry.bbs.api import BBSService
 from foundry.bbs.config import BBSConfig
 from foundry.bbs.restart import RestartCalculator
 from foundry.bbs.state import BBSState
 from foundry.bbs.store import Store
+from foundry.httpapi import Request
+from foundry.httpserver import GO_PLAIN_HTTP_REPLY, APIServer, Endpoint, Peer, Reply, server_context
 from foundry.jobconfig import split_host_port
 
 log = logging.getLogger("bbs")
 MAX_BODY = 4 * 1024 * 1024
-HANDSHAKE_TIMEOUT_S = 10.0
-TLS_HANDSHAKE = 0x16  # the first byte of a TLS record carrying a ClientHello
-# What Go's net/http answers a plain HTTP request on a TLS listener, then it closes.
-PLAIN_HTTP_REPLY = (b"HTTP/1.0 400 Bad Request\r\n\r\n"
-                    b"Client sent an HTTP request to an HTTPS server.\n")
 
 
-def server_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLContext:
-    """TLS 1.2+, our certificate, and a client certificate from `ca_file` required."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert_file, key_file)
-    ctx.load_verify_locations(ca_file)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
+def _json(status: int, payload: object) -> Reply:
+    if status == 204:
+        return Reply(204)
+    return Reply(status, json.dumps(payload).encode() + b"\n", "application/json")
 
 
-class APIServer(ThreadingHTTPServer):
-    """The API listener: plain HTTP when `tls` is None, else mutual TLS."""
+class BBSEndpoint(Endpoint):
+    """The BBS API: JSON in, `BBSService` decides, JSON out (204 bare)."""
 
-    allow_reuse_address = True
-    daemon_threads = True
-    tls: ssl.SSLContext | None = None
+    log = log
+    server_version = "bbs"
+    max_body = MAX_BODY
+    bad_length_message = "body: invalid Content-Length"
+    too_large_message = "body: too large"
 
-    def finish_request(self, request, client_address) -> None:  # type: ignore[override]
-        if self.tls is None:
-            super().finish_request(request, client_address)
-            return
-        peer = f"{client_address[0]}:{client_address[1]}"
-        request.settimeout(HANDSHAKE_TIMEOUT_S)
-        try:
-            first = request.recv(1, socket.MSG_PEEK)
-            if first and first[0] != TLS_HANDSHAKE:
-                request.sendall(PLAIN_HTTP_REPLY)
-                log.info("http: TLS handshake error from %s: client sent an HTTP request"
-                         " to an HTTPS server", peer)
-                return
-            if not first:
-                return
-            conn = self.tls.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as e:
-            log.info("http: TLS handshake error from %s: %s", peer, e)
-            return
-        try:
-            conn.settimeout(None)
-            self.RequestHandlerClass(conn, client_address, self)
-        finally:
-            conn.close()
+    def __init__(self, service: BBSService) -> None:
+        self.service = service
+
+    def error(self, req: Request, status: int, message: str) -> Reply:
+        return _json(status, {"error": message})
+
+    def respond(self, req: Request, peer: Peer) -> Reply:
+        body = None
+        if req.body:
+            try:
+                body = json.loads(req.body)
+            except ValueError as e:
+                return self.error(req, 400, f"body: invalid JSON: {e}")
+        # BBSService parses its own query; the parsed one, re-encoded, reads the same
+        target = f"{req.path}?{urlencode(req.query, doseq=True)}" if req.query else req.path
+        return _json(*self.service.handle(req.method, target, body))
+
+    def access(self, client: str, req: Request, status: int) -> None:
+        if not (req.path.startswith("/ping") or "/work" in req.path):  # cells poll these
+            log.debug("%s %s %s %d", client, req.method, req.path, status)
 
 
-class HealthHandler(BaseHTTPRequestHandler):
+class HealthEndpoint(Endpoint):
     """diego's BBS health listener: `GET /ping` → 200, on loopback, no TLS."""
 
+    log = log
     server_version = "bbs"
+    methods = frozenset({"GET"})
 
-    def do_GET(self) -> None:  # noqa: N802
-        status = 200 if self.path == "/ping" else 404
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+    def respond(self, req: Request, peer: Peer) -> Reply:
+        return Reply(200 if req.path == "/ping" else 404)
 
-    def log_message(self, fmt: str, *args: object) -> None:
+    def access(self, client: str, req: Request, status: int) -> None:
         pass
-
-
-def make_handler(service: BBSService) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "bbs"
-
-        def _dispatch(self) -> None:
-            body = None
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._send(413, {"error": "body: too large"})
-                return
-            if length:
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw)
-                except ValueError as e:
-                    self._send(400, {"error": f"body: invalid JSON: {e}"})
-                    return
-            status, payload = service.handle(self.command, self.path, body)
-            self._send(status, payload)
-
-        def _send(self, status: int, payload: object) -> None:
-            data = b"" if status == 204 else json.dumps(payload).encode() + b"\n"
-            self.send_response(status)
-            if status != 204:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _dispatch
-
-        def log_message(self, fmt: str, *args: object) -> None:
-            if self.path.startswith("/ping") or "/work" in self.path:
-                return
-            log.debug("%s %s", self.address_string(), fmt % args)
-
-    return Handler
 
 
 class BBSServer:
@@ -143,13 +91,13 @@ class BBSServer:
                          crash_reset_timeout_s=cfg.crash_reset_timeout)
         self.store.load(state)
         self.service = BBSService(state, self.store)
-        self.httpd = APIServer(cfg.address, make_handler(self.service))
-        if cfg.tls:
-            self.httpd.tls = server_context(cfg.ca_file, cfg.server_cert_file,
-                                            cfg.server_key_file)
+        tls = server_context(cfg.server_cert_file, cfg.server_key_file, cfg.ca_file) \
+            if cfg.tls else None
+        self.httpd = APIServer(cfg.address, BBSEndpoint(self.service), tls,
+                               plain_http_reply=GO_PLAIN_HTTP_REPLY)
         self.health: APIServer | None = None
         if cfg.health_address:
-            self.health = APIServer(split_host_port(cfg.health_address), HealthHandler)
+            self.health = APIServer(split_host_port(cfg.health_address), HealthEndpoint())
         self.stopping = threading.Event()
 
     @property

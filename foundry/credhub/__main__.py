@@ -9,7 +9,7 @@ import sys
 from foundry.credhub.api import CredHubAPI
 from foundry.credhub.auth import Authenticator
 from foundry.credhub.config import ConfigError, CredHubConfig, load
-from foundry.credhub.server import CredHubServer
+from foundry.credhub.server import listen
 from foundry.credhub.store import Store
 from foundry.credhub.tls import server_context
 from foundry.jobconfig import start_job
@@ -33,7 +33,7 @@ def build(cfg: CredHubConfig) -> tuple[Action, Action]:
     os.makedirs(os.path.dirname(os.path.abspath(cfg.db_path)), exist_ok=True)
     store = Store(cfg.db_path)
     tls, _ = server_context(cfg.cert_file, cfg.key_file, [cfg.mtls_trusted_cas, cfg.client_cas])
-    server = CredHubServer(cfg.address, CredHubAPI(store, auth.creators), auth, tls)
+    server = listen(cfg.address, CredHubAPI(store, auth.creators), auth, tls)
     host, port = server.server_address[:2]
     return serving(server, "credhub", f"credhub listening on https://{host}:{port} (trusted "
                    f"instance CAs: {len(auth.instance_roots)}, client CAs: "

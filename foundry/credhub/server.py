@@ -5,92 +5,70 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import ssl
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import cast
 
 from foundry.credhub.api import CredHubAPI, Request, Response
 from foundry.credhub.auth import Actor, Authenticator, AuthError
 from foundry.credhub.tls import peer_chain_der
+from foundry.httpapi import Request as HTTPRequest
+from foundry.httpserver import APIServer, Endpoint, Peer, Reply
 
 log = logging.getLogger("credhub")
 
 MAX_BODY = 1024 * 1024
-HANDSHAKE_TIMEOUT = 10.0
+IDLE_TIMEOUT_S = 60.0
 
 
-class _Handler(BaseHTTPRequestHandler):
+def _reply(resp: Response) -> Reply:
+    data = resp.encoded()
+    return Reply(resp.status, data, "application/json;charset=UTF-8" if data else None)
+
+
+class CredHubEndpoint(Endpoint):
+    """CredHub's API behind client-certificate authentication, with its own access log
+    (actor and outcome, never a value)."""
+
+    log = log
     server_version = "CredHub"
     sys_version = ""
-    protocol_version = "HTTP/1.1"
-    server: CredHubServer
+    request_class = Request
+    max_body = MAX_BODY
+    private_targets = True
 
-    def setup(self) -> None:
-        self.request.settimeout(HANDSHAKE_TIMEOUT)
-        self.request.do_handshake()
-        self.request.settimeout(60)
-        self.chain = peer_chain_der(self.request)
-        super().setup()
+    def __init__(self, api: CredHubAPI, auth: Authenticator) -> None:
+        self.api, self.auth = api, auth
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # the access log below carries actor and outcome instead
+    bad_length_message = ("The request could not be fulfilled because the request path or "
+                          "body did not meet expectation.")
+    too_large_message = "The request body is too large."
+    failed_message = "An application error occurred. Please contact your CredHub administrator."
 
-    def _send(self, resp: Response) -> None:
-        data = resp.encoded()
-        self.send_response(resp.status)
-        if data:
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def error(self, req: HTTPRequest, status: int, message: str) -> Reply:
+        return _reply(Response(status, {"error": message}))
 
-    def _dispatch(self) -> None:
-        raw = (self.headers.get("Content-Length") or "0").strip()
-        if not raw.isdigit() or not raw.isascii():
-            # not a number; a negative one would read until the client hangs up
-            self.close_connection = True
-            self._send(Response(400, {"error": "The request could not be fulfilled because the "
-                                               "request path or body did not meet expectation."}))
-            return
-        length = int(raw)
-        if length > MAX_BODY:
-            self.close_connection = True
-            self._send(Response(413, {"error": "The request body is too large."}))
-            return
-        body = self.rfile.read(length) if length else b""
-        req = Request.from_target(self.command, self.path, body)
+    def failed(self, req: HTTPRequest) -> Reply:
+        log.info("%s %s -> 500 (bug)", req.method, req.path)
+        return super().failed(req)
+
+    def respond(self, req: HTTPRequest, peer: Peer) -> Reply:
         actor: Actor | None = None
         if req.path.rstrip("/") not in CredHubAPI.PUBLIC:
             try:
-                actor = self.server.auth.authenticate(self.chain, dt.datetime.now(dt.UTC))
+                actor = self.auth.authenticate(peer_chain_der(peer.tls), dt.datetime.now(dt.UTC))
             except AuthError as e:
-                log.info("%s %s %s -> 401 (%s)", self.client_address[0], req.method, req.path,
+                log.info("%s %s %s -> 401 (%s)", peer.address[0], req.method, req.path,
                          e.reason)
-                self._send(Response(401, {"error": e.message}))
-                return
-        try:
-            resp = self.server.api.handle(req, actor)
-        except Exception:  # noqa: BLE001 - answer in CredHub's shape, log the bug
-            log.exception("unhandled error for %s %s", req.method, req.path)
-            resp = Response(500, {"error": "An application error occurred. Please contact "
-                                           "your CredHub administrator."}, "bug")
-        log.info("%s %s %s actor=%s -> %d (%s)", self.client_address[0], req.method, req.path,
+                return self.error(req, 401, e.message)
+        resp = self.api.handle(cast(Request, req), actor)
+        log.info("%s %s %s actor=%s -> %d (%s)", peer.address[0], req.method, req.path,
                  actor.name if actor else "-", resp.status, resp.note)
-        self._send(resp)
+        return _reply(resp)
 
-    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _dispatch
+    def access(self, client: str, req: HTTPRequest, status: int) -> None:
+        pass  # respond logs actor and outcome instead
 
 
-class CredHubServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], api: CredHubAPI, auth: Authenticator,
-                 tls: ssl.SSLContext) -> None:
-        super().__init__(address, _Handler)
-        self.api, self.auth = api, auth
-        self.socket = tls.wrap_socket(self.socket, server_side=True,
-                                      do_handshake_on_connect=False)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.info("connection from %s failed", client_address, exc_info=True)
-
+def listen(address: tuple[str, int], api: CredHubAPI, auth: Authenticator,
+           tls: ssl.SSLContext) -> APIServer:
+    """CredHub's HTTPS listener; a connection idle for a minute is closed."""
+    return APIServer(address, CredHubEndpoint(api, auth), tls, idle_timeout=IDLE_TIMEOUT_S)

@@ -10,7 +10,7 @@ from foundry.jobmain import Action, serve_until_signalled, serving
 from foundry.service_broker.broker import Broker
 from foundry.service_broker.config import BrokerConfig, ConfigError, load
 from foundry.service_broker.credhub_client import CredHubClient
-from foundry.service_broker.server import BrokerServer
+from foundry.service_broker.server import listen
 
 DEFAULT_CONFIG = "/var/vcap/jobs/service_broker/config/service_broker.json"
 
@@ -21,7 +21,7 @@ def build(cfg: BrokerConfig) -> tuple[Action, Action]:
                             cfg.credhub_timeout)
     broker = Broker(cfg.db_path, credhub, cfg.username, cfg.password, cfg.broker_id,
                     cfg.service_host)
-    server = BrokerServer(cfg.address, broker)
+    server = listen(cfg.address, broker)
     return serving(server, "service_broker", f"service broker {cfg.broker_id} listening on "
                    f"{cfg.listen_address}, CredHub {cfg.credhub_url}", broker.close)
 

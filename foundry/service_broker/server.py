@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
 
+from foundry.httpapi import Request
+from foundry.httpserver import APIServer, Endpoint, Peer, Reply
 from foundry.service_broker.broker import Broker
 from foundry.service_broker.credhub_client import CredHubError
 
@@ -15,46 +15,35 @@ log = logging.getLogger("service_broker")
 MAX_BODY = 256 * 1024
 
 
-class _Handler(BaseHTTPRequestHandler):
+def _json(status: int, body: Any) -> Reply:
+    return Reply(status, json.dumps(body).encode(), "application/json")
+
+
+class BrokerEndpoint(Endpoint):
+    """The Open Service Broker API; a CredHub that cannot be reached is a 502."""
+
+    log = log
     server_version = "cflab-service-broker"
-    protocol_version = "HTTP/1.1"
-    server: BrokerServer
+    max_body = MAX_BODY
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        log.info("%s %s", self.address_string(), format % args)
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self.close_connection = True
-            status, body = 413, {"description": "body too large"}
-        else:
-            raw = self.rfile.read(length) if length else b""
-            path, _, qs = self.path.partition("?")
-            try:
-                status, body = self.server.broker.handle(
-                    self.command, path, dict(parse_qsl(qs)), raw, dict(self.headers.items()))
-            except (CredHubError, OSError) as e:
-                log.warning("CredHub call failed for %s %s: %s", self.command, path, e)
-                status, body = 502, {"description": f"CredHub is unavailable: {e}"}
-            except Exception:  # noqa: BLE001
-                log.exception("unhandled error for %s %s", self.command, path)
-                status, body = 500, {"description": "internal broker error"}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _dispatch
-
-
-class BrokerServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], broker: Broker) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, broker: Broker) -> None:
         self.broker = broker
 
+    failed_message = "internal broker error"
+
+    def error(self, req: Request, status: int, message: str) -> Reply:
+        return _json(status, {"description": message})
+
+    def respond(self, req: Request, peer: Peer) -> Reply:
+        # the last non-blank value of each parameter, as parse_qsl into a dict gives it
+        query = {k: vs[-1] for k, v in req.query.items() if (vs := [x for x in v if x])}
+        try:
+            return _json(*self.broker.handle(req.method, req.path, query, req.body,
+                                             dict(req.headers.items())))
+        except (CredHubError, OSError) as e:
+            log.warning("CredHub call failed for %s %s: %s", req.method, req.path, e)
+            return _json(502, {"description": f"CredHub is unavailable: {e}"})
+
+
+def listen(address: tuple[str, int], broker: Broker) -> APIServer:
+    return APIServer(address, BrokerEndpoint(broker))

@@ -23,8 +23,9 @@ from foundry.cloud_controller.auth import Authenticator
 from foundry.cloud_controller.bits import BitsStore
 from foundry.cloud_controller.config import CCConfig
 from foundry.cloud_controller.db import DB
-from foundry.cloud_controller.server import _Server
+from foundry.cloud_controller.server import PublicEndpoint
 from foundry.cloud_controller.service import CloudController
+from foundry.httpserver import APIServer
 from foundry.uaa.jwt import SigningKey
 from tests.fuzz.fuzzlib import request_heads, share
 from tests.fuzz.test_fuzz_cc_credhub import FakeBBS
@@ -97,8 +98,8 @@ ADMIN_TOKEN = CC_KEY.sign({"aud": ["cloud_controller"], "jti": "fuzz", "user_nam
 def cc_port(tmp_path):
     cfg = CCConfig(db_path=":memory:", bits_dir=str(tmp_path), internal_url="http://cc:9023")
     api = API(CloudController(cfg, DB(":memory:"), FakeBBS(), BitsStore(str(tmp_path))))
-    srv = _Server(("127.0.0.1", 0), cfg, api, BitsStore(str(tmp_path)), False, None,
-                  Authenticator({CC_KEY.kid: CC_KEY.public_key}))
+    auth = Authenticator({CC_KEY.kid: CC_KEY.public_key})
+    srv = APIServer(("127.0.0.1", 0), PublicEndpoint(api, auth, cfg.max_bits_bytes))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield srv.server_address[1]
     srv.shutdown()
