@@ -22,6 +22,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def raw_exchange(port: int, data: bytes, wrap: Callable[[socket.socket], Any] | None = None,
+                 timeout: float = 10.0) -> bytes:
+    """Send `data` on a fresh connection to 127.0.0.1:`port` (TLS-wrapped by `wrap`) and
+    return every byte that comes back until the server closes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        if wrap is not None:
+            sock = wrap(sock)
+        sock.sendall(data)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+    finally:
+        sock.close()
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
              what: str = "condition") -> Any:
     """Poll until `predicate` returns something truthy; fail after `timeout` seconds.

@@ -5,27 +5,18 @@ too: plain HTTP and certificate-less TLS are refused; the host user's cfdot, wit
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import stat
 import subprocess
 import sys
 
-from tests.support import REPO
+from tests.support import REPO, raw_exchange
+
+CELLS = b"GET /v1/cells HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
 
 def _exchange(port: int, wrap=None) -> bytes:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    try:
-        if wrap is not None:
-            sock = wrap(sock)
-        sock.sendall(b"GET /v1/cells HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-        return data
-    finally:
-        sock.close()
+    return raw_exchange(port, CELLS, wrap)
 
 
 def test_plain_http_on_the_published_port_is_refused(foundation, cfg):

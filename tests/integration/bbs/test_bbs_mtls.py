@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -14,21 +13,13 @@ import pytest
 from bbs_harness import REPO, cfdot, wait_for
 
 from foundry.bbs.client import BBSClient, BBSUnavailable, client_tls
+from tests.support import raw_exchange
 
 
 def _raw_exchange(bbs, wrap=None) -> bytes:
-    """Send one GET /v1/cells on a fresh connection (TLS-wrapped by `wrap`); all bytes back."""
-    sock = socket.create_connection(("127.0.0.1", bbs.port), timeout=5)
-    try:
-        if wrap is not None:
-            sock = wrap(sock)
-        sock.sendall(b"GET /v1/cells HTTP/1.1\r\nHost: bbs\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-        return data
-    finally:
-        sock.close()
+    """One GET /v1/cells on a fresh connection (TLS-wrapped by `wrap`); all bytes back."""
+    return raw_exchange(bbs.port, b"GET /v1/cells HTTP/1.1\r\nHost: bbs\r\n"
+                                  b"Connection: close\r\n\r\n", wrap, timeout=5)
 
 
 def test_plain_http_gets_gos_answer_and_no_data(bbs):

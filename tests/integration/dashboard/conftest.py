@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dashboard_harness import Dashboard  # noqa: E402
 
+from tests.browser_support import browser  # noqa: E402,F401 - the page tests' fixture
+
 
 @pytest.fixture
 def dashboard(tmp_path):

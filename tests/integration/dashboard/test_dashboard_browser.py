@@ -4,28 +4,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
-import pytest
 from test_dashboard_loopback import DESIRED, REGISTER, access_line, lrp
 
-BROWSER = shutil.which("chromium-headless-shell") or "/usr/lib/chromium/headless_shell"
-playwright = pytest.importorskip("playwright.sync_api",
-                                 reason="Playwright (the [dev] extra) is not installed")
-if not shutil.which(BROWSER):
-    pytest.skip("Debian's chromium-headless-shell is not installed (`make test` installs it"
-                " as root: apt-get install chromium-headless-shell)", allow_module_level=True)
+from tests.browser_support import sync_api
 
-
-@pytest.fixture
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+sync_api()
 
 
 class Watched:

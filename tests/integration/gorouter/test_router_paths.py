@@ -11,12 +11,12 @@ X-Request-Start and the client's port.
 from __future__ import annotations
 
 import re
-import socket
 
 from gorouter_harness import Harness, Pki, free_port
 
 from foundry.gorouter import fastpath
 from foundry.gorouter import proxy as gorouter_proxy
+from tests.support import raw_exchange
 
 HOST = "app.example.com"
 REQUESTS: dict[str, bytes] = {
@@ -52,13 +52,6 @@ def masked(raw: bytes) -> bytes:
     return raw
 
 
-def exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out
 
 
 def test_both_paths_answer_the_same_bytes(harness: Harness, pki: Pki, guid,
@@ -91,7 +84,7 @@ def test_both_paths_answer_the_same_bytes(harness: Harness, pki: Pki, guid,
         # pool a backend connection per route, so bodiless requests take the callback path
         for host in (HOST, "tls.example.com"):
             assert harness.get(host)[0] == 200
-        answers[fast] = {name: masked(exchange(proxy.port, data))
+        answers[fast] = {name: masked(raw_exchange(proxy.port, data, timeout=15))
                          for name, data in REQUESTS.items()}
         callbacks[fast] = list(served_from_callbacks)
     # the callback path served the plain requests; switched off, nothing went through it

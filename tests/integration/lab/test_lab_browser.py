@@ -4,25 +4,9 @@ failed start's error, the switch, a job that is down, past runs, a phone's width
 
 from __future__ import annotations
 
-import shutil
+from tests.browser_support import sync_api
 
-import pytest
-
-BROWSER = shutil.which("chromium-headless-shell") or "/usr/lib/chromium/headless_shell"
-playwright = pytest.importorskip("playwright.sync_api",
-                                 reason="Playwright (the [dev] extra) is not installed")
-if not shutil.which(BROWSER):
-    pytest.skip("Debian's chromium-headless-shell is not installed", allow_module_level=True)
-
-
-@pytest.fixture
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+sync_api()
 
 
 def watched(browser, width: int, height: int, problems: list[str], allowed=()):
