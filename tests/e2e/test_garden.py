@@ -91,6 +91,12 @@ def test_an_oom_kill_is_a_crash_that_users_see(cfg, cf, hog, foundation):
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
+        # `cf logs` follows from the newest line it finds when it starts (as cf v7's walk
+        # does), so the crash must come after that: a request it shows proves it follows.
+        def following() -> bool:
+            through_router(cfg, "hog.apps.internal")
+            return any('"GET / HTTP/1.1"' in line for line in seen)
+        wait_for(following, 30, interval=1, what="cf logs following the app")
         conn = http.client.HTTPConnection("127.0.0.1", cfg.ports["http"], timeout=30)
         try:
             conn.request("GET", "/hog", headers={"Host": "hog.apps.internal"})
