@@ -67,9 +67,9 @@ def test_a_stale_route_run_started_from_the_page(lab, tmp_path):
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("response", lambda r: r.status >= 400 and problems.append(r.url))
             page.goto(lab.url())
-            page.wait_for_selector('#conn[data-state="live"]', timeout=5000)
+            page.wait_for_selector('#conn[data-state="live"]', timeout=30000)
             page.wait_for_selector(f'#scenario option[value="{SCENARIO}"]', state="attached",
-                                   timeout=5000)
+                                   timeout=30000)
             page.select_option("#scenario", SCENARIO)
             page.uncheck('#modes input[value="after-envoy"]')
             assert page.is_checked('#modes input[value="before-envoy"]')
@@ -85,7 +85,7 @@ def test_a_stale_route_run_started_from_the_page(lab, tmp_path):
             assert page.query_selector(live), \
                 f"before-envoy ended without a misroute seen live: {page.inner_text(lane)}"
             page.wait_for_selector('.lane[data-mode="before-envoy"] rect.fault',
-                                   state="attached", timeout=5000)
+                                   state="attached", timeout=30000)
             page.screenshot(path=str(SHOTS / "lab-live.png"), full_page=True)
 
             page.wait_for_selector('#run-state[data-state="done"]', timeout=720_000)
@@ -101,8 +101,8 @@ def test_a_stale_route_run_started_from_the_page(lab, tmp_path):
             assert page.query_selector(".lane-error") is None
             # The run is now a past run, with its timeline.
             page.wait_for_selector(f'#past tr[data-scenario="{SCENARIO}"]'
-                                   ' td[data-mode="strict"][data-status="passed"]', timeout=5000)
-            page.wait_for_selector(f'#past tr[data-scenario="{SCENARIO}"] img', timeout=5000)
+                                   ' td[data-mode="strict"][data-status="passed"]', timeout=30000)
+            page.wait_for_selector(f'#past tr[data-scenario="{SCENARIO}"] img', timeout=30000)
             page.screenshot(path=str(SHOTS / "lab.png"), full_page=True)
         finally:
             browser.close()
