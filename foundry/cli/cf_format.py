@@ -61,7 +61,8 @@ def instance_details(inst: dict[str, Any]) -> str:
     extension of that free-text column, how often Diego has seen the instance crash,
     which is what tells a crash loop (backoff growing) from a single crash."""
     crashes = int(inst.get("crash_count") or 0)
-    parts = [inst.get("details") or ""] if inst.get("details") else []
+    details = inst.get("details")
+    parts = [details] if details else []
     if crashes:
         parts.append(f"crashed {crashes} time{'s' if crashes > 1 else ''}")
     return "; ".join(parts)

@@ -333,10 +333,11 @@ class Transport:
         oldest = (time.monotonic() if now is None else now) - self.idle_timeout
         dropped = 0
         for key in list(self.idle):
-            idle = self.idle[key]
-            alive = deque(c for c in idle if c.usable() and c.idle_since >= oldest)
-            for c in idle:
-                if not (c.usable() and c.idle_since >= oldest):
+            alive: deque[Connection] = deque()
+            for c in self.idle[key]:
+                if c.usable() and c.idle_since >= oldest:
+                    alive.append(c)
+                else:
                     c.close()
                     dropped += 1
             if alive:
