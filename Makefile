@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CFLAB := $(BIN)/cflab
 
-.PHONY: help up down clean test unit integration e2e fuzz soak bench lint images venv host-tools test-tools bench-tools install-tools scenarios
+.PHONY: help up down clean test unit integration e2e fuzz soak bench lint images venv host-tools test-tools bench-tools install-tools scenarios swarm-lab
 
 help:
 	@echo "make up          start the demo foundation (builds images on first run)"
@@ -19,6 +19,8 @@ help:
 	@echo "make bench       benchmarks, with peers measured in the same run"
 	@echo "make scenarios   replay every incident scenario in every mode (writes out/scenarios/;"
 	@echo "                 PROXY=envoy: with the real Envoy, writes out/scenarios-envoy/)"
+	@echo "make swarm-lab   NODES=3: a swarm of Docker-in-Docker nodes, one cell each, a scenario"
+	@echo "                 across them, its figures; removed at the end (not part of make test)"
 	@echo "make lint        ruff"
 
 venv: $(STAMP)
@@ -69,7 +71,12 @@ clean: venv
 images: venv host-tools
 	@$(CFLAB) images
 
+# The images build in the background while the unit and integration tests run (each
+# takes about one of this machine's two cores); the e2e tests wait for that build
+# through the lock (tests/e2e/conftest.py), so none of them pays for it.
 test: venv test-tools
+	@mkdir -p .cflab
+	@(flock .cflab/images.lock $(CFLAB) images --proxy envoy > .cflab/images.log 2>&1 &)
 	@$(BIN)/pytest -q --durations=40 tests/unit tests/integration tests/fuzz tests/e2e
 
 unit: venv
@@ -100,3 +107,13 @@ scenarios: venv host-tools
 
 lint: venv
 	@$(BIN)/ruff check .
+
+# The foundation as a Docker stack on a single-node swarm (README, Swarm): the test inits a
+# swarm only if the engine is in none, and leaves only a swarm it made.
+.PHONY: swarm-test
+swarm-test: venv test-tools
+	@CFLAB_SWARM_E2E=1 $(BIN)/pytest -q tests/e2e/test_swarm.py
+
+NODES ?= 3
+swarm-lab: venv host-tools
+	@$(CFLAB) swarm-lab --nodes $(NODES) $(ARGS)

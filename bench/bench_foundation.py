@@ -11,27 +11,27 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orchestrator import config, images  # noqa: E402
+from orchestrator.docker_cli import stats_mib  # noqa: E402
 from orchestrator.foundation import Foundation  # noqa: E402
-from tests.e2e.helpers import bbs, identity_lrp, through_router, wait_for  # noqa: E402
+from tests.e2e.helpers import bbs, http_get, identity_lrp, through_router, wait_for  # noqa: E402
 
 TARGET_S = 15.0
 LRP_TARGET_S = 2.0
 KIND_S = 12.5
 
 
-def _mib(text: str) -> float:
-    value = text.strip().split("/")[0].strip()
-    for unit, factor in (("GiB", 1024), ("MiB", 1), ("KiB", 1 / 1024), ("B", 1 / 2**20)):
-        if value.endswith(unit):
-            return float(value[: -len(unit)]) * factor
-    return 0.0
+def mib(text: str) -> float:
+    """MiB of a `docker stats` memory figure; 0 for one it does not print as usage."""
+    try:
+        return stats_mib(text)
+    except ValueError:
+        return 0.0
 
 
 def bare_nats_start() -> float:
@@ -42,14 +42,9 @@ def bare_nats_start() -> float:
                     "cflab.foundation=cflab-bench", "-p", "127.0.0.1:18999:8222",
                     images.ref("nats")], check=True, capture_output=True)
     try:
-        while True:
-            try:
-                urllib.request.urlopen("http://127.0.0.1:18999/healthz", timeout=1).read()
-                return time.monotonic() - start
-            except OSError:
-                if time.monotonic() - start > 30:
-                    raise
-                time.sleep(0.05)
+        wait_for(lambda: http_get("http://127.0.0.1:18999/healthz", 1).ok, 30, interval=0.05,
+                 what="the bare nats-server's /healthz")
+        return time.monotonic() - start
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
@@ -116,7 +111,7 @@ def main() -> int:
     print("bench: again with the health check's startup interval at 200 ms (CF: 2 s)")
     fast = run_once({"timings": {"healthcheck_startup_interval": "200ms"}})
     cold, stats = cf_defaults["cold"], cf_defaults["stats"]
-    total = sum(_mib(line.split(" ", 1)[1]) for line in stats)
+    total = sum(mib(line.split(" ", 1)[1]) for line in stats)
     bare = bare_nats_start()
     print()
     print(f"{'figure':<46} {'value':>10}")
@@ -136,7 +131,7 @@ def main() -> int:
                    " comes before the app listens)")
         print(f"{'desired LRP -> first 200, ' + label:<46} {median:>9.2f}s  median of {len(samples)}"
               f" ({', '.join(f'{x:.2f}' for x in samples)}); {verdict}; real CF: tens of seconds")
-    print(f"{'app container with its proxy (docker stats)':<46} {_mib(cf_defaults['app_mem']):>8.1f}MiB"
+    print(f"{'app container with its proxy (docker stats)':<46} {mib(cf_defaults['app_mem']):>8.1f}MiB"
           f"  (Diego budgets +32 MB for Envoy)")
     if len(cf_defaults["proxy_rss"]) >= 2:
         print(f"{'  of which the proxy (VmRSS)':<46} {int(cf_defaults['proxy_rss'][1]) / 1024:>8.1f}MiB")

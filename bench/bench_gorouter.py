@@ -25,13 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from foundry import httpclient  # noqa: E402
 from foundry.gorouter.registry import Registry  # noqa: E402
 from foundry.gorouter.router import tune_gc  # noqa: E402
 from foundry.pki import issue_instance_identity, new_ca, new_instance_guid  # noqa: E402
+from orchestrator import waiting  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -42,30 +43,8 @@ PROCS = sorted({1, max(1, min(os.cpu_count() or 1, 4))})
 
 
 def wait_for(cond, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            v = cond()
-            if v:
-                return v
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
-def listen_port() -> int:
-    """A free port below Linux's ephemeral range (32768+), so no outgoing connection of
-    the run can take it before the router, which listens on all addresses, binds it."""
-    rnd = random.Random()
-    while True:
-        port = rnd.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("0.0.0.0", port))
-            except OSError:
-                continue
-        return port
+    """The shared wait; a socket error from `cond` means "not up yet"."""
+    return waiting.wait_for(cond, timeout, 0.05, what, retry_on=OSError)
 
 
 def port_open(port: int) -> bool:
@@ -124,31 +103,45 @@ async def _client(port: int, routes: int, deadline: float, lat: list[float],
         writer.close()
 
 
-async def _load(port: int, routes: int, concurrency: int, duration: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time (/proc/PID/stat utime, stime)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _load(port: int, routes: int, concurrency: int, duration: float,
+                pid: int | None = None) -> dict:
     warm: list[float] = []
     await asyncio.gather(*(_client(port, routes, time.perf_counter() + 1.0, warm, [])
                            for _ in range(concurrency)))
     lat: list[float] = []
     errors: list[int] = []
+    cpu0 = cpu_seconds(pid) if pid else 0.0
     t0 = time.perf_counter()
     await asyncio.gather(*(_client(port, routes, t0 + duration, lat, errors)
                            for _ in range(concurrency)))
     elapsed = time.perf_counter() - t0
+    # The server's CPU per request: on a shared, busy machine a steadier figure than req/s.
+    cpu_us = (cpu_seconds(pid) - cpu0) / len(lat) * 1e6 if pid and lat else float("nan")
     lat.sort()
 
     def pct(p: float) -> float:
         return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
 
     return {"rps": len(lat) / elapsed, "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
-            "errors": len(errors), "n": len(lat)}
+            "errors": len(errors), "n": len(lat), "cpu_us": cpu_us}
 
 
-def load(port: int, routes: int, concurrency: int, duration: float) -> dict:
+def load(port: int, routes: int, concurrency: int, duration: float,
+         pid: int | None = None) -> dict:
+    """Requests from `concurrency` keep-alive clients for `duration` seconds; with `pid`
+    (a one-process server), that process's CPU microseconds per request too."""
     try:
         import uvloop
-        return uvloop.run(_load(port, routes, concurrency, duration))
+        return uvloop.run(_load(port, routes, concurrency, duration, pid))
     except ImportError:
-        return asyncio.run(_load(port, routes, concurrency, duration))
+        return asyncio.run(_load(port, routes, concurrency, duration, pid))
 
 
 # -- setup ---------------------------------------------------------------------------
@@ -243,13 +236,15 @@ def main() -> None:
 
         def metric(status_port: int, name: str) -> float:
             url = f"http://127.0.0.1:{status_port}/metrics"
-            for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+            with httpclient.session() as http:
+                text = http.get(url, timeout=5).text
+            for line in text.splitlines():
                 if line.startswith(name + " "):
                     return float(line.split()[1])
             return 0.0
 
         def start_router(procs_n: int, fast_path: bool) -> tuple[int, int]:
-            router_port, status_port, routes_port = listen_port(), listen_port(), free_port()
+            router_port, status_port, routes_port = free_port("0.0.0.0"), free_port("0.0.0.0"), free_port()
             cfg = os.path.join(d, f"gorouter-{procs_n}-{fast_path}.yml")
             with open(cfg, "w") as f:
                 json.dump({
@@ -276,11 +271,13 @@ def main() -> None:
         # processes → (router port, status port); 0: one process on the stream path only,
         # to show what the callback path gains (unless --no-fast-path: all are stream-only)
         routers: dict[int, tuple[int, int]] = {}
+        pids: dict[int, int] = {}  # the same keys: the router's (first) process
         for procs_n in (*PROCS, 0):
             if procs_n == 0 and args.no_fast_path:
                 continue
             routers[procs_n] = router_port, status_port = start_router(
                 max(procs_n, 1), fast_path=procs_n > 0 and not args.no_fast_path)
+            pids[procs_n] = procs[-1].pid
             t0 = time.perf_counter()
             asyncio.run(publish_routes(nats_port, frames))
             wait_for(lambda sp=status_port: metric(sp, "total_routes") >= args.routes, 120,
@@ -296,17 +293,19 @@ def main() -> None:
         results = {}
         for n in PROCS:
             for name, port in (("gorouter", routers[n][0]), ("nginx", nginx_ports[n])):
+                pid = pids.get(n) if name == "gorouter" and n == 1 else None
                 for c in (2, 50):
-                    results[(name, n, c)] = load(port, args.routes, c, args.duration)
+                    results[(name, n, c)] = load(port, args.routes, c, args.duration, pid)
         if 0 in routers:
             for c in (2, 50):
                 results[("gorouter-stream", 1, c)] = load(routers[0][0], args.routes, c,
-                                                          args.duration)
+                                                          args.duration, pids[0])
         print(f"\n{'':16}{'procs':>6}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
-              f"{'p99 ms':>9}{'errors':>8}")
+              f"{'p99 ms':>9}{'errors':>8}{'CPU us/req':>11}")
         for (name, n, c), r in results.items():
+            cpu = f"{r['cpu_us']:>11.0f}" if r["cpu_us"] == r["cpu_us"] else f"{'-':>11}"
             print(f"{name:16}{n:>6}{c:>5}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p90']:>9.2f}"
-                  f"{r['p99']:>9.2f}{r['errors']:>8}")
+                  f"{r['p99']:>9.2f}{r['errors']:>8}{cpu}")
         for n in PROCS:
             for c in (2, 50):
                 g, x = results[("gorouter", n, c)], results[("nginx", n, c)]

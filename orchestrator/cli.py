@@ -51,6 +51,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         overrides["cells"] = args.cells
     if args.proxy:
         overrides["proxy"] = args.proxy
+    if args.engine:
+        overrides["engine"] = args.engine
     cfg = _config(args, overrides)
     require_engine()
     print(mode_note(cfg.mode, bool(args.mode), args.config is None
@@ -198,7 +200,7 @@ def cmd_images(args: argparse.Namespace) -> int:
         removed = images.remove_all()
         print(f"removed {len(removed)} images: {', '.join(removed) or 'none'}")
         return 0
-    built = images.build(force=args.force)
+    built = images.build(images.for_proxy(args.proxy), force=args.force)
     print(f"images: built {', '.join(built) or 'nothing (all present)'}")
     return 0
 
@@ -208,6 +210,15 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
     require_engine()
     return soak.run(args.minutes, args.out, args.project or soak.PROJECT)
+
+
+def cmd_swarm_lab(args: argparse.Namespace) -> int:
+    from orchestrator import swarm_lab
+
+    swarm_lab.LabPlan(args.nodes)   # bad input fails before anything starts
+    require_engine()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    return swarm_lab.run_lab(args.nodes, args.scenario, modes, args.out)
 
 
 def schema_dir() -> Path:
@@ -227,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--cells", type=int, help="number of Diego cells")
     up.add_argument("--proxy", choices=config.PROXIES,
                     help="the proxy in each app container: cflab's (default) or the real Envoy")
+    up.add_argument("--engine", choices=config.ENGINES,
+                    help="compose (default): this engine; swarm: a stack on its swarm")
     up.add_argument("--wait", type=float, default=180.0, metavar="SECONDS",
                     help="how long to wait for every job to be healthy (default 180)")
     up.set_defaults(func=cmd_up)
@@ -268,9 +281,22 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--dir", type=Path, default=schema_dir(), help=argparse.SUPPRESS)
     lab.set_defaults(func=cmd_lab)
 
+    lab_swarm = sub.add_parser(
+        "swarm-lab", help="a swarm of N Docker-in-Docker nodes here, one cell on each, a"
+                          " scenario across them; measured, then removed completely")
+    lab_swarm.add_argument("--nodes", type=int, default=3, help="nodes (default 3)")
+    lab_swarm.add_argument("--scenario", default="stale-route-port-reuse",
+                           help="the scenario to run (its one cell on the last node)")
+    lab_swarm.add_argument("--modes", default="before-envoy,strict",
+                           help="comma-separated modes (default before-envoy,strict)")
+    lab_swarm.add_argument("--out", type=Path, default=Path("out/swarm-lab"))
+    lab_swarm.set_defaults(func=cmd_swarm_lab)
+
     img = sub.add_parser("images", help="build cflab's images (or --remove them)")
     img.add_argument("--force", action="store_true", help="rebuild even what exists")
     img.add_argument("--remove", action="store_true", help="remove every cflab image")
+    img.add_argument("--proxy", choices=config.PROXIES, default=config.PROXIES[0],
+                     help="envoy: also the stack variant with the real Envoy binary")
     img.set_defaults(func=cmd_images)
     return p
 

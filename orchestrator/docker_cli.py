@@ -8,11 +8,13 @@ copied from `--verbose` output and run by hand.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
 from functools import cache
 
+from orchestrator import engines
 from orchestrator.progress import PhaseError
 
 LABEL = "cflab.foundation"
@@ -21,11 +23,20 @@ LABEL = "cflab.foundation"
 def run(args: Sequence[str], check: bool = True, capture: bool = True,
         env: dict[str, str] | None = None, input: bytes | None = None,
         timeout: float | None = None) -> subprocess.CompletedProcess:
-    try:
-        proc = subprocess.run(list(args), capture_output=capture, env=env, input=input,
-                              timeout=timeout)
-    except FileNotFoundError:
-        raise PhaseError(f"{args[0]}: command not found") from None
+    """One command; a `docker` one goes to the swarm node holding its container when
+    CFLAB_DOCKER_NODES lists the nodes' engines (see orchestrator.engines)."""
+    base = os.environ if env is None else env
+    nodes = engines.hosts(base.get(engines.NODES_ENV))
+
+    def call(host: str | None) -> subprocess.CompletedProcess:
+        where = env if host is None else {**base, "DOCKER_HOST": host}
+        try:
+            return subprocess.run(list(args), capture_output=capture, env=where, input=input,
+                                  timeout=timeout)
+        except FileNotFoundError:
+            raise PhaseError(f"{args[0]}: command not found") from None
+
+    proc = engines.dispatch(args, nodes, call) if nodes and capture else call(None)
     if check and proc.returncode != 0:
         err = (proc.stderr or b"").decode(errors="replace").strip() if capture else ""
         raise PhaseError(f"`{' '.join(args[:4])} ...` failed (exit {proc.returncode}): {err[-2000:]}")
@@ -120,8 +131,25 @@ def networks() -> list[tuple[str, dict[str, str], list[str]]]:
     return result
 
 
+def stats_mib(usage: str) -> float:
+    """MiB used of a `docker stats` MemUsage figure ("41.2MiB / 1GiB", any unit it prints)."""
+    used = usage.strip().split("/")[0].strip()
+    for unit, factor in (("GiB", 1024), ("MiB", 1), ("KiB", 1 / 1024), ("kB", 1 / 1024),
+                         ("MB", 1), ("GB", 1024), ("B", 1 / 2**20)):
+        if used.endswith(unit):
+            return float(used[: -len(unit)]) * factor
+    raise ValueError(f"not a docker stats memory figure: {usage!r}")
+
+
+CELL_SOCKET_ENV = engines.CELL_SOCKET_ENV
+
+
 def socket_path() -> str:
-    """The engine's unix socket on the host, for cells to mount (they play Garden)."""
+    """The engine's unix socket on the host, for cells to mount (they play Garden);
+    CFLAB_CELL_DOCKER_SOCKET: where every node has it, when cflab reaches the engine
+    some other way (`cflab swarm-lab`: a socket the lab's node shares with the host)."""
+    if os.environ.get(CELL_SOCKET_ENV):
+        return os.environ[CELL_SOCKET_ENV]
     proc = run(["docker", "context", "inspect", "-f", "{{.Endpoints.docker.Host}}"], check=False)
     host = proc.stdout.decode().strip()
     return host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"

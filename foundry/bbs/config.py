@@ -18,7 +18,7 @@ class BBSConfig(JobConfig):
     listen_address: str = "0.0.0.0:8889"
     db_path: str = "/var/vcap/store/bbs/bbs.sqlite3"
     convergence_interval: float = 30.0
-    cell_presence_ttl: float = 10.0
+    cell_presence_ttl: float = 15.0  # locket's presence TTL
     restart_backoff_base: float = 30.0
     restart_backoff_max: float = 960.0
     crash_reset_timeout: float = 300.0

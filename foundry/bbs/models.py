@@ -11,6 +11,7 @@ CLAIMED = "CLAIMED"
 RUNNING = "RUNNING"
 CRASHED = "CRASHED"
 ORDINARY = "ORDINARY"
+SUSPECT = "SUSPECT"  # RUNNING on a cell whose presence lapsed, kept until replaced
 PREFERRED_ADDRESSES = ("UNKNOWN", "INSTANCE", "HOST")
 
 

@@ -1,5 +1,10 @@
 """The BBS's state machine: desired LRPs, actual LRP lifecycle, cells, convergence.
 
+A RUNNING instance whose cell's presence lapses is kept as a SUSPECT (bbs >= 2.x:
+``presence: SUSPECT``, still RUNNING and listed for its cell) while a replacement is
+placed; the replacement running ends it, its cell coming back first restores it.
+A slow heartbeat therefore never throws a running instance away.
+
 Sans-IO: every method takes its time from the injected clock (Unix ns) and records
 what it changed in ``dirty`` so the SQLite edge can persist exactly that.
 """
@@ -13,8 +18,10 @@ from foundry.bbs.errors import Conflict, InvalidRequest, NotFound
 from foundry.bbs.models import (
     CLAIMED,
     CRASHED,
+    ORDINARY,
     PREFERRED_ADDRESSES,
     RUNNING,
+    SUSPECT,
     UNCLAIMED,
     ActualLRP,
     CellPresence,
@@ -48,7 +55,7 @@ class BBSState:
         self,
         clock: Clock,
         calculator: RestartCalculator | None = None,
-        cell_presence_ttl_s: float = 10.0,
+        cell_presence_ttl_s: float = 15.0,
         crash_reset_timeout_s: float = 300.0,
     ) -> None:
         self.clock = clock
@@ -59,6 +66,7 @@ class BBSState:
         self.actual: dict[Key, ActualLRP] = {}
         self.cells: dict[str, CellPresence] = {}
         self.stops: set[StopRequest] = set()
+        self.suspects: dict[Key, ActualLRP] = {}
         self.dirty: set[tuple[str, Any]] = set()
 
     # ---- helpers -------------------------------------------------------------------
@@ -78,6 +86,57 @@ class BBSState:
     def _drop_stop(self, stop: StopRequest) -> None:
         self.stops.discard(stop)
         self.dirty.add(("stop", stop))
+
+    def _set_suspect(self, key: Key, lrp: ActualLRP | None) -> None:
+        if lrp is None:
+            self.suspects.pop(key, None)
+        else:
+            self.suspects[key] = lrp
+        self.dirty.add(("suspect", key))
+
+    def _suspect(self, lrp: ActualLRP) -> None:
+        """Its cell is lost: a SUSPECT copy keeps running; the ordinary one is re-placed."""
+        self._stop_suspect(lrp.key)
+        suspect = ActualLRP.from_record(lrp.to_record())
+        suspect.presence = SUSPECT
+        suspect.modification_tag.bump()
+        self._set_suspect(lrp.key, suspect)
+        self._unclaim(lrp)
+
+    def _stop_suspect(self, key: Key) -> None:
+        """The suspect is no longer wanted: its cell, if it comes back, stops it."""
+        suspect = self.suspects.get(key)
+        if suspect is not None:
+            self._add_stop(StopRequest(suspect.cell_id, suspect.process_guid, suspect.index,
+                                       suspect.instance_guid))
+            self._set_suspect(key, None)
+
+    def _restore_suspects(self, cell_id: str) -> None:
+        """``cell_id`` is back before its suspects were replaced: they are ordinary again,
+        and a replacement already claimed elsewhere is stopped there."""
+        for key, suspect in list(self.suspects.items()):
+            if suspect.cell_id != cell_id:
+                continue
+            lrp = self.actual.get(key)
+            if lrp is None or lrp.state == RUNNING or not self.is_desired(suspect):
+                self._stop_suspect(key)
+                continue
+            if lrp.state == CLAIMED:
+                self._add_stop(StopRequest(lrp.cell_id, lrp.process_guid, lrp.index,
+                                           lrp.instance_guid))
+            suspect.presence = ORDINARY
+            suspect.crash_count = lrp.crash_count
+            self.actual[key] = suspect
+            self._touch(suspect)
+            self._set_suspect(key, None)
+
+    def _ends_a_suspect(self, body: dict[str, Any]) -> bool:
+        """Whether a cell's report (crash or remove) is about a suspect: it is dropped."""
+        suspect = self.suspects.get((body["process_guid"], body["index"]))
+        if suspect is not None and suspect.instance_guid == body["instance_guid"]:
+            self._set_suspect(suspect.key, None)
+            return True
+        return False
 
     def is_desired(self, lrp: ActualLRP) -> bool:
         d = self.desired.get(lrp.process_guid)
@@ -130,6 +189,9 @@ class BBSState:
         for lrp in [a for a in self.actual.values() if a.process_guid == pg]:
             if not self.is_desired(lrp) and lrp.state in (UNCLAIMED, CRASHED):
                 self._delete_actual(lrp.key)
+        for key in [k for k, a in self.suspects.items()
+                    if a.process_guid == pg and not self.is_desired(a)]:
+            self._stop_suspect(key)
 
     def _lookup(self, body: dict[str, Any]) -> ActualLRP:
         lrp = self.actual.get((body["process_guid"], body["index"]))
@@ -184,8 +246,8 @@ class BBSState:
     def list_actual(self, domain: str | None = None, cell_id: str | None = None,
                     process_guid: str | None = None, index: int | None = None) -> list[ActualLRP]:
         out = []
-        for key in sorted(self.actual):
-            lrp = self.actual[key]
+        for lrp in sorted([*self.actual.values(), *self.suspects.values()],
+                          key=lambda a: (a.key, a.presence == SUSPECT)):
             if domain is not None and lrp.domain != domain:
                 continue
             if cell_id is not None and lrp.cell_id != cell_id:
@@ -207,6 +269,11 @@ class BBSState:
             raise Conflict("actual LRP is no longer desired")
         if lrp.state == UNCLAIMED and lrp.placement_cell_id and lrp.placement_cell_id != cell:
             raise Conflict(f"actual LRP is placed on cell {lrp.placement_cell_id}")
+        if any((s.process_guid, s.index, s.instance_guid) == (lrp.process_guid, lrp.index, ig)
+               for s in self.stops):
+            # Handed back when its cell was lost: the cell is told to stop it, so taking it
+            # back now would leave the LRP RUNNING on a container about to go.
+            raise Conflict(f"instance {ig} is being stopped")
         return lrp, ig, cell, (lrp.instance_guid, lrp.cell_id) == (ig, cell)
 
     @staticmethod
@@ -244,6 +311,10 @@ class BBSState:
             if not isinstance(body.get(name, ""), str):
                 raise InvalidRequest(f"{name}: must be a string")
         was_running = lrp.state == RUNNING
+        suspect = self.suspects.get(lrp.key)
+        if suspect is not None and suspect.instance_guid == ig:
+            self._set_suspect(lrp.key, None)  # the suspect itself (cannot be both)
+        self._stop_suspect(lrp.key)  # replaced: the suspect goes
         self._hold(lrp, RUNNING, ig, cell)
         lrp.address = body.get("address", "")
         lrp.instance_address = body.get("instance_address", "")
@@ -258,7 +329,7 @@ class BBSState:
     def crash(self, body: Any) -> ActualLRP | None:
         """CF's crash rules (bbs ``db/sqldb/actual_lrp_db.go`` CrashActualLRP)."""
         body = _require(body, "process_guid", "index", "instance_guid")
-        if self._ends_a_stop(body):
+        if self._ends_a_stop(body) or self._ends_a_suspect(body):
             return None
         lrp = self._lookup(body)
         if lrp.state not in (CLAIMED, RUNNING) or lrp.instance_guid != body["instance_guid"]:
@@ -286,7 +357,7 @@ class BBSState:
     def remove(self, body: Any) -> ActualLRP | None:
         """The cell stopped an instance on purpose."""
         body = _require(body, "process_guid", "index", "instance_guid")
-        if self._ends_a_stop(body):
+        if self._ends_a_stop(body) or self._ends_a_suspect(body):
             return None
         lrp = self._lookup(body)
         if lrp.instance_guid != body["instance_guid"]:
@@ -339,6 +410,7 @@ class BBSState:
         self.cells[cell_id] = cell
         self.dirty.add(("cell", cell_id))
         if not was_present:
+            self._restore_suspects(cell_id)
             self._place_unplaced()
         return cell
 
@@ -391,7 +463,9 @@ class BBSState:
                 elif lrp.cell_id not in present:
                     self._delete_actual(lrp.key)  # nobody is left to stop it
                 continue
-            if lrp.state in (CLAIMED, RUNNING) and lrp.cell_id not in present:
+            if lrp.state == RUNNING and lrp.cell_id not in present:
+                self._suspect(lrp)
+            elif lrp.state == CLAIMED and lrp.cell_id not in present:
                 self._add_stop(StopRequest(lrp.cell_id, lrp.process_guid, lrp.index,
                                            lrp.instance_guid))
                 self._unclaim(lrp)
@@ -403,6 +477,11 @@ class BBSState:
             elif lrp.state == CRASHED and self.calculator.should_restart(
                     now, lrp.since, lrp.crash_count):
                 self._unclaim(lrp)
+        for key, suspect in list(self.suspects.items()):
+            if not self.is_desired(suspect):
+                self._stop_suspect(key)
+            elif suspect.cell_id in present:  # back, and its heartbeat did not restore it
+                self._restore_suspects(suspect.cell_id)
         for pg in list(self.desired):
             self._create_missing(pg)
         for cell_id in [c for c in self.cells if c not in present]:
@@ -411,3 +490,5 @@ class BBSState:
                 self.dirty.add(("cell", cell_id))
                 for stop in [s for s in self.stops if s.cell_id == cell_id]:
                     self._drop_stop(stop)
+                for key in [k for k, a in self.suspects.items() if a.cell_id == cell_id]:
+                    self._set_suspect(key, None)

@@ -17,6 +17,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS desired_lrps (process_guid TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS actual_lrps (process_guid TEXT, idx INTEGER, data TEXT NOT NULL,
                                         PRIMARY KEY (process_guid, idx));
+CREATE TABLE IF NOT EXISTS suspect_lrps (process_guid TEXT, idx INTEGER, data TEXT NOT NULL,
+                                         PRIMARY KEY (process_guid, idx));
 CREATE TABLE IF NOT EXISTS cells (cell_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stops (cell_id TEXT, process_guid TEXT, idx INTEGER,
                                   instance_guid TEXT,
@@ -40,6 +42,9 @@ class Store:
         for (data,) in self.db.execute("SELECT data FROM actual_lrps"):
             lrp = ActualLRP.from_record(json.loads(data))
             state.actual[lrp.key] = lrp
+        for (data,) in self.db.execute("SELECT data FROM suspect_lrps"):
+            lrp = ActualLRP.from_record(json.loads(data))
+            state.suspects[lrp.key] = lrp
         for (data,) in self.db.execute("SELECT data FROM cells"):
             cell = CellPresence.from_record(json.loads(data))
             state.cells[cell.cell_id] = cell
@@ -66,11 +71,16 @@ class Store:
                             (pg, json.dumps(d)))
 
     def _write_actual(self, state: BBSState, key: tuple[str, int]) -> None:
-        lrp = state.actual.get(key)
+        self._write_lrp("actual_lrps", state.actual.get(key), key)
+
+    def _write_suspect(self, state: BBSState, key: tuple[str, int]) -> None:
+        self._write_lrp("suspect_lrps", state.suspects.get(key), key)
+
+    def _write_lrp(self, table: str, lrp: ActualLRP | None, key: tuple[str, int]) -> None:
         if lrp is None:
-            self.db.execute("DELETE FROM actual_lrps WHERE process_guid=? AND idx=?", key)
+            self.db.execute(f"DELETE FROM {table} WHERE process_guid=? AND idx=?", key)
         else:
-            self.db.execute("INSERT OR REPLACE INTO actual_lrps VALUES (?, ?, ?)",
+            self.db.execute(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)",
                             (key[0], key[1], json.dumps(lrp.to_record())))
 
     def _write_cell(self, state: BBSState, cell_id: str) -> None:

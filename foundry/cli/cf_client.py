@@ -1,17 +1,20 @@
-"""The `cf` CLI's config file and its HTTPS client for the Cloud Controller."""
+"""The `cf` CLI's config file and its HTTPS client for the Cloud Controller (`requests`,
+over the TLS context the config describes: `foundry.httpclient`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from foundry import httpclient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ORG = "cflab-org"
@@ -156,6 +159,7 @@ class CCClient:
         self.timeout = timeout
         self.token = token
         self.ctx = ctx or ssl_context(ca_cert)
+        self.http = httpclient.session(self.ctx)
 
     def raw(self, method: str, path: str, body: bytes | None = None,
             content_type: str = "application/json") -> HTTPResult:
@@ -169,18 +173,15 @@ class CCClient:
         headers = {"Content-Type": content_type, "Accept": "application/json"}
         if self.token is not None:
             headers["Authorization"] = self.token(refresh)
-        req = urllib.request.Request(self.api + path, data=body, method=method,
-                                     headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout, context=self.ctx) as resp:
-                return HTTPResult(resp.status, resp.read())
-        except urllib.error.HTTPError as e:
-            return HTTPResult(e.code, e.read())
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise CFError(f"Request error: {method} {self.api}{path}: {reason}\n"
+            resp = self.http.request(method, self.api + path, data=body, headers=headers,
+                                     timeout=self.timeout)
+        except requests.RequestException as e:
+            raise CFError(f"Request error: {method} {self.api}{path}: "
+                          f"{httpclient.reason(e)}\n"
                           f"TIP: Is the API endpoint {self.api} up and reachable? "
                           "Check it with 'cflab status'.") from e
+        return HTTPResult(resp.status_code, resp.content)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -191,11 +192,11 @@ class CCClient:
 
     def get(self, path: str, **query: str) -> Any:
         if query:
-            path += "?" + urllib.parse.urlencode(query)
+            path += "?" + urlencode(query)
         return self.call("GET", path)
 
     def resources(self, path: str, *q: str) -> list[dict[str, Any]]:
         """A v2 list filtered by ``q=key:value`` terms."""
         if q:
-            path += "?" + urllib.parse.urlencode([("q", term) for term in q])
+            path += "?" + urlencode([("q", term) for term in q])
         return (self.call("GET", path) or {}).get("resources", [])

@@ -11,6 +11,10 @@ come from cfdot's flags or their environment variables: ``--bbsURL`` (``BBS_URL`
 environment sets them all, as diego-release's cfdot job does on a Diego VM, so no flags
 are needed there. Exit codes are cfdot's: 3 bad arguments (and TLS settings), 4 a BBS
 error, 5 any other failure. A closed pipe ends it quietly, as a Go program dies of SIGPIPE.
+
+It asks the BBS through `foundry.bbs.client`, the one BBS client every job and tool shares
+(its timeouts, error mapping and mutual TLS in one place), not through `requests` as the
+`cf` CLI does: a second BBS client for one tool would be the copy issue #14 removed.
 """
 
 from __future__ import annotations

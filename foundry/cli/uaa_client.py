@@ -7,56 +7,46 @@ access token is refreshed before a request rather than after a 401.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import ssl
 import time
 import urllib.parse
 from typing import Any
 
+import requests
+
+from foundry import httpclient
 from foundry.cli.cf_client import CFError
 
 REFRESH_MARGIN = 60.0  # refresh this many seconds before the access token expires
 
 
-def _connection(url: str, ctx: ssl.SSLContext,
-                timeout: float) -> tuple[http.client.HTTPConnection, str]:
-    u = urllib.parse.urlsplit(url)
-    if u.scheme == "https":
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            u.hostname or "", u.port or 443, context=ctx, timeout=timeout)
-    elif u.scheme == "http":
-        conn = http.client.HTTPConnection(u.hostname or "", u.port or 80, timeout=timeout)
-    else:
-        raise CFError(f"Invalid UAA endpoint {url!r}")
-    return conn, u.path.rstrip("/")
-
-
 def _request(url: str, ctx: ssl.SSLContext, method: str, path: str, headers: dict[str, str],
-             body: bytes | None = None, timeout: float = 30.0) -> tuple[int, dict[str, str],
-                                                                        bytes]:
-    conn, base = _connection(url, ctx, timeout)
+             body: bytes | None = None, timeout: float = 30.0) -> requests.Response:
+    """One request to UAA; redirects are answers here (the ssh code is in a 302)."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise CFError(f"Invalid UAA endpoint {url!r}")
     try:
-        conn.request(method, base + path, body=body, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    except (OSError, http.client.HTTPException) as e:
-        raise CFError(f"Request error: {method} {url}{path}: {e}\nTIP: Is UAA at {url} "
-                      "up and reachable? Check it with 'cflab status'.") from e
-    finally:
-        conn.close()
+        with httpclient.session(ctx) as http:
+            return http.request(method, url.rstrip("/") + path, data=body, headers=headers,
+                                timeout=timeout, allow_redirects=False)
+    except requests.RequestException as e:
+        raise CFError(f"Request error: {method} {url}{path}: {httpclient.reason(e)}\n"
+                      f"TIP: Is UAA at {url} up and reachable? Check it with 'cflab status'."
+                      ) from e
 
 
 def token_grant(uaa: str, ctx: ssl.SSLContext, client_id: str, secret: str,
                 form: dict[str, str]) -> dict[str, Any]:
     """POST /oauth/token with the client's HTTP Basic credentials (`cf:` for the CLI)."""
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    status, _, body = _request(uaa, ctx, "POST", "/oauth/token", {
+    resp = _request(uaa, ctx, "POST", "/oauth/token", {
         "Authorization": f"Basic {basic}", "Accept": "application/json",
         "Content-Type": "application/x-www-form-urlencoded"},
         urllib.parse.urlencode(form).encode())
+    status = resp.status_code
     try:
-        data = json.loads(body) if body else {}
+        data = json.loads(resp.content) if resp.content else {}
     except ValueError:
         data = {}
     if status == 200 and isinstance(data, dict) and data.get("access_token"):
@@ -70,15 +60,16 @@ def token_grant(uaa: str, ctx: ssl.SSLContext, client_id: str, secret: str,
 def authorization_code(uaa: str, ctx: ssl.SSLContext, bearer: str, client_id: str) -> str:
     """`cf ssh-code`: GET /oauth/authorize as the user; the code is in the 302's Location."""
     query = urllib.parse.urlencode({"response_type": "code", "client_id": client_id})
-    status, headers, body = _request(uaa, ctx, "GET", f"/oauth/authorize?{query}",
-                                     {"Authorization": bearer, "Accept": "application/json"})
-    if status != 302 or "location" not in headers:
+    resp = _request(uaa, ctx, "GET", f"/oauth/authorize?{query}",
+                    {"Authorization": bearer, "Accept": "application/json"})
+    location = resp.headers.get("location")
+    if resp.status_code != 302 or location is None:
         try:
-            desc = json.loads(body).get("error_description", "")
+            desc = json.loads(resp.content).get("error_description", "")
         except (ValueError, AttributeError):
             desc = ""
-        raise CFError(f"Error getting SSH code: {status} {desc}".rstrip())
-    codes = urllib.parse.parse_qs(urllib.parse.urlsplit(headers["location"]).query).get("code")
+        raise CFError(f"Error getting SSH code: {resp.status_code} {desc}".rstrip())
+    codes = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query).get("code")
     if not codes:
         raise CFError("Error getting SSH code: no code in UAA's redirect")
     return codes[0]

@@ -16,14 +16,13 @@ import signal
 import socket
 import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import lean
 from .config import load_yaml, parse_bootstrap, parse_lds, parse_sds
 from .model import Bootstrap, ConfigError, Listener, ResolvedTls, SocketAddress
-from .proxy import ClusterState, Downstream, ListenerState, ProxyRuntime
+from .proxy import Acceptor, ClusterState, ListenerState, ProxyRuntime
 from .resolve import SecretStore, resolve_tls, sds_paths
 from .stats import Stats
 from .tlsctx import build_server_context
@@ -276,7 +275,7 @@ class Runtime:
                 ls = ListenerState(li, self.stats, self.proxy)
                 ls.ssl_context, ls.san_matchers = new_ctx, matchers
                 sock = sockets.get(li.name) or _bind(li.address)
-                ls.server = _serve(loop, ls, sock)
+                ls.server = Acceptor(loop, ls, sock)
                 self.active[li.name] = ls
                 self.stats.inc("listener_manager.listener_added")
                 log.info("listener %s on %s", li.name, li.address)
@@ -462,44 +461,3 @@ class Runtime:
 
 
 trim_heap = lean.trim_heap
-
-
-def _serve(loop: asyncio.AbstractEventLoop, ls: ListenerState,
-           sock: socket.socket) -> asyncio.AbstractServer:
-    """Start accepting on an already-bound socket (create_server would await)."""
-    factory: Callable[[], Downstream] = lambda: Downstream(ls)  # noqa: E731
-    server = loop.create_server(factory, sock=sock, backlog=1024)
-    task = asyncio.ensure_future(server)
-    holder = _PendingServer(task, sock)
-    return holder  # type: ignore[return-value]
-
-
-class _PendingServer:
-    """An asyncio.Server that is still starting; ``close`` works in either state."""
-
-    def __init__(self, task: asyncio.Future, sock: socket.socket) -> None:
-        self.task = task
-        self.sock = sock
-        self.closed = False
-        task.add_done_callback(self._started)
-
-    def _started(self, task: asyncio.Future) -> None:
-        if task.cancelled() or task.exception() is not None:
-            log.error("listener failed to start: %s", task.exception())
-            return
-        if self.closed:
-            task.result().close()
-
-    def close(self) -> None:
-        self.closed = True
-        if self.task.done() and not self.task.cancelled() and task_ok(self.task):
-            self.task.result().close()
-        elif not self.task.done():
-            pass  # _started closes it
-        else:
-            self.sock.close()
-
-
-def task_ok(task: asyncio.Future) -> bool:
-    return task.exception() is None
-

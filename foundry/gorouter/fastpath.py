@@ -13,38 +13,30 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from foundry.gorouter.classifier import is_idempotent
-from foundry.gorouter.headers import RequestContext, backend_request_head
-from foundry.gorouter.http11 import RequestHead, ResponseHead
-from foundry.gorouter.pool import Endpoint, EndpointIterator, EndpointPool
+from foundry.gorouter.exchange import Exchange
+from foundry.gorouter.headers import backend_request_head
+from foundry.gorouter.http11 import ResponseHead
+from foundry.gorouter.pool import Endpoint
 from foundry.gorouter.transport import Connection, Resume, body_failure, head_failure
 
 log = logging.getLogger("gorouter.proxy")
 
 if TYPE_CHECKING:
-    from foundry.gorouter.accesslog import AccessLogRecord
     from foundry.gorouter.roles import ClientConnection, ProxyCore
 
 
 class FastAttempt:
-    __slots__ = ("proxy", "cp", "req", "pool", "rec", "ctx", "it", "requested", "ep", "conn",
-                 "started")
+    """The waiter on one pooled backend connection (transport.ResponseWaiter); the
+    request's state is the exchange's."""
 
-    def __init__(self, proxy: ProxyCore, cp: ClientConnection, req: RequestHead,
-                 pool: EndpointPool,
-                 rec: AccessLogRecord, ctx: RequestContext, it: EndpointIterator,
-                 requested: str, ep: Endpoint, conn: Connection) -> None:
-        self.proxy, self.cp, self.req, self.pool, self.rec = proxy, cp, req, pool, rec
-        self.ctx, self.it, self.requested, self.ep, self.conn = ctx, it, requested, ep, conn
-        rec.endpoint(ep)
-        ep.in_flight += 1
-        self.started = time.time()
-        # endpoint_timeout bounds the wait for the response head, as on the stream path
-        conn.protocol.expect(self, req.method, proxy.cfg.endpoint_timeout)  # type: ignore[union-attr]
-        conn.writer.write(backend_request_head(req, ctx, ep))
+    __slots__ = ("proxy", "cp", "x", "conn")
 
-    def _end(self) -> None:
-        self.ep.in_flight -= 1
+    def __init__(self, proxy: ProxyCore, cp: ClientConnection, x: Exchange, ep: Endpoint,
+                 conn: Connection) -> None:
+        self.proxy, self.cp, self.x, self.conn = proxy, cp, x, conn
+        x.attempt(ep, time.time())
+        conn.protocol.expect(self, x.req.method)
+        conn.writer.write(backend_request_head(x.req, x.ctx, ep))
 
     # -- ResponseWaiter --------------------------------------------------------------
     def on_response(self, resp: ResponseHead, body: bytes) -> None:
@@ -56,12 +48,12 @@ class FastAttempt:
             self.cp.request_done(False)
 
     def _respond(self, resp: ResponseHead, body: bytes) -> None:
-        self._end()
-        proxy, req, rec, conn, cp = self.proxy, self.req, self.rec, self.conn, self.cp
-        rec.backend_time += time.time() - self.started
-        close_client = not req.keep_alive
-        head_out = proxy.response_head(resp, req, self.ep, self.pool, self.ctx,
-                                       self.requested, close_client)
+        x, proxy, conn, cp = self.x, self.proxy, self.conn, self.cp
+        x.attempt_over()
+        x.add_backend_time()
+        rec = x.rec
+        close_client = not x.req.keep_alive
+        head_out = proxy.response_head(x, resp, close_client)
         rec.status = resp.status
         if not cp.closed:
             cp.transport.write(head_out + body if body else head_out)
@@ -75,22 +67,21 @@ class FastAttempt:
 
     def on_stream(self, resp: ResponseHead) -> None:
         """A body to stream (or an upgrade): the stream path relays it."""
-        self._end()
+        self.x.attempt_over()
         self._hand_on((self.conn, resp))
 
     def on_error(self, exc: BaseException, head_done: bool) -> None:
-        self._end()
-        self.conn.close()  # a malformed response leaves it open; nothing can reuse it
-        ep = self.ep
+        x, conn = self.x, self.conn
+        x.attempt_over()
+        conn.close()  # a malformed response leaves it open; nothing can reuse it
+        ep = x.ep
+        assert ep is not None
         if head_done:
             failed = body_failure(exc, ep.key, ep.server_cert_domain_san)
         else:
-            timed_out = self.conn.protocol.timed_out  # type: ignore[union-attr]
-            failed = head_failure(exc, timed_out, ep.key, ep.server_cert_domain_san,
-                                  is_idempotent(self.req, False), False, self.conn.reused)
+            failed = head_failure(exc, conn.protocol.head_deadline.fired, ep.key,
+                                  ep.server_cert_domain_san, x.idempotent, False, conn.reused)
         self._hand_on(failed)
 
     def _hand_on(self, resume: Resume) -> None:
-        self.cp.run(self.proxy.resume(self.cp, self.req, self.pool, self.rec, self.ctx, self.it,
-                                      self.requested, (self.ep, resume, self.started)))
-
+        self.cp.run(self.proxy.resume(self.cp, self.x, resume))

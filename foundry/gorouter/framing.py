@@ -9,7 +9,12 @@ rest of the exchange to the stream-based path.
 
 from __future__ import annotations
 
-from foundry.gorouter.http11 import ResponseHead, parse_response_head, response_has_body
+from foundry.gorouter.http11 import (
+    ResponseHead,
+    is_interim,
+    parse_response_head,
+    response_has_body,
+)
 
 SMALL_BODY = 256 * 1024  # bodies up to this size are relayed with the head in one write
 BACKEND_HEAD_LIMIT = 64 * 1024  # what asyncio's open_connection reader allows for a head
@@ -52,13 +57,16 @@ def split_head(buf: bytes, limit: int) -> int:
     return i + 4
 
 
-def is_small(method: str, resp: ResponseHead) -> bool:
-    """Whether a response can be relayed whole: a final, length-delimited, small body."""
+def small_body(method: str, resp: ResponseHead) -> int:
+    """How many body bytes to relay with the head in one write, or -1 when the response
+    must be streamed (an upgrade, a chunked, until-close or large body). Both request
+    paths ask this."""
     if resp.status == 101 or resp.chunked:
-        return False
+        return -1
     if not response_has_body(method, resp.status):
-        return True
-    return 0 <= resp.content_length <= SMALL_BODY
+        return 0
+    n = resp.content_length
+    return n if 0 <= n <= SMALL_BODY else -1
 
 
 DONE, STREAM = 1, 2
@@ -92,14 +100,14 @@ class ResponseFramer:
                 return None
             head = parse_response_memo(buf[:n])
             buf = buf[n:]
-            if 100 <= head.status < 200 and head.status != 101:
-                continue  # interim response (100 Continue, 103 Early Hints)
-            if not is_small(self.method, head):
+            if is_interim(head.status):
+                continue
+            need = small_body(self.method, head)
+            if need < 0:
                 self.buf = b""
                 return STREAM, head, b"", buf
             resp = self.resp = head
-            self.need = (head.content_length if head.content_length > 0
-                         and response_has_body(self.method, head.status) else 0)
+            self.need = need
         need = self.need
         if len(buf) < need:
             self.buf = buf

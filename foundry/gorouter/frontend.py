@@ -17,6 +17,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from foundry.gorouter.deadline import CLIENT_IDLE_TIMEOUT, Deadline
 from foundry.gorouter.framing import HeadTooLarge, split_head
 from foundry.gorouter.http11 import HTTPError, RequestHead, parse_request_head
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from foundry.gorouter.roles import ProxyCore
 
 log = logging.getLogger("gorouter.proxy")
-
-CLIENT_IDLE_TIMEOUT = 900.0  # gorouter's frontend idle timeout
 
 
 class ClientProtocol(asyncio.StreamReaderProtocol):
@@ -47,8 +46,8 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
         self.closed = False
         self.read_paused = False
         self.write_paused = False  # the client's socket buffer is full (pause_writing)
-        self.idle_since = 0.0
-        self.idle_timer: asyncio.TimerHandle | None = None
+        # armed while waiting for the next request; the stream loop has its own
+        self.idle = Deadline(loop, CLIENT_IDLE_TIMEOUT, self._idle_expired)
         self.task: asyncio.Task | None = None
 
     # -- asyncio callbacks -------------------------------------------------------
@@ -58,8 +57,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
         self.writer = asyncio.StreamWriter(self.transport, self, self.reader, self.loop)
         peer = transport.get_extra_info("peername") or ("", 0)
         self.client_ip, self.client_addr = str(peer[0]), f"{peer[0]}:{peer[1]}"
-        self.idle_since = self.loop.time()
-        self.idle_timer = self.loop.call_later(CLIENT_IDLE_TIMEOUT, self._idle_check)
+        self.idle.arm()
 
     def data_received(self, data: bytes) -> None:
         if self.stream:
@@ -84,9 +82,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
+        self.idle.cancel()
         super().connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -131,11 +127,12 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
                 self._close()
                 return
             if keep is None:
+                self.idle.disarm()
                 return  # answered later: request_done()
             if not keep:
                 self._close()
                 return
-            self.idle_since = self.loop.time()
+            self.idle.arm()
 
     def request_done(self, keep: bool) -> None:
         """The request in flight has been answered."""
@@ -143,7 +140,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
         if not keep:
             self._close()
             return
-        self.idle_since = self.loop.time()
+        self.idle.arm()
         self._serve_next()
 
     def run(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -153,9 +150,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
     def to_stream(self, req: RequestHead, received_at: float) -> None:
         """Hand the connection, from `req` on, to the stream loop."""
         self.stream = True
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
+        self.idle.cancel()
         if self.buf:
             self.reader.feed_data(self.buf)
             self.buf = b""
@@ -175,13 +170,6 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
             self.transport.write(last)
         self.transport.close()
 
-    def _idle_check(self) -> None:
-        self.idle_timer = None
-        if self.closed or self.stream:
-            return
-        left = self.idle_since + CLIENT_IDLE_TIMEOUT - self.loop.time()
-        if self.busy or left > 0:
-            self.idle_timer = self.loop.call_later(
-                CLIENT_IDLE_TIMEOUT if self.busy else left, self._idle_check)
-            return
-        self._close()
+    def _idle_expired(self) -> None:
+        if not (self.closed or self.stream):
+            self._close()

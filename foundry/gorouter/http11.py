@@ -234,6 +234,12 @@ def response_has_body(method: str, status: int) -> bool:
     return not (method == "HEAD" or 100 <= status < 200 or status in (204, 304))
 
 
+def is_interim(status: int) -> bool:
+    """A 1xx head the proxy skips to wait for the final one (100 Continue, 103 Early
+    Hints); 101 Switching Protocols is final (Go's transport: the same rule)."""
+    return 100 <= status < 200 and status != 101
+
+
 def parse_chunk_size(line: bytes) -> int:
     """The size from a chunk-size line (extensions ignored); raises HTTPError."""
     if not line.endswith(b"\r\n"):

@@ -1,9 +1,10 @@
 """The HTTP/1.1 reverse proxy: lookup, endpoint selection, attempts, relay, access log.
 
 Two paths share every decision (lookup, balancing, classification, headers,
-stickiness, log format), which the sans-IO modules make. The callback path
-(`serve_fast`, frontend.py, fastpath.py) answers a bodiless request on a pooled
-backend connection with a small response. The stream path (asyncio streams,
+stickiness, log format, the 1xx skip, the small-body test, the deadlines), which
+the sans-IO modules make, and each request's state, its `exchange.Exchange`.
+The callback path (`serve_fast`, frontend.py, fastpath.py) answers a bodiless
+request on a pooled backend connection with a small response. The stream path (asyncio streams,
 `serve_stream`, `_proxy`) does everything else: dialling and TLS, retries,
 bodies, streaming, upgrades; it takes over from the callback path where that
 one stopped.
@@ -20,29 +21,27 @@ from email.utils import formatdate
 
 from foundry.gorouter import classifier as cls
 from foundry.gorouter.accesslog import AccessLogRecord, AccessLogWriter
-from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify, is_idempotent
+from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify
 from foundry.gorouter.config import Config
+from foundry.gorouter.deadline import CLIENT_IDLE_TIMEOUT, Deadline
+from foundry.gorouter.exchange import Exchange
 from foundry.gorouter.fastpath import FastAttempt
-from foundry.gorouter.framing import SMALL_BODY
-from foundry.gorouter.frontend import CLIENT_IDLE_TIMEOUT, ClientProtocol
-from foundry.gorouter.headers import (
-    RequestContext,
-    backend_request_head,
-    client_response_head,
-    request_context,
-)
+from foundry.gorouter.framing import small_body
+from foundry.gorouter.frontend import ClientProtocol
+from foundry.gorouter.headers import backend_request_head, client_response_head, request_context
 from foundry.gorouter.http11 import (
     HTTPError,
     RequestHead,
     ResponseHead,
     error_response,
+    is_interim,
     parse_chunk_size,
     parse_request_head,
     parse_response_head,
     response_has_body,
 )
 from foundry.gorouter.metrics import Metrics
-from foundry.gorouter.pool import Endpoint, EndpointIterator, EndpointPool
+from foundry.gorouter.pool import EndpointPool
 from foundry.gorouter.registry import Registry
 from foundry.gorouter.route_table import request_key
 from foundry.gorouter.sticky import requested_instance, vcap_id_cookie
@@ -74,60 +73,6 @@ def options_star(req: RequestHead, close: bool = False) -> bytes:
 
 class ClientGone(Exception):
     """The client closed its connection while the router was answering it."""
-
-
-class _IdleWatchdog:
-    """Cancels a connection's task once it has waited `period` for the next request.
-
-    The timer re-arms itself for the rest of the period while requests keep coming,
-    so a busy keep-alive connection costs one timer per period, not one per request.
-    """
-
-    __slots__ = ("task", "period", "waiting", "fired", "since", "handle", "loop")
-
-    def __init__(self, task: asyncio.Task | None, period: float) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.task = task
-        self.period = period
-        self.waiting = False
-        self.fired = False
-        self.since = self.loop.time()
-        self.handle: asyncio.TimerHandle | None = self.loop.call_later(period, self._check)
-
-    def begin(self) -> None:
-        self.waiting = True
-        self.since = self.loop.time()
-
-    def _check(self) -> None:
-        left = self.since + self.period - self.loop.time()
-        if not self.waiting or left > 0:
-            self.handle = self.loop.call_later(max(left, 0.0) if self.waiting else self.period,
-                                               self._check)
-            return
-        self.handle = None
-        self.fired = True
-        if self.task is not None:
-            self.task.cancel()
-
-    def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-
-
-class _Deadline:
-    """endpoint_timeout for one response head: aborts the backend connection when due."""
-
-    __slots__ = ("conn", "fired")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.fired = False
-
-    def fire(self) -> None:
-        self.fired = True
-        with contextlib.suppress(Exception):
-            self.conn.writer.transport.abort()
 
 
 class Proxy:
@@ -169,8 +114,11 @@ class Proxy:
         """The stream-based loop: a connection's requests from `first` on, until it closes."""
         peer = writer.get_extra_info("peername") or ("", 0)
         client_ip, client_addr = str(peer[0]), f"{peer[0]}:{peer[1]}"
-        # One idle watchdog per connection instead of an asyncio.timeout per request.
-        idle = _IdleWatchdog(asyncio.current_task(), CLIENT_IDLE_TIMEOUT)
+        # One idle deadline per connection (one timer) instead of an asyncio.timeout per
+        # request; when due it cancels this task's wait for the next request.
+        task = asyncio.current_task()
+        assert task is not None
+        idle = Deadline(asyncio.get_running_loop(), CLIENT_IDLE_TIMEOUT, task.cancel)
         try:
             if first is not None:
                 req, received_at = first
@@ -179,9 +127,9 @@ class Proxy:
                     return
             while True:
                 try:
-                    idle.begin()
+                    idle.arm()
                     raw = await reader.readuntil(b"\r\n\r\n")
-                    idle.waiting = False
+                    idle.disarm()
                 except asyncio.CancelledError:
                     if not idle.fired:
                         raise
@@ -219,12 +167,14 @@ class Proxy:
         self.metrics.inc("rejected_requests")
         return error_response(431, "", router_error="max-request-size-exceeded", close=True)
 
-    def begin(self, req: RequestHead, received_at: float, client_addr: str) -> AccessLogRecord:
+    def begin(self, req: RequestHead, received_at: float, client_ip: str, client_addr: str,
+              has_body: bool) -> Exchange:
         self.metrics.inc("total_requests")
-        return AccessLogRecord(host=req.host, received_at=received_at, method=req.method,
-                               request_uri=req.target, proto=req.version,
-                               referer=req.get("referer") or "",
-                               user_agent=req.get("user-agent") or "", remote_addr=client_addr)
+        rec = AccessLogRecord(host=req.host, received_at=received_at, method=req.method,
+                              request_uri=req.target, proto=req.version,
+                              referer=req.get("referer") or "",
+                              user_agent=req.get("user-agent") or "", remote_addr=client_addr)
+        return Exchange(req, rec, client_ip, has_body)
 
     def finish(self, rec: AccessLogRecord) -> None:
         rec.finished_at = time.time()
@@ -237,62 +187,61 @@ class Proxy:
             if self.app_logs is not None and rec.app_id:
                 self.app_logs.log(rec.app_id, 0, "RTR", line)
 
-    def route(self, req: RequestHead, writer: asyncio.StreamWriter, client_ip: str,
-              rec: AccessLogRecord, has_body: bool) -> EndpointPool | bool:
-        """The request's pool, or (having answered the rejection) whether to keep the
-        client connection."""
-        keep = req.keep_alive
+    def route(self, x: Exchange, writer: asyncio.StreamWriter, unread_body: bool) -> bool | None:
+        """Find the request's pool and set what the attempts need (`x.pool`, `x.ctx`,
+        `x.it`, `x.requested`): None. Or answer the rejection and say whether to keep the
+        client connection (not with a body left unread)."""
+        req = x.req
         host, path = request_key(req.host, req.path)
-        if not host or host == client_ip:
-            return self._reject(writer, rec, 400, cls.EMPTY_HOST_BODY, "empty_host",
-                                cls.CACHE_2S, has_body, keep)
+        if not host or host == x.client_ip:
+            return self._reject(writer, x, unread_body, 400, cls.EMPTY_HOST_BODY, "empty_host",
+                                cls.CACHE_2S)
         instance = req.index.get("x-cf-app-instance")
         if instance is not None and instance[0]:  # Go's Header.Get: the first value
-            return self._route_instance(req, instance[0], host, path, writer, rec, has_body)
+            return self._route_instance(x, instance[0], host, path, writer, unread_body)
         pool = self.registry.lookup(host, path)
         # Error bodies quote the Host header as sent (Go's r.Host: case and port kept).
         if pool is None or (pool.is_empty() and not self.cfg.empty_pool_response_code_503):
-            return self._reject(writer, rec, 404, cls.unknown_route_body(req.host),
-                                "unknown_route", cls.NO_CACHE, has_body, keep)
+            return self._reject(writer, x, unread_body, 404, cls.unknown_route_body(req.host),
+                                "unknown_route", cls.NO_CACHE)
         if pool.is_empty():
-            return self._reject(writer, rec, 503, cls.no_endpoints_body(req.host),
-                                "no_endpoints", cls.CACHE_2S, has_body, keep)
-        if pool.all_overloaded():
-            self.metrics.inc("backend_exhausted_conns")
-            return self._reject(writer, rec, 503, cls.connection_limit_body(req.host),
-                                "Connection Limit Reached", None, has_body, keep)
-        return pool
+            return self._reject(writer, x, unread_body, 503, cls.no_endpoints_body(req.host),
+                                "no_endpoints", cls.CACHE_2S)
+        return self._routed(x, pool, writer, unread_body)
 
-    def _route_instance(self, req: RequestHead, value: str, host: str, path: str,
-                        writer: asyncio.StreamWriter, rec: AccessLogRecord,
-                        has_body: bool) -> EndpointPool | bool:
+    def _route_instance(self, x: Exchange, value: str, host: str, path: str,
+                        writer: asyncio.StreamWriter, unread_body: bool) -> bool | None:
         """`X-CF-App-Instance: <app guid>:<index>` picks one instance (handlers/lookup.go)."""
-        keep = req.keep_alive
         if APP_INSTANCE.fullmatch(value) is None:
             log.info("invalid-app-instance-header %r", value[:128])
-            return self._reject(writer, rec, 400, cls.INVALID_APP_INSTANCE_BODY,
-                                "invalid_cf_app_instance_header", cls.NO_CACHE, has_body, keep)
+            return self._reject(writer, x, unread_body, 400, cls.INVALID_APP_INSTANCE_BODY,
+                                "invalid_cf_app_instance_header", cls.NO_CACHE)
         app_guid, index = value.split(":")
         pool = self.registry.lookup_with_instance(host, path, app_guid, index)
         if pool is None:
-            return self._reject(writer, rec, 400,
-                                cls.unknown_instance_body(req.host, app_guid, index),
-                                "unknown_route", cls.NO_CACHE, has_body, keep)
+            return self._reject(writer, x, unread_body, 400,
+                                cls.unknown_instance_body(x.req.host, app_guid, index),
+                                "unknown_route", cls.NO_CACHE)
+        return self._routed(x, pool, writer, unread_body)
+
+    def _routed(self, x: Exchange, pool: EndpointPool, writer: asyncio.StreamWriter,
+                unread_body: bool) -> bool | None:
+        """A pool found: rejected when all its endpoints are at their limit, else the
+        request's context, once: header values, the sticky instance, the iterator."""
+        req, rec = x.req, x.rec
         if pool.all_overloaded():
             self.metrics.inc("backend_exhausted_conns")
-            return self._reject(writer, rec, 503, cls.connection_limit_body(req.host),
-                                "Connection Limit Reached", None, has_body, keep)
-        return pool
-
-    def context(self, req: RequestHead, client_ip: str, pool: EndpointPool,
-                rec: AccessLogRecord) -> tuple[RequestContext, str, EndpointIterator]:
-        """Once per request: header values, the sticky instance, the endpoint iterator."""
-        ctx = request_context(req, client_ip, "http", rec.received_at)
+            return self._reject(writer, x, unread_body, 503,
+                                cls.connection_limit_body(req.host),
+                                "Connection Limit Reached", None)
+        ctx = x.ctx = request_context(req, x.client_ip, "http", rec.received_at)
         rec.vcap_request_id = ctx.request_id
         rec.x_forwarded_for = ctx.x_forwarded_for
         rec.x_forwarded_proto = req.get("x-forwarded-proto") or ctx.x_forwarded_proto
-        requested = requested_instance(req.get_all("cookie"), self.sticky_names)
-        return ctx, requested, pool.iterator(self.registry.clock(), requested)
+        requested = x.requested = requested_instance(req.get_all("cookie"), self.sticky_names)
+        x.pool = pool
+        x.it = pool.iterator(self.registry.clock(), requested)
+        return None
 
     async def handle(self, req: RequestHead, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter, client_ip: str, client_addr: str,
@@ -301,24 +250,24 @@ class Proxy:
         has_body = req.content_length > 0 or req.chunked
         if req.target == "*" and req.method == "OPTIONS":
             return await self._options_star(req, reader, writer)
-        rec = self.begin(req, received_at, client_addr)
+        x = self.begin(req, received_at, client_ip, client_addr, has_body)
         # Like Go's server, a rejected request's small unread body is read and dropped so
         # the connection can stay open.
         # (Not when the client waits for "100 Continue" before sending it: Go closes then.)
         discard = (has_body and not req.chunked and req.content_length <= DISCARD_BODY
                    and (req.get("expect") or "").lower() != "100-continue")
         try:
-            pool = self.route(req, writer, client_ip, rec, has_body and not discard)
-            if not isinstance(pool, EndpointPool):
-                if pool and discard:
+            keep = self.route(x, writer, has_body and not discard)
+            if keep is not None:
+                if keep and discard:
                     try:
                         await reader.readexactly(req.content_length)
                     except (asyncio.IncompleteReadError, ConnectionError):
                         return False
-                return pool
-            return await self._proxy(req, reader, writer, client_ip, pool, rec, has_body)
+                return keep
+            return await self._proxy(x, reader, writer)
         finally:
-            self.finish(rec)
+            self.finish(x.rec)
 
     @staticmethod
     async def _options_star(req: RequestHead, reader: asyncio.StreamReader,
@@ -346,80 +295,74 @@ class Proxy:
         if req.target == "*" and req.method == "OPTIONS":
             cp.writer.write(options_star(req))
             return req.keep_alive
-        rec = self.begin(req, received_at, cp.client_addr)
+        x = self.begin(req, received_at, cp.client_ip, cp.client_addr, False)
         keep: bool | None = False
         try:
-            pool = self.route(req, cp.writer, cp.client_ip, rec, False)
-            if not isinstance(pool, EndpointPool):
-                keep = pool
+            rejected = self.route(x, cp.writer, False)
+            if rejected is not None:
+                keep = rejected
                 return keep
-            ctx, requested, it = self.context(req, cp.client_ip, pool, rec)
-            ep = it.next()
+            ep = x.it.next()
             if ep is None:
-                keep = self._fail(cp.writer, rec, Failure(FailureKind.OTHER,
-                                                          "no endpoints available"),
-                                  False, req.keep_alive)
+                keep = self._fail(cp.writer, x, Failure(FailureKind.OTHER,
+                                                        "no endpoints available"))
                 return keep
             conn = self.transport.get_idle(ep)
             keep = None
             cp.busy = True
             if conn is None:  # dialling (and TLS) is the stream path's job
-                cp.run(self.resume(cp, req, pool, rec, ctx, it, requested,
-                                   (ep, None, time.time())))
+                x.ep, x.started = ep, time.time()
+                cp.run(self.resume(cp, x, None))
             else:
-                FastAttempt(self, cp, req, pool, rec, ctx, it, requested, ep, conn)
+                FastAttempt(self, cp, x, ep, conn)
             return None
         finally:
             if keep is not None:
-                self.finish(rec)
+                self.finish(x.rec)
 
-    async def resume(self, cp: ClientProtocol, req: RequestHead, pool: EndpointPool,
-                     rec: AccessLogRecord, ctx: RequestContext, it: EndpointIterator,
-                     requested: str, first: tuple[Endpoint, Resume, float]) -> None:
-        """A bodiless request the callback path handed on: its attempts from `first`."""
+    async def resume(self, cp: ClientProtocol, x: Exchange, resume: Resume) -> None:
+        """A bodiless request the callback path handed on, at its endpoint `x.ep`: from
+        the start (`resume` None), after a failure, or with a head whose body to stream."""
         keep = False
         try:
-            keep = await self._proxy(req, cp.reader, cp.writer, cp.client_ip, pool, rec, False,
-                                     ctx=ctx, it=it, requested=requested, first=first)
+            keep = await self._proxy(x, cp.reader, cp.writer, resume, handed=True)
         except ClientGone:
             pass
         except Exception:  # noqa: BLE001 - one connection must never take the router down
             log.exception("unexpected error serving %s", cp.client_addr)
         finally:
-            self.finish(rec)
+            self.finish(x.rec)
             cp.request_done(keep)
 
-    def _reject(self, writer: asyncio.StreamWriter, rec: AccessLogRecord, status: int, body: str,
-                router_error: str, extra: list[tuple[str, str]] | None, has_body: bool,
-                keep: bool) -> bool:
-        close = has_body or not keep  # an unread body cannot be skipped safely
+    def _reject(self, writer: asyncio.StreamWriter, x: Exchange, unread_body: bool, status: int,
+                body: str, router_error: str, extra: list[tuple[str, str]] | None) -> bool:
+        close = unread_body or not x.req.keep_alive  # an unread body cannot be skipped safely
         payload = error_response(status, body, router_error=router_error, extra=extra,
                                  close=close)
         writer.write(payload)
+        rec = x.rec
         rec.status, rec.router_error, rec.bytes_sent = status, router_error, len(body) + 1
         return not close
 
     # -- attempts -------------------------------------------------------------
-    async def _proxy(self, req: RequestHead, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter, client_ip: str, pool: EndpointPool,
-                     rec: AccessLogRecord, has_body: bool, *, ctx: RequestContext | None = None,
-                     it: EndpointIterator | None = None, requested: str = "",
-                     first: tuple[Endpoint, Resume, float] | None = None) -> bool:
-        if ctx is None or it is None:
-            ctx, requested, it = self.context(req, client_ip, pool, rec)
-        idempotent = is_idempotent(req, has_body)
+    async def _proxy(self, x: Exchange, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter, resume: Resume = None,
+                     handed: bool = False) -> bool:
+        """A routed request's attempts, up to max_attempts on distinct endpoints. `handed`:
+        the callback path chose `x.ep` (and maybe tried it: `resume`)."""
         tried: set[str] = set()
         failure: Failure | None = None
         for _attempt in range(self.cfg.max_attempts):
-            resume: Resume = None
-            if first is not None:  # the callback path chose this endpoint (and maybe tried it)
-                ep, resume, started = first
-                first = None
+            if handed:
+                handed = False
+                ep, started = x.ep, x.started
+                assert ep is not None
             else:
+                resume = None
                 if self._client_gone(reader, writer):
                     failure = cls.client_gone()
                     break
-                next_ep = it.next()
+                next_ep = x.it.next()
                 if next_ep is None:
                     if failure is None:
                         failure = Failure(FailureKind.OTHER, "no endpoints available")
@@ -428,19 +371,18 @@ class Proxy:
             if ep.key in tried:  # never more attempts than distinct endpoints
                 break
             tried.add(ep.key)
-            rec.endpoint(ep)
-            ep.in_flight += 1
+            x.attempt(ep, started)
             try:
-                return await self._attempt(req, reader, writer, ep, pool, ctx, rec,
-                                           requested, idempotent, resume)
+                return await self._attempt(x, reader, writer, resume)
             except AttemptFailed as e:
                 failure = e.failure
                 spec = failure.spec
-                log.info("backend-endpoint-failed %s %s: %s", pool.host, ep.key, failure.message)
-                self.registry.endpoint_failed(pool, ep, failable=spec.failable,
+                log.info("backend-endpoint-failed %s %s: %s", x.pool.host, ep.key,
+                         failure.message)
+                self.registry.endpoint_failed(x.pool, ep, failable=spec.failable,
                                               prunable=spec.prunable)
                 if e.response_started:
-                    rec.router_error = failure.router_error
+                    x.rec.router_error = failure.router_error
                     return False
                 if self._client_gone(reader, writer):
                     failure = cls.client_gone()  # no retry once the client has gone
@@ -448,20 +390,20 @@ class Proxy:
                 if not spec.retriable or e.body_consumed:
                     break
             finally:
-                ep.in_flight -= 1
-                rec.backend_time += time.time() - started
+                x.attempt_over()
+                x.add_backend_time()
         assert failure is not None
-        return self._fail(writer, rec, failure, has_body, req.keep_alive)
+        return self._fail(writer, x, failure)
 
-    def _fail(self, writer: asyncio.StreamWriter, rec: AccessLogRecord, failure: Failure,
-              has_body: bool, keep: bool) -> bool:
+    def _fail(self, writer: asyncio.StreamWriter, x: Exchange, failure: Failure) -> bool:
         spec = failure.spec
         if spec.metric:
             self.metrics.inc(spec.metric)
+        rec = x.rec
         rec.status, rec.router_error = spec.status, failure.router_error
         if failure.kind is FailureKind.CONTEXT_CANCELLED:
             return False
-        close = has_body or not keep
+        close = x.has_body or not x.req.keep_alive
         payload = error_response(spec.status, spec.body, router_error=failure.router_error,
                                  close=close)
         writer.write(payload)
@@ -472,24 +414,21 @@ class Proxy:
     def _client_gone(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         return writer.is_closing() or (reader.at_eof())
 
-    async def _attempt(self, req: RequestHead, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter, ep: Endpoint, pool: EndpointPool,
-                       ctx: RequestContext, rec: AccessLogRecord, requested: str,
-                       idempotent: bool, resume: Resume = None) -> bool:
-        """One endpoint: an exchange on a pooled or new connection, redialled once when a
-        reused connection turns out closed. `resume` carries on from the callback path:
-        its failure, or a response head whose body must be streamed."""
+    async def _attempt(self, x: Exchange, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter, resume: Resume = None) -> bool:
+        """One endpoint (`x.ep`): an exchange on a pooled or new connection, redialled once
+        when a reused connection turns out closed. `resume` carries on from the callback
+        path: its failure, or a response head whose body must be streamed."""
+        ep = x.ep
+        assert ep is not None
         if isinstance(resume, AttemptFailed):
             failed = resume
         else:
             conn = await self.transport.get(ep) if resume is None else resume[0]
             try:
                 if resume is None:
-                    return await self._exchange(conn, backend_request_head(req, ctx, ep), req,
-                                                reader, writer, ep, pool, ctx, rec, requested,
-                                                idempotent)
-                return await self._respond(conn, resume[1], req, reader, writer, ep, pool,
-                                           ctx, rec, requested)
+                    return await self._exchange(x, conn, reader, writer)
+                return await self._respond(x, conn, resume[1], reader, writer)
             except AttemptFailed as e:
                 conn.close()
                 failed = e
@@ -497,34 +436,33 @@ class Proxy:
                 conn.close()
                 raise
         if not (failed.reused and not failed.body_consumed and not failed.response_started
-                and idempotent):
+                and x.idempotent):
             raise failed
         # A keep-alive connection the backend had already closed: redial once.
         conn = await self.transport.dial(ep)
         try:
-            return await self._exchange(conn, backend_request_head(req, ctx, ep), req, reader,
-                                        writer, ep, pool, ctx, rec, requested, idempotent)
+            return await self._exchange(x, conn, reader, writer)
         except BaseException:
             conn.close()
             raise
 
-    async def _exchange(self, conn: Connection, head: bytes, req: RequestHead,
-                        reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        ep: Endpoint, pool: EndpointPool, ctx, rec: AccessLogRecord,
-                        requested: str, idempotent: bool) -> bool:
+    async def _exchange(self, x: Exchange, conn: Connection, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> bool:
+        req, ep = x.req, x.ep
+        assert ep is not None
         address, san = ep.key, ep.server_cert_domain_san
         reused = conn.reused
         body_consumed = False
         bw, br = conn.writer, conn.reader
         # 1. request head and body
         try:
-            bw.write(head)
+            bw.write(backend_request_head(req, x.ctx, ep))
             if req.content_length > 0 or req.chunked:
                 body_consumed = True
                 if (req.get("expect") or "").lower() == "100-continue":
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                rec.bytes_received = await self._relay_body(reader, bw, req.content_length,
-                                                            req.chunked, client_side=True)
+                x.rec.bytes_received = await self._relay_body(
+                    reader, bw, req.content_length, req.chunked, client_side=True)
             await bw.drain()
         except ClientGone:
             raise AttemptFailed(cls.client_gone(), body_consumed=True) from None
@@ -532,49 +470,47 @@ class Proxy:
             raise
         except Exception as e:  # noqa: BLE001
             raise AttemptFailed(classify(e, Phase.WRITE, address=address, server_name=san,
-                                         idempotent=idempotent),
+                                         idempotent=x.idempotent),
                                 body_consumed=body_consumed, reused=reused) from e
-        # 2. response head (skipping interim 1xx but 101). The deadline aborts the
-        # backend connection (a timer, cheaper than asyncio.timeout per request).
-        deadline = _Deadline(conn)
-        timer = asyncio.get_running_loop().call_later(self.cfg.endpoint_timeout, deadline.fire)
+        # 2. response head (skipping interim 1xx). The connection's head deadline, the
+        # callback path's too, aborts the connection when due.
+        deadline = conn.protocol.head_deadline
+        deadline.arm()
         try:
             while True:
-                raw = await br.readuntil(b"\r\n\r\n")
-                resp = parse_response_head(raw)
-                if resp.status == 101 or resp.status >= 200:
+                resp = parse_response_head(await br.readuntil(b"\r\n\r\n"))
+                if not is_interim(resp.status):
                     break
         except Exception as e:  # noqa: BLE001
-            raise head_failure(e, deadline.fired, address, san, idempotent, body_consumed,
+            raise head_failure(e, deadline.fired, address, san, x.idempotent, body_consumed,
                                reused) from e
         finally:
-            timer.cancel()
+            deadline.disarm()
         if deadline.fired:  # the head arrived as the deadline passed: the connection is gone
-            raise head_failure(TimeoutError(), True, address, san, idempotent, body_consumed,
+            raise head_failure(TimeoutError(), True, address, san, x.idempotent, body_consumed,
                                reused)
-        return await self._respond(conn, resp, req, reader, writer, ep, pool, ctx, rec,
-                                   requested)
+        return await self._respond(x, conn, resp, reader, writer)
 
-    async def _respond(self, conn: Connection, resp: ResponseHead, req: RequestHead,
-                       reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       ep: Endpoint, pool: EndpointPool, ctx: RequestContext,
-                       rec: AccessLogRecord, requested: str) -> bool:
+    async def _respond(self, x: Exchange, conn: Connection, resp: ResponseHead,
+                       reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """3. The response to the client, once its head has arrived."""
-        address, san = ep.key, ep.server_cert_domain_san
+        req, rec, ep = x.req, x.rec, x.ep
+        assert ep is not None
         br = conn.reader
         has_body = response_has_body(req.method, resp.status)
         until_close = has_body and resp.content_length < 0 and not resp.chunked
         close_client = until_close or not req.keep_alive
-        head_out = self.response_head(resp, req, ep, pool, ctx, requested, close_client)
-        if has_body and not resp.chunked and 0 <= resp.content_length <= SMALL_BODY:
+        head_out = self.response_head(x, resp, close_client)
+        small = small_body(req.method, resp)
+        if small >= 0:
             # Small bodies (the common case) go out with the head in one write.
             try:
-                data = await br.readexactly(resp.content_length)
+                data = await br.readexactly(small) if small else b""
             except Exception as e:  # noqa: BLE001 - nothing sent to the client yet
-                raise body_failure(e, address, san) from e
+                raise body_failure(e, ep.key, ep.server_cert_domain_san) from e
             rec.status = resp.status
             writer.write(head_out + data)
-            rec.bytes_sent = len(data)
+            rec.bytes_sent = small
             await self._drain(writer, dst_is_client=True)
             if resp.keep_alive:
                 self.transport.release(conn)
@@ -588,12 +524,13 @@ class Proxy:
             return False
         sent = 0
         try:
-            if has_body:
-                if until_close:
-                    sent = await self._copy_until_eof(br, writer)
-                else:
-                    sent = await self._relay_body(br, writer, resp.content_length, resp.chunked,
-                                                  client_side=False)
+            if not has_body:  # a chunked head on a HEAD request, a 204 or a 304
+                pass
+            elif until_close:
+                sent = await self._copy_until_eof(br, writer)
+            else:
+                sent = await self._relay_body(br, writer, resp.content_length, resp.chunked,
+                                              client_side=False)
             await self._drain(writer, dst_is_client=True)
         except ClientGone:
             rec.bytes_sent = sent
@@ -601,7 +538,8 @@ class Proxy:
             raise
         except Exception as e:  # noqa: BLE001 - backend died mid-body: nothing left to send
             conn.close()
-            raise AttemptFailed(classify(e, Phase.READ, address=address, server_name=san),
+            raise AttemptFailed(classify(e, Phase.READ, address=ep.key,
+                                         server_name=ep.server_cert_domain_san),
                                 body_consumed=True, response_started=True) from e
         rec.bytes_sent = sent
         if resp.keep_alive and not until_close:
@@ -610,16 +548,16 @@ class Proxy:
             conn.close()
         return not close_client
 
-    def response_head(self, resp: ResponseHead, req: RequestHead, ep: Endpoint,
-                      pool: EndpointPool, ctx: RequestContext, requested: str,
-                      close_client: bool) -> bytes:
+    def response_head(self, x: Exchange, resp: ResponseHead, close_client: bool) -> bytes:
         """The head relayed to the client, with the sticky-session cookie when due."""
+        ep = x.ep
+        assert ep is not None
         cookie = None
         if ep.private_instance_id:
             cookie = vcap_id_cookie(resp.get_all("set-cookie"), ep.private_instance_id,
-                                    requested, pool.context_path, self.cfg.secure_cookies,
+                                    x.requested, x.pool.context_path, self.cfg.secure_cookies,
                                     self.sticky_names)
-        return client_response_head(resp, ctx.request_id, close=close_client,
+        return client_response_head(resp, x.ctx.request_id, close=close_client,
                                     extra_cookie=cookie)
 
     # -- body relays ----------------------------------------------------------

@@ -14,9 +14,8 @@ from typing import Any, Protocol
 
 from foundry.gorouter.accesslog import AccessLogRecord
 from foundry.gorouter.config import Config
-from foundry.gorouter.headers import RequestContext
+from foundry.gorouter.exchange import Exchange
 from foundry.gorouter.http11 import HTTPError, RequestHead, ResponseHead
-from foundry.gorouter.pool import Endpoint, EndpointIterator, EndpointPool
 from foundry.gorouter.transport import Resume, Transport
 
 
@@ -43,10 +42,6 @@ class ProxyCore(Protocol):
     def serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      first: tuple[RequestHead, float] | None = None
                      ) -> Coroutine[Any, Any, None]: ...
-    def response_head(self, resp: ResponseHead, req: RequestHead, ep: Endpoint,
-                      pool: EndpointPool, ctx: RequestContext, requested: str,
-                      close_client: bool) -> bytes: ...
+    def response_head(self, x: Exchange, resp: ResponseHead, close_client: bool) -> bytes: ...
     def finish(self, rec: AccessLogRecord) -> None: ...
-    def resume(self, cp: Any, req: RequestHead, pool: EndpointPool, rec: AccessLogRecord,
-               ctx: RequestContext, it: EndpointIterator, requested: str,
-               first: tuple[Endpoint, Resume, float]) -> Coroutine[Any, Any, None]: ...
+    def resume(self, cp: Any, x: Exchange, resume: Resume) -> Coroutine[Any, Any, None]: ...

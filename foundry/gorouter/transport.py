@@ -23,6 +23,7 @@ from typing import Protocol, Union
 
 from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify
 from foundry.gorouter.config import Config
+from foundry.gorouter.deadline import Deadline
 from foundry.gorouter.framing import BACKEND_HEAD_LIMIT, STREAM, HeadTooLarge, ResponseFramer
 from foundry.gorouter.hostname import hostname_error
 from foundry.gorouter.http11 import HTTPError, ResponseHead
@@ -104,6 +105,46 @@ def backend_ssl_context(cfg: Config) -> ssl.SSLContext:
     return ctx
 
 
+class BackendReader(asyncio.StreamReader):
+    """A StreamReader that counts the bytes it was fed and the bytes read from it.
+
+    A connection may leave stream mode only with nothing left unread, and asyncio
+    has no public way to ask a StreamReader that (its `_buffer` is private). A read
+    this class does not count (readline goes through readuntil, read(-1) through
+    read(n)) would only make `pending` too large: the connection is then closed
+    rather than reused, never reused with bytes left over.
+    """
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.fed = 0
+        self.taken = 0
+
+    def pending(self) -> int:
+        """Bytes fed and not yet read."""
+        return self.fed - self.taken
+
+    def feed_data(self, data: bytes) -> None:
+        self.fed += len(data)
+        super().feed_data(data)
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await super().read(n)
+        if n >= 0:  # read(-1) counts through the read(limit) calls it makes
+            self.taken += len(data)
+        return data
+
+    async def readexactly(self, n: int) -> bytes:
+        data = await super().readexactly(n)
+        self.taken += n
+        return data
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        data = await super().readuntil(separator)
+        self.taken += len(data)
+        return data
+
+
 class ResponseWaiter(Protocol):
     """What waits on a backend connection in fast mode (the proxy's FastAttempt)."""
 
@@ -121,7 +162,8 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
     length-delimited switches the connection to stream mode with the rest fed on.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, reader: BackendReader, loop: asyncio.AbstractEventLoop,
+                 head_timeout: float) -> None:
         super().__init__(reader, loop=loop)
         self.loop = loop
         self.reader = reader
@@ -130,32 +172,17 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
         self.waiter: ResponseWaiter | None = None
         self.stray = False  # bytes arrived that no request asked for: not reusable
         self.writer: asyncio.StreamWriter | None = None
-        # endpoint_timeout for a response head in fast mode: one lazily re-armed timer per
-        # connection rather than a timer per request
-        self.deadline = 0.0
-        self.deadline_timer: asyncio.TimerHandle | None = None
-        self.timed_out = False
+        # endpoint_timeout for a response head, in either mode (a body has none): armed
+        # by expect() here, around the head's read on the stream path
+        self.head_deadline = Deadline(loop, head_timeout, self._head_timed_out)
 
-    def expect(self, waiter: ResponseWaiter, method: str, timeout: float) -> None:
+    def expect(self, waiter: ResponseWaiter, method: str) -> None:
         self.stream = False
         self.framer = ResponseFramer(method)
         self.waiter = waiter
-        loop = self.loop
-        self.deadline = loop.time() + timeout
-        self.timed_out = False
-        if self.deadline_timer is None:
-            self.deadline_timer = loop.call_later(timeout, self._check_deadline)
+        self.head_deadline.arm()
 
-    def _check_deadline(self) -> None:
-        self.deadline_timer = None
-        framer = self.framer
-        if framer is None or framer.head_done or self.stream:
-            return  # nothing waits for a head (a body has no deadline, as on the stream path)
-        left = self.deadline - self.loop.time()
-        if left > 0:
-            self.deadline_timer = self.loop.call_later(left, self._check_deadline)
-            return
-        self.timed_out = True
+    def _head_timed_out(self) -> None:
         if self.writer is not None:
             self.writer.transport.abort()  # connection_lost → the waiter's on_error
 
@@ -163,7 +190,7 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
         """Whether a usable connection can leave stream mode: only when its reader holds
         nothing (a complete exchange) and no error."""
         reader = self.reader
-        return reader.exception() is None and not getattr(reader, "_buffer", b"")
+        return reader.exception() is None and reader.pending() == 0
 
     def data_received(self, data: bytes) -> None:
         if self.stream:
@@ -179,7 +206,10 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
             self._fail(e)
             return
         if result is None:
+            if framer.resp is not None:
+                self.head_deadline.disarm()
             return
+        self.head_deadline.disarm()
         kind, resp, body, rest = result
         waiter = self.waiter
         self.framer = self.waiter = None
@@ -200,9 +230,7 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
         return keep_open
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self.deadline_timer is not None:
-            self.deadline_timer.cancel()
-            self.deadline_timer = None
+        self.head_deadline.cancel()
         super().connection_lost(exc)
         if not self.stream and self.waiter is not None:
             self._fail(exc)
@@ -211,6 +239,7 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
         framer, waiter = self.framer, self.waiter
         self.framer = self.waiter = None
         self.stray = True
+        self.head_deadline.disarm()
         if exc is None:  # EOF: what StreamReader.readuntil/readexactly would raise
             exc = asyncio.IncompleteReadError(framer.buf if framer else b"", None)
         waiter.on_error(exc, framer is not None and framer.head_done)
@@ -219,8 +248,8 @@ class BackendProtocol(asyncio.StreamReaderProtocol):
 class Connection:
     __slots__ = ("reader", "writer", "key", "reused", "protocol", "idle_since")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 key: Key, protocol: BackendProtocol | None = None) -> None:
+    def __init__(self, reader: BackendReader, writer: asyncio.StreamWriter,
+                 key: Key, protocol: BackendProtocol) -> None:
         self.reader = reader
         self.writer = writer
         self.key = key
@@ -229,8 +258,8 @@ class Connection:
         self.idle_since = 0.0
 
     def usable(self) -> bool:
-        return not self.writer.is_closing() and not self.reader.at_eof() and not (
-            self.protocol is not None and self.protocol.stray)
+        return (not self.writer.is_closing() and not self.reader.at_eof()
+                and not self.protocol.stray)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -267,8 +296,7 @@ class Transport:
             conn = idle.pop()
             if conn.usable():
                 conn.reused = True
-                if conn.protocol is not None:
-                    conn.protocol.stream = True
+                conn.protocol.stream = True
                 return conn
             conn.close()
         return await self.dial(ep, key)
@@ -278,7 +306,7 @@ class Transport:
         idle = self.idle.get((ep.host, ep.port, ep.tls, ep.server_cert_domain_san))
         while idle:
             conn = idle.pop()
-            if conn.usable() and conn.protocol is not None and conn.protocol.to_fast():
+            if conn.usable() and conn.protocol.to_fast():
                 conn.reused = True
                 return conn
             conn.close()
@@ -289,8 +317,8 @@ class Transport:
         try:
             async with asyncio.timeout(self.cfg.endpoint_dial_timeout):
                 loop = asyncio.get_running_loop()
-                reader = asyncio.StreamReader(limit=BACKEND_HEAD_LIMIT, loop=loop)
-                protocol = BackendProtocol(reader, loop)
+                reader = BackendReader(BACKEND_HEAD_LIMIT, loop)
+                protocol = BackendProtocol(reader, loop, self.cfg.endpoint_timeout)
                 transport, _ = await loop.create_connection(lambda: protocol, ep.host, ep.port)
                 writer = protocol.writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         except Exception as e:  # noqa: BLE001 - every dial error is classified

@@ -1,8 +1,10 @@
 """`python3 -m foundry.rep -c rep.json`: a Diego cell's rep.
 
-Heartbeats its presence to the BBS, takes the work the BBS placed on it, and
-hands each instance to the executor; one loop, so the order of events on a
-cell is easy to follow in its log.
+Keeps its presence in the BBS on a thread of its own, takes the work the BBS
+placed on it, and hands each instance to the executor; one work loop, so the
+order of events on a cell is easy to follow in its log. Every
+`polling_interval_in_seconds` (Diego's 30) a bulk sync stops the instances the
+BBS no longer gives this cell.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from foundry.rep.executor import Executor, ExecutorConfig
 from foundry.rep.garden import Garden
 from foundry.rep.policy_agent import PolicyAgent
 from foundry.rep.ports import new_allocator
+from foundry.rep.presence import Presence
 
 log = logging.getLogger("rep")
 
@@ -166,17 +169,23 @@ def main(argv: list[str] | None = None) -> int:
     log.info("rep %s on %s: proxy=%s strict=%s unproxied=%s", cfg.cell_id, cfg.cell_ip,
              cfg.proxy_enabled, cfg.strict, cfg.unproxied_port_mappings)
     ready = Path(cfg.state_dir) / "ready"
-    last_beat = last_tick = 0.0
+    ready.parent.mkdir(parents=True, exist_ok=True)
+    # Its own client: a heartbeat gives up well within the BBS's presence TTL.
+    beat_bbs = BBSClient(bbs.address, timeout=5.0, tls=bbs.tls)
+    Presence(lambda: beat_bbs.heartbeat(cfg.cell_id, f"http://{cfg.cell_ip}:1800",
+                                        raw.get("zone", "z1"),
+                                        int(raw.get("max_containers", 250))),
+             on_beat=ready.touch).start(metrics_stop)
+    sync_interval = float(raw.get("polling_interval_in_seconds", 30))
+    last_tick = 0.0
+    last_sync = time.monotonic()
     version = -1
     while not stopping:
         now = time.monotonic()
         try:
-            if now - last_beat >= 1.0:
-                bbs.heartbeat(cfg.cell_id, f"http://{cfg.cell_ip}:1800", raw.get("zone", "z1"),
-                              int(raw.get("max_containers", 250)))
-                last_beat = now
-                ready.parent.mkdir(parents=True, exist_ok=True)
-                ready.touch()
+            if now - last_sync >= sync_interval:  # rep bulk sync: drop what it no longer holds
+                executor.sync(bbs.actual_lrps(cell_id=cfg.cell_id))
+                last_sync = now
             work = bbs.work(cfg.cell_id)
             known = executor.known()
             for item in work.get("to_start", []):
@@ -192,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.2)
             continue
         # Until the BBS changes (new work at once, as the auctioneer's push) or a
-        # heartbeat or crash check is due.
-        due = min(last_beat, last_tick) + 1.0 - time.monotonic()
+        # crash check or the bulk sync is due.
+        due = min(last_tick + 1.0, last_sync + sync_interval) - time.monotonic()
         try:
             version = bbs.wait_for_change(version, max(0.05, due))
         except (BBSError, OSError, KeyError, ValueError, TypeError) as exc:

@@ -94,6 +94,7 @@ class Container:
     exit_status: int | None = None  # the app process's, when it exited
     cpu_sample: tuple[int, int] = (0, 0)  # (cpu ns, wall ns) at the last metrics read
     disk_sample: tuple[int, int] = (0, -(1 << 62))  # (bytes, wall ns) of the last size read
+    cleaned: bool = False  # its cleanup ran: a container created after it must go at once
 
     @property
     def log_guid(self) -> str:
@@ -117,6 +118,18 @@ class Container:
 
 class StartFailed(RuntimeError):
     pass
+
+
+def residual_instances(containers: dict[str, Container],
+                       held: list[dict[str, Any]]) -> list[str]:
+    """Handles of the instances that are starting or running here although the BBS no
+    longer gives their actual LRP to this cell with their instance guid (unclaimed by
+    convergence, re-placed, retired or no longer desired): Diego's rep deletes such
+    containers (``lrp_processor``: the container's instance key no longer matches)."""
+    mine = {lrp.get("instance_guid") for lrp in held
+            if lrp.get("state") in ("CLAIMED", "RUNNING")}
+    return sorted(h for h, c in containers.items()
+                  if c.state in ("starting", "running") and c.instance_guid not in mine)
 
 
 DISK_REFRESH_NS = 30 * 1_000_000_000  # a layer's size costs a walk of it: twice a minute
@@ -265,7 +278,7 @@ class Executor:
             self._cell_log(c, "Container became healthy")
         except BBSError as exc:
             log.warning("BBS refused start of %s: %s; stopping it", c.handle, exc)
-            self.stop(c.handle, report=False)
+            self.stop(c.handle)  # its remove ends a stop request the BBS holds for it
 
     def _create(self, c: Container) -> None:
         with self.lock:
@@ -341,8 +354,13 @@ class Executor:
         # The instance's environment on the container itself: what Garden's container
         # spec env plus the run step's env give every process on a cell, so a `cf ssh`
         # session (docker exec) has it as Diego's sshd passes it on.
-        c.cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts,
-                                   limits, env=self._env(c))
+        cid = self.garden.create(c.handle, self.cfg.stack_image, c.ip, labels, extra_hosts,
+                                 limits, env=self._env(c))
+        with self.lock:
+            c.cid, stopped = cid, c.cleaned
+        if stopped:  # stopped while Docker created it: its cleanup could not see it
+            self.garden.destroy(cid)
+            raise StartFailed(f"instance {c.handle} was stopped while its container was created")
         marks["create"] = time.monotonic() - t
         t = time.monotonic()
         cred = self._issue(c, c.instance_guid)  # its IP SAN is the address just given
@@ -595,10 +613,12 @@ class Executor:
 
     def _cleanup(self, c: Container) -> None:
         """Container, DNAT rules, host ports, files: nothing of the instance may remain."""
-        if c.cid:
+        with self.lock:
+            cid, c.cleaned = c.cid, True
+        if cid:
             self._cell_log(c, f"Cell {self.cfg.cell_id} destroying container for instance "
                               f"{c.instance_guid}")
-            self.garden.destroy(c.cid)
+            self.garden.destroy(cid)
             self._cell_log(c, f"Cell {self.cfg.cell_id} successfully destroyed container for "
                               f"instance {c.instance_guid}")
         for cmd in dnat.delete_commands(self.cfg.cell_ip, c.dnat_mappings):
@@ -652,6 +672,29 @@ class Executor:
                 self.report_metrics()
             except Exception:  # noqa: BLE001 - metrics must never take the cell down
                 log.exception("container metrics failed")
+
+    def sync(self, held: list[dict[str, Any]]) -> list[str]:
+        """The rep's bulk sync (rep ``generator.BatchOperations``): stop every instance
+        whose actual LRP this cell no longer holds (``held``: the BBS's actual LRPs by
+        this cell id), and destroy containers this rep made but no longer tracks.
+        Returns the handles it stopped or destroyed."""
+        with self.lock:
+            known = dict(self.containers)
+        gone = residual_instances(known, held)
+        for handle in gone:
+            log.warning("instance %s is not held by this cell in the BBS: stopping it", handle)
+            self.stop(handle)  # its report ends a stop request the BBS may hold for it
+        try:
+            made = self.garden.list_handles()
+        except (GardenError, OSError) as exc:
+            log.warning("listing this cell's containers failed: %s", exc)
+            return gone
+        with self.lock:
+            orphans = {h: cid for h, cid in made.items() if h not in self.containers}
+        for handle, cid in orphans.items():
+            log.warning("destroying container %s that no instance of this rep tracks", handle)
+            self.garden.destroy(cid)
+        return gone + sorted(orphans)
 
     def known(self) -> dict[str, Container]:
         with self.lock:

@@ -13,6 +13,7 @@ import shlex
 
 from orchestrator.docker_cli import LABEL, run
 from orchestrator.progress import PhaseError
+from orchestrator.stack import SERVICE_LABEL as SWARM_SERVICE
 
 HELPER_IMAGE = "cflab/base:latest"
 ROUTE_EMITTER_CMD = ("python3 -m foundry.route_emitter -c "
@@ -69,7 +70,18 @@ def heal(project: str, a: str, b: str) -> None:
 
 
 def job(verb: str, container: str) -> None:
-    """docker kill | stop | start | restart | pause | unpause."""
+    """docker kill | stop | start | restart | pause | unpause.
+
+    A swarm task's container cannot be started again (its network attachment went
+    with its task): there start and restart are `docker service update --force`, a
+    new task of the job's service (it waits until the task runs)."""
+    if verb in ("start", "restart"):
+        service = run(["docker", "inspect", "-f", f'{{{{index .Config.Labels "{SWARM_SERVICE}"}}}}',
+                       container], check=False).stdout.decode().strip()
+        if service and service != "<no value>":
+            run(["docker", "service", "update", "--force", "--detach=false", service],
+                timeout=180)
+            return
     args = ["docker", verb]
     if verb == "stop":
         args += ["-t", "2"]

@@ -4,7 +4,6 @@ another's container address, and cf-networking policies that allow it."""
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING
 
 from orchestrator.scenario import platform as plat
@@ -83,14 +82,13 @@ def _policy_step(run: ModeRun, step: Step, action: str) -> str:
     if not p.get("name") or p["protocol"] != "tcp":
         return f"policy {what} {done}"
     # How long until the cells enforce it: poll the direct connection until it does.
-    t0 = time.monotonic()
-    while (took := time.monotonic() - t0) < ENFORCE_TIMEOUT:
-        if _probe(run, p["source"], p["destination"], p["port"]).ok == (action == "add"):
-            run.result.timers[p["name"]] = round(took, 3)
-            return f"policy {what} {done}; enforced after {took:.1f}s"
-        time.sleep(0.2)
-    run.result.timers[p["name"]] = None
-    return f"policy {what} {done}; NOT enforced within {ENFORCE_TIMEOUT:.0f}s"
+    took = run.wait(f"policy {what} enforced",
+                    lambda: _probe(run, p["source"], p["destination"], p["port"]).ok
+                    == (action == "add"), ENFORCE_TIMEOUT, 0.2)
+    run.result.timers[p["name"]] = None if took is None else round(took, 3)
+    if took is None:
+        return f"policy {what} {done}; NOT enforced within {ENFORCE_TIMEOUT:.0f}s"
+    return f"policy {what} {done}; enforced after {took:.1f}s"
 
 
 _POLICY_PARAMS = (

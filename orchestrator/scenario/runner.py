@@ -11,8 +11,9 @@ from typing import Any, Protocol
 
 import yaml
 
+from foundry import httpclient
 from foundry.bbs.client import BBSClient
-from orchestrator import config
+from orchestrator import config, waiting
 from orchestrator.docker_cli import run
 from orchestrator.foundation import Foundation
 from orchestrator.scenario import evidence, platform, probes, report
@@ -35,11 +36,10 @@ def _logs(container: str, tail: int | None = 300) -> str:
 
 
 def _dashboard_state(port: int) -> str:
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state?requests=200",
-                                timeout=10) as resp:
-        return json.dumps(json.loads(resp.read()), indent=1) + "\n"
+    with httpclient.session() as http:
+        resp = http.get(f"http://127.0.0.1:{port}/api/state?requests=200", timeout=10)
+    resp.raise_for_status()
+    return json.dumps(resp.json(), indent=1) + "\n"
 
 
 def foundation_config(scenario: Scenario, mode: str, project: str | None = None,
@@ -134,16 +134,10 @@ class ModeRun:
     def wait(self, what: str, predicate: Callable[[], Any], timeout: float,
              interval: float = 0.3) -> float | None:
         """Seconds until `predicate()` is truthy, None after `timeout`."""
-        start = time.monotonic()
-        deadline = start + timeout
-        while time.monotonic() < deadline:
-            try:
-                if predicate():
-                    return time.monotonic() - start
-            except Exception as exc:  # noqa: BLE001 - a flaky read is retried until the deadline
-                self.last_wait_error = f"{type(exc).__name__}: {exc}"
-            time.sleep(interval)
-        return None
+        took, last = waiting.seconds_until(predicate, timeout, interval, what)
+        if took is None and isinstance(last, Exception):
+            self.last_wait_error = f"{type(last).__name__}: {last}"
+        return took
 
     # -- setup -----------------------------------------------------------------
 

@@ -141,6 +141,8 @@ def heal(run: ModeRun, step: Step) -> str:
 def _job_verb(verb: str, doc: str, window: Opens | Instant | Closes) -> None:
     def handler(run: ModeRun, step: Step) -> str:
         faults.job(verb, run.container(step.params["job"]))
+        if verb in ("start", "restart"):  # on a swarm: a new task, a new container
+            run.jobs = {s: v["container"] for s, v in run.foundation.job_states().items()}
         return ""
     handler.__doc__ = doc
     step_kind(f"{verb}_job", group=FAULTS, example=f"{verb}_job: router", window=window,

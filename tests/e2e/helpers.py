@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
+import testinfra
+from testinfra.host import Host
+
+from foundry import httpclient
 from tests import support
 
 CONFIG = Path(__file__).with_name("foundation.yml")
@@ -34,17 +39,26 @@ def bbs(cfg, method: str, path: str, body=None):
     return bbs_client(cfg).call(method, path, body)
 
 
+def inside(container: str, user: str | None = None) -> Host:
+    """testinfra's view of a container (`docker exec` underneath): `.run(cmd, *args)`
+    quotes each arg, `.file(path)`, `.process`, `.socket`... Commands run under `sh -c`,
+    so a `pgrep -f`/`pkill -f` pattern must be anchored (`^python3 app.py`) or it matches
+    that shell too. A test that feeds stdin or streams output keeps `docker exec`:
+    testinfra's run has neither."""
+    return testinfra.get_host(f"docker://{user + '@' if user else ''}{container}")
+
+
+def http_get(url: str, timeout: float = 10, **kwargs) -> requests.Response:
+    """One GET from the host to a published 127.0.0.1 port (no proxy from the environment)."""
+    with httpclient.session() as http:
+        return http.get(url, timeout=timeout, **kwargs)
+
+
 def through_router(cfg, host: str, timeout: float = 10):
     """(status, headers, body) of a GET through the router on 127.0.0.1."""
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", cfg.ports["http"], timeout=timeout)
-    try:
-        conn.request("GET", "/", headers={"Host": host})
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
-    finally:
-        conn.close()
+    resp = http_get(f"http://127.0.0.1:{cfg.ports['http']}/", timeout, headers={"Host": host},
+                    allow_redirects=False)
+    return resp.status_code, dict(resp.headers), resp.content
 
 
 def identity_lrp(process_guid: str, app_guid: str, host: str, name: str, instances: int = 1) -> dict:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.helpers import bbs, through_router, wait_for
+from tests.e2e.helpers import bbs, inside, through_router, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +88,6 @@ def test_stop_and_delete_leave_nothing_behind(foundation, cfg, cf, pushed):
     wait_for(gone, 60, what="the containers to go")
     for cell in cfg.cell_names:
         container = foundation.job_states()[cell]["container"]
-        rules = subprocess.run(["docker", "exec", container, "iptables", "-t", "nat", "-nL",
-                                "CFLAB-DNAT"], capture_output=True, text=True).stdout
+        rules = inside(container).run("iptables -t nat -nL CFLAB-DNAT").stdout
         assert not any(g in rules for g in guids), rules
     assert through_router(cfg, "greeter.apps.internal")[0] in (404, 503)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import through_router, wait_for
+from tests.e2e.helpers import inside, through_router, wait_for
 
 pytestmark = pytest.mark.e2e
 APP_DIR = str(Path(__file__).resolve().parents[2] / "foundry" / "apps" / "identity")
@@ -68,11 +68,10 @@ def test_cloud_controller_holds_only_the_reference(bound):
 def running_environ(cfg) -> dict[str, str]:
     """The environment of vault-a's app process, as the app itself sees it."""
     instance = instance_of(cfg, "vault-a.apps.internal")
-    pid = subprocess.run(["docker", "exec", instance, "pgrep", "-f", "python3 app.py"],
-                         capture_output=True, text=True, check=True).stdout.split()[-1]
+    # Anchored: testinfra runs it under `sh -c`, whose own command line holds the pattern.
+    pid = inside(instance).check_output("pgrep -f %s", "^python3 app.py").split()[-1]
     # As vcap: reading another user's environ would need CAP_SYS_PTRACE.
-    environ = subprocess.run(["docker", "exec", "-u", "vcap", instance, "cat", f"/proc/{pid}/environ"],
-                             capture_output=True, check=True).stdout.decode().split("\0")
+    environ = inside(instance, "vcap").file(f"/proc/{pid}/environ").content.decode().split("\0")
     return dict(v.split("=", 1) for v in environ if "=" in v)
 
 
@@ -106,9 +105,7 @@ def test_a_still_reads_after_its_certificate_rotates(cfg, bound):
 
 def test_nothing_secret_in_the_cloud_controllers_database(foundation, cfg, bound):
     cc = foundation.job_states()["cloud-controller"]["container"]
-    dump = subprocess.run(["docker", "exec", cc, "sh", "-c",
-                           "cat /var/vcap/store/cloud_controller/cc.sqlite3*"],
-                          capture_output=True).stdout
+    dump = inside(cc).run("cat /var/vcap/store/cloud_controller/cc.sqlite3*").stdout_bytes
     assert b"credhub-ref" in dump
     password = running_credentials(cfg)["password"]
     assert password.encode() not in dump

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from orchestrator.render import ROOT
-from tests.e2e.helpers import bbs, cflab, identity_lrp, through_router, wait_for
+from tests.e2e.helpers import bbs, cflab, http_get, identity_lrp, inside, through_router, wait_for
 
 pytestmark = pytest.mark.e2e
 HOST = "dash-e2e.apps.internal"
@@ -26,9 +24,9 @@ SHOTS = ROOT / "out" / "dashboard"  # the screenshot the README shows comes from
 
 def snapshot(cfg, sections: str = "") -> dict:
     url = f"http://127.0.0.1:{cfg.ports['dashboard']}/api/state"
-    with urllib.request.urlopen(url + (f"?sections={sections}" if sections else ""),
-                                timeout=5) as resp:
-        return json.loads(resp.read())
+    resp = http_get(url, 5, params={"sections": sections} if sections else None)
+    resp.raise_for_status()
+    return resp.json()
 
 
 def state(cfg, sections: str = "") -> dict:
@@ -37,9 +35,8 @@ def state(cfg, sections: str = "") -> dict:
 
 def router_routes(foundation) -> dict:
     router = foundation.job_states()["router"]["container"]
-    out = subprocess.run(["docker", "exec", router, "curl", "-fsS", "-u",
-                          "router-status:router-status", "http://127.0.0.1:8082/routes"],
-                         capture_output=True, check=True, timeout=10).stdout
+    out = inside(router).check_output("curl -fsS -u %s %s", "router-status:router-status",
+                                      "http://127.0.0.1:8082/routes")
     return json.loads(out)
 
 
@@ -69,8 +66,7 @@ def test_dashboard_is_a_job_with_its_url_in_status(foundation, cfg):
     # Its cost on the running foundation: the job's resident memory (issue: ≤ 40 MB idle).
     script = ("for p in /proc/[0-9]*; do grep -q foundry.dashboard $p/cmdline 2>/dev/null"
               " && grep VmRSS $p/status; done")
-    out = subprocess.run(["docker", "exec", foundation.job_states()["dashboard"]["container"],
-                          "sh", "-c", script], capture_output=True, text=True, timeout=10).stdout
+    out = inside(foundation.job_states()["dashboard"]["container"]).check_output(script)
     rss_kb = max((int(line.split()[1]) for line in out.splitlines() if line.startswith("VmRSS")),
                  default=0)
     print(f"dashboard job RSS on the e2e foundation: {rss_kb / 1024:.1f} MB")

@@ -12,7 +12,6 @@ scenario's first step) the app containers are looked at the way the seed does:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 
@@ -36,16 +35,9 @@ SCENARIOS = ("stale-route-port-reuse", "cert-rotation-under-load", "strict-direc
 TIMINGS: dict[str, dict[str, str]] = {}
 # Every mode each scenario declares, but before-envoy: that era has no proxy in the app
 # containers (the cell maps the host port to 8080), so `proxy: envoy` changes nothing
-# there and test_scenarios.py already replays it.
-# Within CI's 30 minutes: each scenario in strict, the era real Envoy ships in;
-# CFLAB_FULL_MATRIX=1 runs every mode with a proxy, as `make scenarios PROXY=envoy` does.
-# cert-rotation-under-load with real Envoy only in the full matrix: one CI run of three
-# saw 1 error in 403 keep-alive requests during the SDS rotation (cause not found yet).
-CI_MODES = {name: ("strict",) for name in SCENARIOS} | {"cert-rotation-under-load": ()}
-FULL = os.environ.get("CFLAB_FULL_MATRIX") == "1"
+# there and test_scenarios.py already replays it. All six runs take ~3.5 minutes here.
 MATRIX = [(name, mode) for name in SCENARIOS
-          for mode in schema.load_file(schema.discover()[name]).modes
-          if mode != "before-envoy" and (FULL or mode in CI_MODES.get(name, (mode,)))]
+          for mode in schema.load_file(schema.discover()[name]).modes if mode != "before-envoy"]
 FIRST_STEP = re.compile(r"\] step 0: ")
 
 

@@ -4,7 +4,6 @@ across a restart and ending when the app is deleted."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
@@ -12,8 +11,9 @@ import sys
 import threading
 
 import pytest
+import requests
 
-from tests.e2e.helpers import docker_json, through_router, wait_for
+from tests.e2e.helpers import docker_json, http_get, through_router, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -97,14 +97,11 @@ def test_an_oom_kill_is_a_crash_that_users_see(cfg, cf, hog, foundation):
             through_router(cfg, "hog.apps.internal")
             return any('"GET / HTTP/1.1"' in line for line in seen)
         wait_for(following, 30, interval=1, what="cf logs following the app")
-        conn = http.client.HTTPConnection("127.0.0.1", cfg.ports["http"], timeout=30)
         try:
-            conn.request("GET", "/hog", headers={"Host": "hog.apps.internal"})
-            conn.getresponse().read()
-        except (OSError, http.client.HTTPException):
+            http_get(f"http://127.0.0.1:{cfg.ports['http']}/hog", 30,
+                     headers={"Host": "hog.apps.internal"})
+        except requests.RequestException:
             pass  # the app died mid-request: the router answers 502 or the client sees EOF
-        finally:
-            conn.close()
         reason = "APP/PROC/WEB: Exited with status 137 (out of memory)"
         events = wait_for(lambda: reason in cf("events", "hog").stdout and
                           cf("events", "hog").stdout, 60, what="app.crash in cf events")

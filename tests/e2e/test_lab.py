@@ -20,6 +20,7 @@ from orchestrator.lab_server import LabServer
 from orchestrator.render import ROOT
 from orchestrator.scenario import schema
 from orchestrator.scenario.runner import run_scenario
+from tests.e2e.helpers import wait_for
 from tests.e2e.test_scenarios import PLACEMENT, PROJECT, check_run, check_stale_route
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +52,10 @@ def lab(cfg, tmp_path):
         yield server
     finally:
         server.stop()
+        # The run's thread outlives a failed test: let it finish (and tear its foundation
+        # down) before the next test starts one in the same project.
+        wait_for(lambda: lab.run is None or lab.run.state != "running", 600,
+                 what="the lab's run to end")
 
 
 @pytest.mark.timeout(900)
@@ -80,8 +85,11 @@ def test_a_stale_route_run_started_from_the_page(lab, tmp_path):
             # ends without, and the test fails at once with the lane's error).
             lane = '.lane[data-mode="before-envoy"]'
             live = f'{lane}[data-state="running"] circle.dot-misrouted'
-            page.wait_for_selector(f'{live}, {lane}:not([data-state="running"])'
-                                   ':not([data-state="waiting"])', timeout=360_000)
+            # A lane box can exist for a moment before its first render sets data-state, so
+            # wait for a final state by name, not for "neither running nor waiting".
+            ended = ", ".join(f'{lane}[data-state="{s}"]'
+                              for s in ("passed", "failed", "error", "skipped"))
+            page.wait_for_selector(f"{live}, {ended}", timeout=360_000)
             assert page.query_selector(live), \
                 f"before-envoy ended without a misroute seen live: {page.inner_text(lane)}"
             page.wait_for_selector('.lane[data-mode="before-envoy"] rect.fault',

@@ -14,12 +14,11 @@ import shutil
 import ssl
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from foundry import httpclient
 from tests.e2e.helpers import through_router, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -97,9 +96,9 @@ def test_cf_login_in_a_fresh_home(foundation, cfg, tmp_path):
     assert saved["Target"] == api(cfg) and saved["AccessToken"].startswith("bearer ")
     insecure = ssl.create_default_context()
     insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
-    with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(f"{api(cfg)}/v2/apps", context=insecure, timeout=10)
-    assert e.value.code == 401 and json.loads(e.value.read())["error_code"] == \
+    with httpclient.session(insecure) as http:
+        anonymous = http.get(f"{api(cfg)}/v2/apps", timeout=10)
+    assert anonymous.status_code == 401 and anonymous.json()["error_code"] == \
         "CF-NotAuthenticated"
     secret_free = subprocess.run(["docker", "logs", foundation.job_states()["uaa"]["container"]],
                                  capture_output=True, text=True).stderr

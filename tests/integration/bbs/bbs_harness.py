@@ -80,7 +80,7 @@ class BBSProcess(JobProcess):
         super().__init__(tmp, "bbs", "foundry.bbs", {
             "listen_address": f"127.0.0.1:{self.port}", "db_path": str(tmp / "bbs.sqlite3"),
             "health_address": f"127.0.0.1:{self.health_port}",
-            "convergence_interval": 0.5, "cell_presence_ttl": 3, "restart_backoff_base": 1,
+            "convergence_interval": 0.5, "cell_presence_ttl": 6, "restart_backoff_base": 1,
             "restart_backoff_max": 4, **tls_config, **config})
 
     def start(self) -> BBSProcess:

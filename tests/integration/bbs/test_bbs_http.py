@@ -49,6 +49,7 @@ def test_desire_claim_start_shows_running_in_cfdot(bbs):
     assert cfdot(bbs, "actual-lrps", "-p", "pg-app-v1", "-i", "0")[1] == [lrp]
     rc, desired, _ = cfdot(bbs, "desired-lrps", "-d", "cf-apps")
     assert [d["process_guid"] for d in desired] == ["pg-app-v1"]
+    bbs.heartbeat("cell-1")  # the cfdot runs above may outlast the 6 s TTL when loaded
     rc, cells, _ = cfdot(bbs, "cells")
     assert cells == [{"cell_id": "cell-1", "rep_address": "http://cell-1:1800", "zone": "z1",
                       "capacity": {"containers": 10}}]
@@ -111,6 +112,14 @@ def test_lost_cell_replaced(bbs):
         work = bbs.request("GET", "/v1/cells/cell-2/work")[1]
         return work["to_start"]
     wait_for(moved, timeout=20, interval=0.3, what="LRP re-placed on cell-2 after cell-1 expired")
+    # the lost instance stays listed, RUNNING and SUSPECT, until its replacement runs
+    lrps = bbs.request("GET", "/v1/actual_lrps")[1]
+    assert [(a["state"], a["presence"], a["instance_guid"]) for a in lrps] == [
+        ("UNCLAIMED", "ORDINARY", ""), ("RUNNING", "SUSPECT", "ig-1")]
+    claim_and_start(bbs, "ig-2", cell_id="cell-2")
+    lrps = bbs.request("GET", "/v1/actual_lrps")[1]
+    assert [(a["state"], a["presence"], a["cell_id"]) for a in lrps] == [
+        ("RUNNING", "ORDINARY", "cell-2")]
 
 
 def test_cfdot_unreachable(tmp_path):

@@ -9,12 +9,11 @@ import ssl
 import subprocess
 import sys
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from foundry import httpclient
 from foundry.bbs.client import client_tls
 from foundry.pki import ca as pki
 from orchestrator import config
@@ -32,13 +31,9 @@ def http(method: str, url: str, body: Any = None, ctx: ssl.SSLContext | None = N
     hdrs = {"Content-Type": "application/json", **(headers or {})}
     if token:
         hdrs["Authorization"] = f"bearer {token}"
-    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
-    try:
-        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
-            out = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as e:
-        out, status = e.read(), e.code
+    with httpclient.session(ctx) as session:  # a RequestException is an OSError
+        resp = session.request(method, url, data=data, headers=hdrs, timeout=10)
+    out, status = resp.content, resp.status_code
     try:
         return status, json.loads(out) if out else None
     except ValueError:
@@ -74,8 +69,9 @@ class FakeCell(threading.Thread):
         for item in work.get("to_start", []):
             d, a = item["desired_lrp"], item["actual_lrp"]
             url = d["setup"]["download"]["from"]
-            with urllib.request.urlopen(url, timeout=10) as resp:
-                self.downloads.append((url, resp.status, resp.read()))
+            with httpclient.session() as session:
+                resp = session.get(url, timeout=10)
+            self.downloads.append((url, resp.status_code, resp.content))
             ig = pki.new_instance_guid()
             key = {"process_guid": a["process_guid"], "index": a["index"],
                    "instance_guid": ig, "cell_id": self.cell_id}
@@ -95,7 +91,8 @@ class FakeCell(threading.Thread):
 
     def stop(self) -> None:
         self.halt.set()
-        self.join(5)
+        if self.ident is not None:  # started
+            self.join(5)
 
 
 class Foundation:
@@ -158,6 +155,14 @@ class Foundation:
         self.cf_home = tmp / "cfhome"
 
     def start(self) -> Foundation:
+        """Start the jobs; a job that fails to start stops the ones already running."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Foundation:
         self.uaa.start()
         self.bbs.start()
         wait_for(lambda: http("GET", f"{self.bbs_url}/ping", ctx=self.bbs_ctx)[0] == 200,

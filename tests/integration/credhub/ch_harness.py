@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import http.client
-import json
 import ssl
 from pathlib import Path
 from typing import Any
 
+from foundry import httpclient
 from foundry.pki import (
     Credential,
     app_organizational_units,
@@ -109,32 +108,17 @@ class Stack:
 
     def ch(self, method: str, path: str, body: Any = None,
            cred: Credential | None = None) -> tuple[int, Any]:
-        conn = http.client.HTTPSConnection("127.0.0.1", self.ch_port,
-                                           context=self.client_ctx(cred), timeout=10)
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            raw = resp.read()
-        finally:
-            conn.close()
-        return resp.status, json.loads(raw) if raw else None
+        with httpclient.session(self.client_ctx(cred)) as http:
+            resp = http.request(method, f"https://127.0.0.1:{self.ch_port}{path}", json=body,
+                                timeout=10)
+        return resp.status_code, resp.json() if resp.content else None
 
     def osb(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        import base64
-
-        conn = http.client.HTTPConnection("127.0.0.1", self.broker_port, timeout=15)
-        auth = base64.b64encode(f"{BROKER_USER}:{BROKER_PASS}".encode()).decode()
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Authorization": f"Basic {auth}",
-                                  "X-Broker-API-Version": "2.15",
-                                  "Content-Type": "application/json"})
-            resp = conn.getresponse()
-            raw = resp.read()
-        finally:
-            conn.close()
-        return resp.status, json.loads(raw) if raw else None
+        with httpclient.session() as http:
+            resp = http.request(method, f"http://127.0.0.1:{self.broker_port}{path}", json=body,
+                                auth=(BROKER_USER, BROKER_PASS), timeout=15,
+                                headers={"X-Broker-API-Version": "2.15"})
+        return resp.status_code, resp.json() if resp.content else None
 
     def bind(self, instance_id: str, binding_id: str, app_guid: str) -> dict[str, Any]:
         from foundry.service_broker.broker import PLAN_ID, SERVICE_ID

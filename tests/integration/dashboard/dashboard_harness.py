@@ -12,6 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from foundry import httpclient
 from tests.support import REPO, free_port, stop_process, wait_for
 
 NATS_SERVER = "/usr/sbin/nats-server"
@@ -96,11 +97,11 @@ class Dashboard:
         wait_for(self._subscribed, what="the dashboard's NATS subscription")
 
     def state(self, sections: str = "") -> dict:
-        import urllib.request
-
-        query = f"?sections={sections}" if sections else ""
-        with urllib.request.urlopen(f"{self.url}/api/state{query}", timeout=5) as resp:
-            return json.loads(resp.read())
+        with httpclient.session() as http:
+            resp = http.get(f"{self.url}/api/state", timeout=5,
+                            params={"sections": sections} if sections else None)
+        resp.raise_for_status()
+        return resp.json()
 
     def _subscribed(self) -> bool:
         found = self.state("foundation")["sections"]["foundation"]["foundation"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
 import socket
 import ssl
@@ -409,3 +411,95 @@ def helpers_repo():
     import pathlib
 
     return pathlib.Path(__file__).resolve().parents[3]
+
+
+def test_bulk_echo_with_flow_control_both_ways(proxy):
+    """40 MiB echoed through the proxy by a client that first only writes: the proxy must
+    stop reading it once the app (echoing into an unread client) cannot take more, so the
+    client's writes block before all of it is sent (at ~19 MiB here: the kernel buffers
+    of the path); then every byte comes back, in
+    order, and the half-close (close_notify) reaches the app, whose goodbye arrives."""
+    proxy.write_config()
+    proxy.start()
+    data = b"ECHO" + os.urandom(40 << 20)
+    raw = socket.socket()
+    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):  # keep the client's own buffers small
+        raw.setsockopt(socket.SOL_SOCKET, opt, 1 << 16)
+    raw.connect(("127.0.0.1", proxy.ports[0]))
+    s = proxy.client_context().wrap_socket(raw, server_hostname=proxy.guid)
+    s.setblocking(False)
+    view, sent, blocked_at = memoryview(data), 0, None
+    deadline = time.monotonic() + 60
+    while blocked_at is None and sent < len(data):  # phase 1: write only
+        assert time.monotonic() < deadline
+        try:
+            sent += s.send(view[sent:sent + 65536])
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            sel = select.select([], [s], [], 1.0)
+            if not sel[1]:
+                blocked_at = sent  # a full second without room: the path is full
+    assert blocked_at is not None and blocked_at < 30 << 20, (blocked_at, len(data))
+    got = bytearray()
+    while len(got) < len(data):  # phase 2: both ways until every byte is back
+        assert time.monotonic() < deadline
+        if sent < len(data):
+            try:
+                sent += s.send(view[sent:sent + 65536])
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                pass
+        try:
+            chunk = s.recv(1 << 18)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            select.select([s], [s] if sent < len(data) else [], [], 1.0)
+            continue
+        assert chunk, f"closed after {len(got)} bytes"
+        got += chunk
+    try:  # the half-close: close_notify (the app says goodbye only after its EOF)
+        s.unwrap()
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        pass
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(1 << 18)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            select.select([s], [], [], 1.0)
+            continue
+        except ssl.SSLZeroReturnError:  # the proxy's close_notify after the app's FIN
+            break
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    assert len(got) == len(data) + 3 and bytes(got[-3:]) == b"BYE"
+    assert got[:-3] == data
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_pauses_accepting_then_recovers(proxy, helpers):
+    """With its descriptors used up, the proxy neither spins on the listener nor dies: it
+    pauses accepting, and serves again once clients let go."""
+    proxy.write_config()
+    proxy.start()
+    pid = proxy.proc.pid
+    in_use = len(os.listdir(f"/proc/{pid}/fd"))
+    subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={in_use + 8}:{in_use + 8}"],
+                   check=True)
+    port = proxy.ports[0]
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
+    helpers.wait_for(lambda: len(os.listdir(f"/proc/{pid}/fd")) >= in_use + 8,
+                     what="the proxy out of descriptors")
+    cpu0, t0 = _cpu_seconds(pid), time.monotonic()
+    helpers.wait_for(lambda: time.monotonic() - t0 >= 2, what="two seconds out of descriptors")
+    assert _cpu_seconds(pid) - cpu0 < 0.5, "the proxy spins on its listener"
+    for s in idle:
+        s.close()
+
+    def served() -> bool:
+        with proxy.connect() as s:
+            return helpers.http_get(s, "/again") == b"hello /again"
+    helpers.wait_for(served, 15, what="the proxy serving again")
+    assert proxy.proc.poll() is None

@@ -16,18 +16,18 @@ import ssl
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from foundry import httpclient
 from foundry.gorouter.accesslog import AccessLogWriter
 from foundry.gorouter.config import from_dict
 from foundry.gorouter.router import Router
 from foundry.pki import Credential, issue_instance_identity, issue_leaf, new_ca, new_instance_guid
-from tests.support import free_port, stop_process  # noqa: F401  (free_port: re-exported)
+from tests.support import free_port, stop_process, wait_for  # noqa: F401  (free_port: re-exported)
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 DEADLINE = 20.0
@@ -35,14 +35,8 @@ DEADLINE = 20.0
 
 def wait_until(cond: Callable[[], Any], timeout: float = DEADLINE, what: str = "condition",
                interval: float = 0.02) -> Any:
-    end = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < end:
-        last = cond()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last={last!r})")
+    """The shared wait, with the harness's deadline; an error in `cond` fails at once."""
+    return wait_for(cond, timeout, interval, what, retry_on=())
 
 
 # -- nats-server ---------------------------------------------------------------
@@ -352,15 +346,11 @@ class Harness:
         return msg
 
     def routes(self) -> dict:
-        import base64
-        import http.client
-
-        c = http.client.HTTPConnection("127.0.0.1", self.router.status.routes_port, timeout=10)
-        auth = base64.b64encode(b"u:p").decode()
-        c.request("GET", "/routes", headers={"Authorization": f"Basic {auth}"})
-        r = c.getresponse()
-        assert r.status == 200
-        return json.loads(r.read())
+        with httpclient.session() as http:
+            r = http.get(f"http://127.0.0.1:{self.router.status.routes_port}/routes",
+                         auth=("u", "p"), timeout=10)
+        assert r.status_code == 200
+        return r.json()
 
     def addresses(self, route: str) -> set[str]:
         return {e["address"] for e in self.routes().get(route, [])}
@@ -371,6 +361,9 @@ class Harness:
 
     def get(self, host: str, path: str = "/", headers: dict | None = None,
             method: str = "GET") -> tuple[int, dict, bytes]:
+        """Stdlib http.client, not requests: these tests assert what the router does to
+        a request, so the client sends only the headers given (requests adds
+        Accept-Encoding, Accept, User-Agent and Connection, and decodes gzip bodies)."""
         import http.client
 
         c = http.client.HTTPConnection("127.0.0.1", self.router.proxy.port, timeout=30)

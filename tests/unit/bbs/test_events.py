@@ -6,6 +6,7 @@ import threading
 import time
 
 from foundry.bbs.api import BBSService
+from orchestrator.waiting import wait_for
 
 LRP = {"process_guid": "pg", "instances": 1, "ports": [8080]}
 
@@ -46,9 +47,7 @@ def test_a_write_wakes_a_blocked_waiter(state):
 
     th = threading.Thread(target=waiter)
     th.start()
-    deadline = time.monotonic() + 5
-    while not svc.changed._waiters and time.monotonic() < deadline:  # noqa: SLF001
-        time.sleep(0.005)
+    wait_for(lambda: svc.changed._waiters, 5, 0.005, "the waiter to park")  # noqa: SLF001
     svc.handle("POST", "/v1/desired_lrps", LRP)
     th.join(5)
     assert got and got[0][0] == 1 and got[0][1] < 5

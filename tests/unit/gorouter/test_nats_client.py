@@ -21,6 +21,7 @@ from foundry.gorouter.nats_client import (
     ProtocolParser,
 )
 from foundry.gorouter.registry import Registry
+from orchestrator.waiting import wait_for_async
 
 REG = json.dumps({"host": "10.0.0.1", "port": 8080, "uris": ["a.example.com"],
                   "private_instance_id": "i1"}).encode()
@@ -140,11 +141,7 @@ class FakeServer:
 
 
 async def _until(cond, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.01)
+    await wait_for_async(cond, timeout, 0.01, retry_on=())
 
 
 def _subscriber(port: int, **kw) -> tuple[NatsSubscriber, Registry, list[bool]]:

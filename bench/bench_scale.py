@@ -1,0 +1,216 @@
+"""How a foundation's cost grows with app instances, on one Docker engine.
+
+For 2 and 4 cells, one app is scaled 1 -> 10 -> 50 -> 100 instances (``--counts``) on a
+fresh foundation (project cflab-bench-scale, its own ports and subnets). At each size:
+
+- desired -> all routable: from the BBS update until the router's ``/routes`` lists
+  every instance of the app's host;
+- memory per instance: the app containers' ``docker stats`` memory (app + proxy), mean;
+- idle CPU of the whole foundation: every container of the project, summed from
+  ``docker stats`` (percent of one core), once it has settled after the scale-up and
+  before any load;
+- router p90 at c=50: ``wrk --latency`` through the router's published port, spread by
+  the router's round robin over every instance;
+- NATS messages in per second during the scale-up (``/varz`` ``in_msgs``: route
+  registrations, mostly).
+
+Each row prints its ratio to the 1-instance row. Targets on this machine (issue #20):
+100 instances routable in <= 60 s, <= 45 MB per instance, idle CPU <= 10% of one core
+at 100 instances. The swarm lab's rows are not measured here (no swarm engine yet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_foundation import mib  # noqa: E402
+from orchestrator import config, images  # noqa: E402
+from orchestrator.foundation import Foundation  # noqa: E402
+from orchestrator.scenario.platform import bbs_client, router_routes  # noqa: E402
+from tests.e2e.helpers import http_get, identity_lrp, wait_for  # noqa: E402
+
+PROJECT = "cflab-bench-scale"
+BASE = {
+    "project": PROJECT,
+    "sample_apps": False,
+    "subnets": {"foundation": "10.228.0.0/24", "cell_containers": "10.229.0.0/16"},
+    "ports": {"http": 24080, "nats_monitor": 24222, "bbs": 24889, "cloud_controller": 25022,
+              "uaa": 25024, "ssh_proxy": 25122, "dashboard": 24300},
+    "timings": {"healthcheck_startup_interval": "200ms"},
+}
+PG, HOST = "scale-pg", "scale.apps.internal"
+TARGET_ROUTABLE_S, TARGET_MB, TARGET_IDLE_CPU = 60.0, 45.0, 10.0
+
+
+def project_stats() -> list[tuple[str, float, float, bool]]:
+    """(name, cpu % of one core, memory MiB, is an app instance) of every container."""
+    ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label=cflab.foundation={PROJECT}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    apps = set(subprocess.run(["docker", "ps", "-q", "--filter", f"label=cflab.foundation={PROJECT}",
+                               "--filter", f"label=cflab.process-guid={PG}"],
+                              capture_output=True, text=True, check=True).stdout.split())
+    out = subprocess.run(["docker", "stats", "--no-stream", "--format",
+                          "{{.ID}} {{.Name}} {{.CPUPerc}} {{.MemUsage}}", *ids],
+                         capture_output=True, text=True, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        cid, name, cpu, mem = line.split(" ", 3)
+        rows.append((name, float(cpu.rstrip("%") or 0), mib(mem),
+                     any(a.startswith(cid) or cid.startswith(a) for a in apps)))
+    return rows
+
+
+def settled_stats(deadline_s: float = 60.0) -> list[tuple[str, float, float, bool]]:
+    """`project_stats` once the foundation is idle: new instances' start-up (health checks
+    at the startup interval, first registrations) done, i.e. two samples in a row whose
+    total CPU differs by under 5 points of a core, or the lower of the last two at the
+    deadline."""
+    end = time.monotonic() + deadline_s
+    last = project_stats()
+    while True:
+        now = project_stats()
+        a, b = (sum(c for _, c, _, _ in x) for x in (last, now))
+        if abs(a - b) < 5.0 or time.monotonic() > end:
+            return now if b <= a else last
+        last = now
+
+
+def wait_until_routable(router: str, n: int, timeout: float = 600.0) -> None:
+    """Poll until the router lists n instances; Runaway at once if containers pile up."""
+    wait_for(lambda: all_routable(router, n), timeout, interval=0.25,
+             what=f"{n} routable instances", retry_on=())
+
+
+def nats_in_msgs(cfg: config.FoundationConfig) -> int:
+    url = f"http://127.0.0.1:{cfg.ports['nats_monitor']}/varz"
+    return int(http_get(url, 5).json()["in_msgs"])
+
+
+def app_container_count() -> int:
+    return len(subprocess.run(["docker", "ps", "-q", "--filter", f"label=cflab.process-guid={PG}",
+                               "--filter", f"label=cflab.foundation={PROJECT}"],
+                              capture_output=True, text=True, check=True).stdout.split())
+
+
+class Runaway(Exception):
+    """More app containers than desired instances: cells keep creating what the BBS never
+    records as claimed (seen here at 50 instances on 2 cells, load average ~80)."""
+
+
+def all_routable(router: str, n: int) -> bool:
+    running = app_container_count()
+    if running > 1.5 * n + 2:
+        raise Runaway(f"{running} app containers for {n} desired instances")
+    return len(router_routes(router).get(HOST, [])) >= n
+
+
+def p90_ms(cfg: config.FoundationConfig, seconds: int) -> float:
+    """wrk's p90 (its timeout raised to 30 s: under load a request can take seconds, and
+    wrk leaves timed-out requests out of its latencies, printing a p90 of 0)."""
+    out = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds}s", "--timeout", "30s", "--latency",
+                          "-H", f"Host: {HOST}", f"http://127.0.0.1:{cfg.ports['http']}/"],
+                         capture_output=True, text=True).stdout
+    return parse_p90_ms(out)
+
+
+def parse_p90_ms(out: str) -> float:
+    """The p90 in ms; NaN when no request completed (wrk prints 0 then)."""
+    done = re.search(r"^\s*(\d+) requests in", out, re.M)
+    m = re.search(r"^\s*90%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if not m or not done:
+        raise RuntimeError(f"no p90 in wrk's output:\n{out}")
+    if int(done.group(1)) == 0:
+        return float("nan")
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+
+def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
+    cfg = config.load(overrides={**BASE, "cells": cells})
+    foundation = Foundation(cfg)
+    foundation.down()
+    rows: list[dict] = []
+    try:
+        print(f"  {cells} cells: starting the foundation ...", flush=True)
+        foundation.up()
+        router = foundation.job_states()["router"]["container"]
+        bbs = bbs_client(cfg)
+        for n in counts:
+            msgs0, t0 = nats_in_msgs(cfg), time.monotonic()
+            if not rows:
+                bbs.desire(identity_lrp(PG, "scale-app", HOST, "scale", instances=n))
+            else:
+                bbs.update_desired(PG, {"instances": n})
+            try:
+                wait_until_routable(router, n)
+            except Runaway as e:
+                states = Counter(lrp.get("state") for lrp in bbs.actual_lrps(process_guid=PG))
+                print(f"    {n:4d} instances: RUNAWAY after {time.monotonic() - t0:.0f} s: {e};"
+                      f" the BBS's actual LRPs: {dict(states)}", flush=True)
+                break
+            took = time.monotonic() - t0
+            msgs = (nats_in_msgs(cfg) - msgs0) / took
+            stats = settled_stats()
+            app_mem = [m for _, _, m, is_app in stats if is_app]
+            row = {"cells": cells, "instances": n, "routable_s": took,
+                   "mb_per_instance": sum(app_mem) / max(len(app_mem), 1),
+                   "idle_cpu": sum(c for _, c, _, _ in stats), "containers": len(stats),
+                   "p90_ms": p90_ms(cfg, wrk_seconds), "nats_msgs_per_s": msgs}
+            rows.append(row)
+            print(f"    {n:4d} instances: routable in {took:6.1f} s, {row['mb_per_instance']:5.1f} MB"
+                  f" each, idle CPU {row['idle_cpu']:5.1f}% ({len(stats)} containers), p90"
+                  f" {row['p90_ms']:6.1f} ms, NATS {msgs:6.0f} msgs/s", flush=True)
+    finally:
+        foundation.down()
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| engine | cells | instances | desired -> routable | MB per instance | idle CPU "
+            "(% of a core) | router p90 at c=50 | NATS msgs/s in scale-up |")
+    lines = [head, "|" + "---|" * 8]
+    for r in rows:
+        base = next(b for b in rows if b["cells"] == r["cells"])
+
+        def cell(key: str, fmt: str, r: dict = r, base: dict = base) -> str:
+            ratio = r[key] / base[key] if base[key] else 0.0
+            return f"{fmt.format(r[key])} ({ratio:.1f}x)"
+        lines.append(f"| one engine | {r['cells']} | {r['instances']} | {cell('routable_s', '{:.1f} s')}"
+                     f" | {cell('mb_per_instance', '{:.1f}')} | {cell('idle_cpu', '{:.1f}')}"
+                     f" | {cell('p90_ms', '{:.1f} ms')} | {cell('nats_msgs_per_s', '{:.0f}')} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cells", type=int, nargs="+", default=[2, 4])
+    ap.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50, 100])
+    ap.add_argument("--wrk-seconds", type=int, default=5)
+    args = ap.parse_args()
+    if sorted(args.counts) != args.counts or args.counts[0] < 1:
+        ap.error("--counts must be ascending and >= 1 (each step scales the same app up)")
+    images.build()
+    print("bench: one app scaled up on a fresh foundation per cell count (one Docker engine)")
+    rows = [r for cells in args.cells for r in measure(cells, args.counts, args.wrk_seconds)]
+    print()
+    print(table(rows))
+    top = [r for r in rows if r["instances"] == max(args.counts)]
+    for r in top:
+        print(f"[{r['cells']} cells, {r['instances']} instances] routable {r['routable_s']:.1f} s "
+              f"(target <= {TARGET_ROUTABLE_S:.0f} s: {r['routable_s'] <= TARGET_ROUTABLE_S}); "
+              f"{r['mb_per_instance']:.1f} MB per instance (target <= {TARGET_MB:.0f}: "
+              f"{r['mb_per_instance'] <= TARGET_MB}); idle CPU {r['idle_cpu']:.1f}% of a core "
+              f"(target <= {TARGET_IDLE_CPU:.0f}%: {r['idle_cpu'] <= TARGET_IDLE_CPU})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
