@@ -16,7 +16,8 @@ fresh foundation (project cflab-bench-scale, its own ports and subnets). At each
 
 Each row prints its ratio to the 1-instance row. Targets on this machine (issue #20):
 100 instances routable in <= 60 s, <= 45 MB per instance, idle CPU <= 10% of one core
-at 100 instances. The swarm lab's rows are not measured here (no swarm engine yet).
+at 100 instances. The swarm lab's rows are not measured here: `cflab swarm-lab` prints
+its own figures (README, Swarm).
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ def settled_stats(deadline_s: float = 60.0) -> list[tuple[str, float, float, boo
         if abs(a - b) < 5.0 or time.monotonic() > end:
             return now if b <= a else last
         last = now
+
+
+def idle_by_job(stats: list[tuple[str, float, float, bool]], top: int = 5) -> str:
+    """The biggest idle CPU users, app instances summed as one: where the idle cost is."""
+    jobs: Counter[str] = Counter()
+    for name, cpu, _, is_app in stats:
+        jobs["app instances" if is_app else name.removeprefix(f"{PROJECT}-").removeprefix(
+            f"{PROJECT}_")] += cpu
+    return ", ".join(f"{job} {cpu:.1f}%" for job, cpu in jobs.most_common(top))
 
 
 def wait_until_routable(router: str, n: int, timeout: float = 600.0) -> None:
@@ -168,6 +178,7 @@ def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
             print(f"    {n:4d} instances: routable in {took:6.1f} s, {row['mb_per_instance']:5.1f} MB"
                   f" each, idle CPU {row['idle_cpu']:5.1f}% ({len(stats)} containers), p90"
                   f" {row['p90_ms']:6.1f} ms, NATS {msgs:6.0f} msgs/s", flush=True)
+            print(f"      idle CPU by job: {idle_by_job(stats)}", flush=True)
     finally:
         foundation.down()
     return rows

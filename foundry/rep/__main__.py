@@ -4,7 +4,8 @@ Keeps its presence in the BBS on a thread of its own, takes the work the BBS
 placed on it, and hands each instance to the executor; one work loop, so the
 order of events on a cell is easy to follow in its log. Every
 `polling_interval_in_seconds` (Diego's 30) a bulk sync stops the instances the
-BBS no longer gives this cell.
+BBS no longer gives this cell. Crashes are checked on Docker's events
+(`crash_watch`), not by inspecting every instance every second.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from foundry.bbs.client import BBSClient, BBSError
 from foundry.durations import parse_go_duration
 from foundry.loggregator import Reporter
 from foundry.pki import Credential
+from foundry.rep.crash_watch import CrashWatch
 from foundry.rep.dnat import PlatformService
 from foundry.rep.executor import Executor, ExecutorConfig
 from foundry.rep.garden import Garden
@@ -33,6 +35,10 @@ from foundry.rep.policy_agent import PolicyAgent
 from foundry.rep.ports import new_allocator
 from foundry.rep.presence import Presence
 
+# While Docker's event stream is live, crash checks run on its events; a full sweep this
+# often still catches one an event could have missed (an exec that died before the rep
+# knew its id).
+CRASH_SWEEP_S = 30.0
 log = logging.getLogger("rep")
 
 
@@ -176,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
                                         raw.get("zone", "z1"),
                                         int(raw.get("max_containers", 250))),
              on_beat=ready.touch).start(metrics_stop)
+    watch = CrashWatch(garden.events, executor.known, executor.check_crash,
+                       on_reconnect=executor.sweep_crashes)
+    threading.Thread(target=watch.run, args=(metrics_stop,), name="crash-watch",
+                     daemon=True).start()
     sync_interval = float(raw.get("polling_interval_in_seconds", 30))
-    last_tick = 0.0
+    last_tick = last_sweep = 0.0
     last_sync = time.monotonic()
     version = -1
     while not stopping:
@@ -193,9 +203,13 @@ def main(argv: list[str] | None = None) -> int:
             for item in work.get("to_stop", []):
                 if item.get("instance_guid") in known:
                     executor.stop(item["instance_guid"])
-            if now - last_tick >= 1.0:  # crash checks cost Docker API calls: once a second
-                executor.tick()
+            if now - last_tick >= 1.0:
+                # Crash checks cost Docker API calls: on events while the stream is live,
+                # with a sweep every CRASH_SWEEP_S as a safety net; else every second.
+                sweep = not watch.live.is_set() or now - last_sweep >= CRASH_SWEEP_S
+                executor.tick(crash_checks=sweep)
                 last_tick = now
+                last_sweep = now if sweep else last_sweep
         except (BBSError, OSError) as exc:
             log.warning("BBS unavailable: %s", exc)
             time.sleep(0.2)

@@ -28,6 +28,7 @@ from foundry.bbs.client import BBSClient, BBSError
 from foundry.loggregator import Reporter, gauge_envelope
 from foundry.pki import Credential, issue_instance_identity, new_instance_guid, rotation_period
 from foundry.rep import bits, dnat, proxy_config
+from foundry.rep.crash_watch import WATCHED_PROCESSES
 from foundry.rep.garden import Garden, GardenError
 from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
 from foundry.rep.keys import KeyPool
@@ -132,7 +133,7 @@ def residual_instances(containers: dict[str, Container],
                   if c.state in ("starting", "running") and c.instance_guid not in mine)
 
 
-DISK_REFRESH_NS = 30 * 1_000_000_000  # a layer's size costs a walk of it: twice a minute
+DISK_REFRESH_NS = 60 * 1_000_000_000  # disk usage costs an exec (~74 ms of the engine): once a minute
 
 
 def exit_description(source: str, status: int | None, out_of_memory: bool) -> str:
@@ -510,25 +511,43 @@ class Executor:
 
     # -- running ---------------------------------------------------------------
 
-    def tick(self) -> None:
-        """Rotation and crash detection for every running instance."""
+    def tick(self, crash_checks: bool = True) -> None:
+        """Rotation for every running instance, and with `crash_checks` a crash check of
+        each (the sweep the rep falls back to while Docker's event stream is down)."""
         now = time.monotonic()
         with self.lock:
             running = [c for c in self.containers.values() if c.state == "running"]
         for c in running:
-            reason = self._crash_reason(c)
-            if reason:
-                self._crash(c, reason)
-            elif now >= c.rotate_at:
+            if crash_checks and self._check_crash(c):
+                continue
+            if now >= c.rotate_at:
                 try:
                     self.rotate(c)
                 except (GardenError, OSError) as exc:
                     log.warning("rotation of %s failed: %s", c.handle, exc)
 
+    def check_crash(self, handle: str) -> None:
+        """One instance's crash check, on a Docker event that concerns it."""
+        with self.lock:
+            c = self.containers.get(handle)
+        if c is not None and c.state == "running":
+            self._check_crash(c)
+
+    def sweep_crashes(self) -> None:
+        """A crash check of every running instance, without rotating any."""
+        for handle in self.known():
+            self.check_crash(handle)
+
+    def _check_crash(self, c: Container) -> bool:
+        reason = self._crash_reason(c)
+        if reason:
+            self._crash(c, reason)
+        return bool(reason)
+
     def _crash_reason(self, c: Container) -> str | None:
         if not self.garden.container_running(c.cid):
             return "container exited"
-        for name in ("app", "liveness", "envoy"):
+        for name in WATCHED_PROCESSES:
             exec_id = c.processes.get(name)
             if not exec_id:
                 continue

@@ -18,6 +18,7 @@ import docker
 from docker.errors import APIError, NotFound
 
 from foundry.rep.bits import Member
+from foundry.rep.crash_watch import event_filters
 from foundry.rep.limits import ContainerLimits, disk_quota_supported
 
 log = logging.getLogger("rep.garden")
@@ -93,6 +94,21 @@ def _pump(chunks: Iterable[tuple[bytes | None, bytes | None]], output: Output) -
     for stream, rest in partial.items():
         if rest:
             output(stream, rest.decode(errors="replace"))
+
+
+# What vcap can write in an app container: its home (the droplet included) and the
+# temporary directories.
+DISK_PATHS = ("/home/vcap", "/tmp", "/var/tmp")
+
+
+def disk_bytes(du_output: str) -> int:
+    """The sum of `du -sk`'s lines, in bytes (a path du could not read is left out)."""
+    total = 0
+    for line in du_output.splitlines():
+        size, _, _ = line.partition("\t")
+        if size.strip().isdigit():
+            total += int(size) * 1024
+    return total
 
 
 def cgroup_metrics(stats: dict, disk_bytes: int) -> dict[str, int]:
@@ -270,6 +286,11 @@ class Garden:
             return False, -1
         return info["Running"], info["ExitCode"]
 
+    def events(self) -> Iterable[dict]:
+        """Docker's event stream for this cell's app containers, as `crash_watch` follows
+        it (docker-py reads it without a timeout, so a quiet cell keeps its stream)."""
+        return self.client.events(decode=True, filters=event_filters(self.labels))
+
     def container_running(self, cid: str) -> bool:
         try:
             return self.client.api.inspect_container(cid)["State"]["Running"]
@@ -288,19 +309,25 @@ class Garden:
         return oom_kills(out.decode(errors="replace")) > 0
 
     def metrics(self, cid: str, disk: bool = True) -> dict[str, int]:
-        """The container's cgroup counters (see `cgroup_metrics`); with `disk`, also its
-        writable layer's size, which Docker computes by walking it (seconds on a busy
-        engine), so callers ask for it less often. Raw Engine API calls: Debian's
-        docker-py can ask neither for a one-shot stats read nor for sizes."""
+        """The container's cgroup counters (see `cgroup_metrics`); with `disk`, also what
+        the app's user has written (`disk_usage`). Raw Engine API call: Debian's docker-py
+        cannot ask for a one-shot stats read."""
         api = self.client.api
         try:
             stats = api._result(api._get(api._url("/containers/{0}/stats", cid),  # noqa: SLF001
                                          params={"stream": 0, "one-shot": 1}), True)
-            size = api._result(api._get(api._url("/containers/{0}/json", cid),  # noqa: SLF001
-                                        params={"size": 1}), True).get("SizeRw") if disk else -1
+            size = self.disk_usage(cid) if disk else 0
         except (APIError, NotFound) as exc:
             raise GardenError(f"metrics of {cid[:12]}: {exc}") from None
-        return cgroup_metrics(stats, int(size or 0))
+        return cgroup_metrics(stats, size)
+
+    def disk_usage(self, cid: str) -> int:
+        """Bytes under the places the app's user (vcap) can write, by `du` inside the
+        container. Docker's own figure (`SizeRw`) walks the whole image on the naive-diff
+        drivers: on this machine's fuse-overlayfs one read cost the engine 1.29 s of CPU
+        and 3 s of wall time, against 74 ms and 0.14 s for this exec."""
+        code, out = self.run_sync(cid, ["du", "-sxk", *DISK_PATHS])
+        return disk_bytes(out.decode(errors="replace"))
 
     def destroy(self, cid: str) -> None:
         try:

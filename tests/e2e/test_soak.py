@@ -1,4 +1,4 @@
-"""The short soak in `make test`: `make soak`'s run for 3 minutes on its own foundation (project
+"""The short soak (`CFLAB_SOAK_TEST=1 make test`): `make soak`'s run for 3 minutes on its own foundation (project
 cflab-soak-e2e, its own ports and subnets): steady load on three apps through the router
 in strict mode while the router, NATS and a cell restart, an instance is killed and an
 app scaled up and down, certificates rotating every minute. Nothing may be misrouted and
@@ -8,12 +8,16 @@ minutes would measure the router's warm-up (the README has a 30-minute run)."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from orchestrator import soak
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
+    os.environ.get("CFLAB_SOAK_TEST") != "1",
+    reason="4.3-5.1 minutes that `make test` cannot safely fit in CI's 30 (measured 1,376-1,571 s"
+           " with it, against a ~1,679 s timeout): CFLAB_SOAK_TEST=1 runs it")]
 PROJECT = "cflab-soak-e2e"
 
 

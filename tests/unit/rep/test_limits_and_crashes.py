@@ -204,3 +204,12 @@ def test_an_unexpected_error_while_starting_is_a_crash_not_a_claimed_lrp(tmp_pat
         "crash_reason": "failed to start the container: RuntimeError: Already mutably borrowed"})]
     assert reporter.crashes[0][1]["exit_description"].startswith("failed to start")
     assert c.handle not in ex.known()
+
+
+def test_disk_usage_sums_dus_lines_in_bytes():
+    from foundry.rep.garden import disk_bytes
+    out = "28\t/home/vcap\n16\t/tmp\n4\t/var/tmp\n"
+    assert disk_bytes(out) == (28 + 16 + 4) * 1024
+    # a path du could not read prints to stderr only; junk lines are left out
+    assert disk_bytes("du: cannot access '/var/tmp'\n12\t/tmp\n") == 12 * 1024
+    assert disk_bytes("") == 0
