@@ -9,6 +9,8 @@ fresh foundation (project cflab-bench-scale, its own ports and subnets). At each
 - idle CPU of the whole foundation: every container of the project, summed from
   ``docker stats`` (percent of one core), once it has settled after the scale-up and
   before any load;
+- the Docker engine's own CPU over 10 s right after (dockerd, containerd and the shims,
+  read from /proc: what the cells' exec, stats and inspect calls cost the engine);
 - router p90 at c=50: ``wrk --latency`` through the router's published port, spread by
   the router's round robin over every instance;
 - NATS messages in per second during the scale-up (``/varz`` ``in_msgs``: route
@@ -23,6 +25,7 @@ its own figures (README, Swarm).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -52,8 +55,20 @@ PG, HOST = "scale-pg", "scale.apps.internal"
 TARGET_ROUTABLE_S, TARGET_MB, TARGET_IDLE_CPU = 60.0, 45.0, 10.0
 
 
-def project_stats() -> list[tuple[str, float, float, bool]]:
-    """(name, cpu % of one core, memory MiB, is an app instance) of every container."""
+def project_stats(attempts: int = 3) -> list[tuple[str, float, float, bool]]:
+    """(name, cpu % of one core, memory MiB, is an app instance) of every container. A
+    container can go between the listing and `docker stats` (a one-shot helper, an
+    instance replaced), which fails the whole call: then list again."""
+    for attempt in range(attempts):
+        try:
+            return _project_stats()
+        except subprocess.CalledProcessError as e:
+            if attempt == attempts - 1:
+                raise RuntimeError(f"docker stats failed {attempts} times: {e.stderr}") from e
+    return []
+
+
+def _project_stats() -> list[tuple[str, float, float, bool]]:
     ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label=cflab.foundation={PROJECT}"],
                          capture_output=True, text=True, check=True).stdout.split()
     apps = set(subprocess.run(["docker", "ps", "-q", "--filter", f"label=cflab.foundation={PROJECT}",
@@ -83,6 +98,35 @@ def settled_stats(deadline_s: float = 60.0) -> list[tuple[str, float, float, boo
         if abs(a - b) < 5.0 or time.monotonic() > end:
             return now if b <= a else last
         last = now
+
+
+ENGINE_PROCESSES = ("dockerd", "containerd", "containerd-shim")
+
+
+def engine_cpu_seconds() -> float | None:
+    """CPU seconds so far of the Docker engine's processes on this host (dockerd,
+    containerd, the shims: what `docker exec`, stats and inspect calls cost), or None
+    where /proc does not show them (a remote engine)."""
+    total, seen = 0, False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if comm.startswith(ENGINE_PROCESSES):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total, seen = total + int(fields[11]) + int(fields[12]), True
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
+
+
+def engine_cpu(seconds: float = 10.0) -> float:
+    """The engine's CPU, % of one core, over `seconds` (NaN where it cannot be read)."""
+    start, t0 = engine_cpu_seconds(), time.monotonic()
+    time.sleep(seconds)  # a measuring window, not a wait for a condition
+    end = engine_cpu_seconds()
+    if start is None or end is None:
+        return float("nan")
+    return 100.0 * (end - start) / (time.monotonic() - t0)
 
 
 def idle_by_job(stats: list[tuple[str, float, float, bool]], top: int = 5) -> str:
@@ -168,17 +212,20 @@ def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
                 break
             took = time.monotonic() - t0
             msgs = (nats_in_msgs(cfg) - msgs0) / took
+            print(f"    {n:4d} instances routable in {took:.1f} s; measuring ...", flush=True)
             stats = settled_stats()
             app_mem = [m for _, _, m, is_app in stats if is_app]
             row = {"cells": cells, "instances": n, "routable_s": took,
                    "mb_per_instance": sum(app_mem) / max(len(app_mem), 1),
                    "idle_cpu": sum(c for _, c, _, _ in stats), "containers": len(stats),
+                   "engine_cpu": engine_cpu(),
                    "p90_ms": p90_ms(cfg, wrk_seconds), "nats_msgs_per_s": msgs}
             rows.append(row)
             print(f"    {n:4d} instances: routable in {took:6.1f} s, {row['mb_per_instance']:5.1f} MB"
                   f" each, idle CPU {row['idle_cpu']:5.1f}% ({len(stats)} containers), p90"
                   f" {row['p90_ms']:6.1f} ms, NATS {msgs:6.0f} msgs/s", flush=True)
-            print(f"      idle CPU by job: {idle_by_job(stats)}", flush=True)
+            print(f"      idle CPU by job: {idle_by_job(stats)}; Docker engine"
+                  f" {row['engine_cpu']:.1f}%", flush=True)
     finally:
         foundation.down()
     return rows
@@ -186,8 +233,9 @@ def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     head = ("| engine | cells | instances | desired -> routable | MB per instance | idle CPU "
-            "(% of a core) | router p90 at c=50 | NATS msgs/s in scale-up |")
-    lines = [head, "|" + "---|" * 8]
+            "(% of a core) | Docker engine CPU (idle) | router p90 at c=50 | NATS msgs/s in"
+            " scale-up |")
+    lines = [head, "|" + "---|" * 9]
     for r in rows:
         base = next(b for b in rows if b["cells"] == r["cells"])
 
@@ -196,6 +244,7 @@ def table(rows: list[dict]) -> str:
             return f"{fmt.format(r[key])} ({ratio:.1f}x)"
         lines.append(f"| one engine | {r['cells']} | {r['instances']} | {cell('routable_s', '{:.1f} s')}"
                      f" | {cell('mb_per_instance', '{:.1f}')} | {cell('idle_cpu', '{:.1f}')}"
+                     f" | {cell('engine_cpu', '{:.1f}')}"
                      f" | {cell('p90_ms', '{:.1f} ms')} | {cell('nats_msgs_per_s', '{:.0f}')} |")
     return "\n".join(lines)
 
