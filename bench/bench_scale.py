@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_foundation import mib  # noqa: E402
+from bench.bench_gorouter import cpu_seconds  # noqa: E402
 from orchestrator import config, images  # noqa: E402
 from orchestrator.foundation import Foundation  # noqa: E402
 from orchestrator.scenario.platform import bbs_client, router_routes  # noqa: E402
@@ -107,16 +108,15 @@ def engine_cpu_seconds() -> float | None:
     """CPU seconds so far of the Docker engine's processes on this host (dockerd,
     containerd, the shims: what `docker exec`, stats and inspect calls cost), or None
     where /proc does not show them (a remote engine)."""
-    total, seen = 0, False
+    total, seen = 0.0, False
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
             if comm.startswith(ENGINE_PROCESSES):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total, seen = total + int(fields[11]) + int(fields[12]), True
+                total, seen = total + cpu_seconds(int(pid)), True
         except (OSError, IndexError, ValueError):
             continue
-    return total / os.sysconf("SC_CLK_TCK") if seen else None
+    return total if seen else None
 
 
 def engine_cpu(seconds: float = 10.0) -> float:

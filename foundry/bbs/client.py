@@ -117,7 +117,8 @@ class BBSClient:
     def _exchange(self, method: str, path: str, data: bytes | None,
                   timeout: float) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"}
-        for attempt in (1, 2):
+        retried = False
+        while True:
             conn, reused = self._connection(timeout)
             try:
                 conn.request(method, self._prefix + path, body=data, headers=headers)
@@ -125,7 +126,8 @@ class BBSClient:
                 raw = resp.read()
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as e:
                 self.close()
-                if reused and attempt == 1:
+                if reused and not retried:
+                    retried = True
                     continue  # the BBS closed a kept connection first: the request never ran
                 raise BBSUnavailable(f"cannot reach the BBS at {self.address}: {e}") from e
             except (OSError, http.client.HTTPException) as e:
@@ -136,7 +138,6 @@ class BBSClient:
             else:
                 self._local.used = time.monotonic()
             return resp.status, raw
-        raise AssertionError("unreachable")
 
     def call(self, method: str, path: str, body: Any = None, *, ok_missing: bool = False,
              timeout: float | None = None) -> Any:
