@@ -46,13 +46,17 @@ test-tools:
 bench-tools:
 	@$(MAKE) -s install-tools PAIRS="$(TOOLS) $(BENCH_TOOLS)"
 
+# Another apt run (unattended-upgrades, a second checkout's make) holds dpkg's lock for a
+# while: wait for it rather than fail (CI failed so once, 40 s in).
+APT_WAIT := -o DPkg::Lock::Timeout=600
+
 install-tools:
 	@for pair in $(PAIRS); do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  if ! command -v $$cmd >/dev/null && [ ! -x /usr/sbin/$$cmd ]; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	      echo " • installing $$pkg on the host"; \
-	      apt-get install -y -q $$pkg >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q $$pkg >/dev/null; } \
+	      apt-get $(APT_WAIT) install -y -q $$pkg >/dev/null || { apt-get $(APT_WAIT) update -q >/dev/null && apt-get $(APT_WAIT) install -y -q $$pkg >/dev/null; } \
 	        || { echo "could not install $$pkg with apt-get"; exit 1; }; \
 	    else echo "$$cmd is missing: install the Debian package $$pkg (needs root/apt)"; exit 1; fi; \
 	  fi; \

@@ -67,7 +67,8 @@ def ensure_host_tool(command: str, package: str) -> None:
     if shutil.which("apt-get") is None:
         raise PhaseError(f"{command} is missing and there is no apt-get to install {package}")
     info(f"installing {package} on the host (needed for the build)")
-    run(["apt-get", "install", "-y", "-q", package], capture=True)
+    run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", package],
+        capture=True)  # waits for another apt run holding dpkg's lock
 
 
 def build_base() -> None:

@@ -147,7 +147,16 @@ class Collectors:
                                              for j in self.cfg.jobs))
             self.hub.replace("jobs", {j.name: r for j, r in zip(self.cfg.jobs, results,
                                                                  strict=True)})
-            await asyncio.sleep(max(0.05, self.cfg.poll_interval - (time.monotonic() - started)))
+            await self.next_round(started)
+
+    async def next_round(self, started: float) -> None:
+        """Wait for the next round: poll_interval after `started` while someone watches,
+        idle_poll_interval while no one does (a page that opens ends that wait)."""
+        await asyncio.sleep(0.05)
+        if not self.hub.watched():
+            await self.hub.until_watched(
+                self.cfg.idle_poll_interval - (time.monotonic() - started))
+        await asyncio.sleep(max(0.0, self.cfg.poll_interval - (time.monotonic() - started)))
 
     # -- BBS -----------------------------------------------------------------
     async def _bbs_json(self, path: str, timeout: float = 3.0):
@@ -343,4 +352,4 @@ class Collectors:
                 except CertificateError as e:
                     ident.error = str(e)
             self.hub.replace("identities", {g: i.row() for g, i in self.identities.items()})
-            await asyncio.sleep(max(0.05, self.cfg.poll_interval - (time.monotonic() - started)))
+            await self.next_round(started)

@@ -58,6 +58,9 @@ class DashboardConfig:
     cc_poll_interval: float = 5.0
     jobs: list[JobProbe] = field(default_factory=list)
     poll_interval: float = 1.0  # health probes and identity reads; ≤ 1 s by the issue
+    # ... and while no page is open and no snapshot was read for a minute (hub.watched):
+    # a rotation is still seen (certificates live minutes), at a thirtieth of the cost.
+    idle_poll_interval: float = 30.0
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -95,6 +98,9 @@ def from_dict(raw: dict[str, Any]) -> DashboardConfig:
         cfg.host_port  # noqa: B018 - validate early
     except ValueError:
         raise ConfigError(f"listen_address: {cfg.listen_address!r} is not host:port") from None
+    if not 0 < cfg.poll_interval <= cfg.idle_poll_interval:
+        raise ConfigError("poll_interval, idle_poll_interval: expected 0 < poll_interval <="
+                          f" idle_poll_interval, got {cfg.poll_interval}, {cfg.idle_poll_interval}")
     for job in cfg.jobs:
         job.target  # noqa: B018
     bbs = urlsplit(cfg.bbs_address)

@@ -146,6 +146,7 @@ class DashboardServer:
         sections = query.get("sections", SECTIONS)
         requests = query.get("requests", 50)
         if path == "/api/state":
+            self.hub.look()
             body = {**self.hub.state.snapshot(sections, requests), "server_time": time.time()}
             writer.write(response("200 OK", json.dumps(body).encode(), keep_alive=keep))
             return False

@@ -1,0 +1,76 @@
+"""The dashboard's two rates: per-second probes and identity reads while someone watches
+(an open page, or a snapshot read in the last minute), a slow round while no one does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from itertools import pairwise
+
+import pytest
+
+from foundry.dashboard import hub as hub_module
+from foundry.dashboard.collectors import Collectors
+from foundry.dashboard.config import ConfigError, from_dict
+from foundry.dashboard.hub import WATCH_GRACE, Hub
+
+
+def test_a_page_or_a_recent_snapshot_read_is_watching(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(hub_module.time, "monotonic", lambda: now[0])
+    hub = Hub()
+    assert not hub.watched()
+    sub = hub.subscribe()
+    assert hub.watched()
+    hub.unsubscribe(sub)
+    assert not hub.watched()
+    hub.look()
+    now[0] += WATCH_GRACE - 1
+    assert hub.watched()
+    now[0] += 2
+    assert not hub.watched()
+
+
+def rounds(cfg: dict, watch_after: float | None, span: float) -> list[float]:
+    """Start times of the rounds `next_round` paces within `span` seconds; a page
+    subscribes `watch_after` seconds in (None: never)."""
+    collectors = Collectors(from_dict({"bbs_address": "http://bbs:8889", **cfg}), Hub())
+    starts: list[float] = []
+
+    async def loop() -> None:
+        while True:
+            started = time.monotonic()
+            starts.append(started)
+            await collectors.next_round(started)
+
+    async def main() -> None:
+        task = asyncio.create_task(loop())
+        if watch_after is not None:
+            await asyncio.sleep(watch_after)
+            collectors.hub.subscribe()
+        await asyncio.sleep(span - (watch_after or 0))
+        task.cancel()
+    t0 = time.monotonic()
+    asyncio.run(main())
+    return [s - t0 for s in starts]
+
+
+def test_unwatched_rounds_come_at_the_idle_interval():
+    starts = rounds({"poll_interval": 0.1, "idle_poll_interval": 0.6}, None, 1.5)
+    assert len(starts) == 3, starts  # at 0, 0.6, 1.2: not every 0.1 s
+    assert all(b - a >= 0.55 for a, b in pairwise(starts)), starts
+
+
+def test_a_page_that_opens_ends_the_idle_wait_and_keeps_the_live_rate():
+    starts = rounds({"poll_interval": 0.1, "idle_poll_interval": 30}, 0.3, 1.0)
+    assert starts[0] < 0.05 and 0.3 <= starts[1] < 0.45, starts  # woken, not 30 s later
+    live = starts[1:]
+    assert len(live) >= 5 and all(b - a < 0.25 for a, b in pairwise(live)), starts
+
+
+def test_the_idle_interval_cannot_be_shorter_than_the_live_one():
+    with pytest.raises(ConfigError, match="idle_poll_interval"):
+        from_dict({"bbs_address": "http://bbs:8889", "poll_interval": 2,
+                   "idle_poll_interval": 1})
+    with pytest.raises(ConfigError, match="poll_interval"):
+        from_dict({"bbs_address": "http://bbs:8889", "poll_interval": 0})
