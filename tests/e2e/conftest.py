@@ -11,28 +11,45 @@ import pytest
 
 from orchestrator import config, render
 from orchestrator.foundation import Foundation
+from tests.e2e import soak_background
 from tests.e2e.helpers import CONFIG, cflab
 
-# Modules that start foundations of their own (a scenario's compressed timings, the soak,
+# Modules that start foundations of their own (a scenario's compressed timings, the swarm,
 # the lab). They run before the session foundation is up, not beside it: with it running
 # in the background (its jobs, apps and dashboard), each of them took 1.4-2.4x as long as
 # alone (strict-direct-access 60 s in CI against 25 s alone), which pushed `make test`
 # past CI's budget.
-OWN_FOUNDATION = ("test_envoy.py", "test_scenarios.py", "test_lab.py", "test_soak.py",
-                  "test_swarm.py")
+OWN_FOUNDATION = ("test_envoy.py", "test_scenarios.py", "test_lab.py", "test_swarm.py")
+# The exception: the soak runs beside the session foundation's tests (soak_background.py
+# says why); its test comes last and waits for it.
+SOAK = "test_soak.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Within the e2e tests, those with their own foundations first (a stable sort: the
-    rest keep their order, and tests outside tests/e2e are not moved)."""
+    """Within the e2e tests, those with their own foundations first, the soak's last (a
+    stable sort: the rest keep their order, and tests outside tests/e2e are not moved)."""
     here = Path(__file__).parent
 
     def rank(item: pytest.Item) -> int:
         if item.path.parent != here:
             return 0
-        return 1 if item.path.name in OWN_FOUNDATION else 2
+        return 1 if item.path.name in OWN_FOUNDATION else 3 if item.path.name == SOAK else 2
     first_e2e = next((i for i, item in enumerate(items) if rank(item)), len(items))
     items[first_e2e:] = sorted(items[first_e2e:], key=rank)
+    soak_background.state["wanted"] = any(rank(i) == 3 for i in items)
+
+
+@pytest.fixture(scope="session")
+def soak_out(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("soak")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _soak_stopped():
+    """A soak still running when the session ends (interrupted) is stopped and torn down."""
+    yield
+    if soak_background.state.get("proc"):
+        soak_background.stop(soak_background.state["proc"])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -53,11 +70,13 @@ def cfg() -> config.FoundationConfig:
 
 
 @pytest.fixture(scope="session")
-def foundation(cfg):
+def foundation(cfg, soak_out):
     Foundation(cfg).down()  # leftovers of an interrupted run
     try:
         up = cflab("up", "--wait", "240")
         sys.stdout.write(up.stdout)
+        if soak_background.state.get("wanted") and not soak_background.skipped():
+            soak_background.start_once(soak_out)
         yield Foundation(cfg)
     finally:
         Foundation(cfg).down()
