@@ -191,10 +191,20 @@ class Collectors:
         while True:
             try:
                 await self.refresh_bbs()
-                # The BBS answers when anything changes (or after 2 s: cell presences
-                # expire without a change event).
-                got = await self._bbs_json(f"/v1/events?after={version}&timeout=2", timeout=5)
-                version = int(got.get("version", -1))
+                # The BBS answers when anything changes, or after 2 s while someone
+                # watches (cell presences expire without a change event); while no one
+                # does, after idle_poll_interval, or at once when a page opens. Each
+                # round is four mutual-TLS connections to the BBS.
+                wait = 2.0 if self.hub.watched() else self.cfg.idle_poll_interval
+                poll = asyncio.ensure_future(self._bbs_json(
+                    f"/v1/events?after={version}&timeout={wait:g}", timeout=wait + 3))
+                woken = asyncio.ensure_future(self.hub.until_watched(wait + 3))
+                done, _ = await asyncio.wait({poll, woken}, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                if poll in done:
+                    version = int(poll.result().get("version", -1))
+                else:
+                    poll.cancel()
             except (OSError, TimeoutError, ValueError) as e:
                 log.warning("BBS unreachable: %s", e)
                 await asyncio.sleep(1)

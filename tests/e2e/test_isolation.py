@@ -107,3 +107,31 @@ def test_a_network_policy_opens_exactly_its_port_within_two_seconds(cfg, cf, app
              interval=0.1, what="the policy removed")
     assert json.loads(cf("curl", "/networking/v1/external/policies").stdout)[
         "total_policies"] == 0
+
+
+def test_rules_come_from_the_cells_netns_agent_not_the_app_container(cfg, apps):
+    """Each cell sets its instances' rules through one long-lived netns agent (engine PID
+    namespace, NET_ADMIN and SYS_ADMIN), not a container per instance; the app container
+    itself holds no NET_ADMIN."""
+    def docker(*args: str) -> str:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
+                              timeout=30).stdout
+
+    agents = docker("ps", "--filter", f"label=cflab.foundation={cfg.project}",
+                    "--filter", "label=cflab.role=netns-agent", "--format", "{{.Names}}").split()
+    cells = {a["cell_id"] for a in [*apps["a"], apps["b"]]}
+    assert len(agents) == len(cells) and len(agents) == len(set(agents)), agents
+    for agent in agents:
+        host = json.loads(docker("inspect", agent))[0]["HostConfig"]
+        assert host["PidMode"] == "host" and {"NET_ADMIN", "SYS_ADMIN"} <= {
+            c.removeprefix("CAP_") for c in host["CapAdd"]}, host["CapAdd"]
+    assert not docker("ps", "-a", "--filter", f"label=cflab.foundation={cfg.project}",
+                      "--filter", "label=cflab.role=netns-helper", "-q").strip()
+    app = json.loads(docker("inspect", apps["b"]["instance_guid"]))[0]["HostConfig"]
+    assert not {c.removeprefix("CAP_") for c in app["CapAdd"] or []} & {"NET_ADMIN", "SYS_ADMIN"}
+    # the agent reads the rules in the instance's own namespace: its INPUT chain's REJECT
+    b = apps["b"]
+    agent = next(a for a in agents if a.startswith(f"{cfg.project}_{b['cell_id']}-"))
+    pid = json.loads(docker("inspect", b["instance_guid"]))[0]["State"]["Pid"]
+    rules = docker("exec", agent, "nsenter", f"--net=/proc/{pid}/ns/net", "iptables", "-S")
+    assert f"-s {b['instance_address']}/32 -j ACCEPT" in rules and "REJECT" in rules, rules

@@ -74,3 +74,33 @@ def test_the_idle_interval_cannot_be_shorter_than_the_live_one():
                    "idle_poll_interval": 1})
     with pytest.raises(ConfigError, match="poll_interval"):
         from_dict({"bbs_address": "http://bbs:8889", "poll_interval": 0})
+
+
+def test_the_bbs_long_poll_waits_long_unwatched_and_ends_when_a_page_opens():
+    collectors = Collectors(from_dict({"bbs_address": "http://bbs:8889", "poll_interval": 0.1,
+                                       "idle_poll_interval": 30}), Hub())
+    polls: list[str] = []
+    refreshed: list[float] = []
+
+    async def bbs_json(path: str, timeout: float = 3.0):
+        polls.append(path)
+        await asyncio.sleep(float(path.rsplit("timeout=", 1)[1]))  # no change meanwhile
+        return {"version": 1}
+
+    async def refresh() -> None:
+        refreshed.append(time.monotonic())
+
+    collectors._bbs_json = bbs_json  # type: ignore[method-assign]
+    collectors.refresh_bbs = refresh  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = asyncio.create_task(collectors.bbs_loop())
+        await asyncio.sleep(0.3)
+        collectors.hub.subscribe()
+        await asyncio.sleep(0.3)
+        task.cancel()
+    t0 = time.monotonic()
+    asyncio.run(main())
+    assert polls[0].endswith("timeout=30"), polls        # unwatched: one long poll
+    assert len(refreshed) == 2 and refreshed[1] - t0 < 0.45, refreshed  # a page ends it
+    assert polls[1].endswith("timeout=2"), polls         # watched: the 2 s poll
