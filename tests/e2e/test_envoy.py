@@ -49,7 +49,8 @@ def look_at_app_containers() -> dict[str, str]:
     """What the seed looks at in an app container, for each of the project's."""
     seen = {}
     for cid in docker("ps", "-q", "--filter", f"label=cflab.foundation={PROJECT}",
-                      "--filter", "ancestor=cflab/stack-envoy:latest").split():
+                      "--filter", "ancestor=cflab/stack-envoy:latest",
+                      "--filter", "label=cflab.role=lrp").split():  # not the netns agent
         seen[cid] = "\n".join([
             docker("inspect", "-f", "{{.Config.Image}}", cid),
             docker("exec", cid, "ps", "-ef"),
