@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from foundry.durations import parse_go_duration
 
 
@@ -19,17 +17,33 @@ def parse_duration(text: str) -> float:
         raise FlagError(f'invalid duration "{text}"') from None
 
 
-@dataclass
 class Options:
-    network: str = "tcp"
-    uri: str = ""
-    port: int = 8080
-    timeout: float = 1.0
-    startup_interval: float = 0.0
-    startup_timeout: float = 60.0
-    liveness_interval: float = 0.0
-    readiness_interval: float = 0.0
-    until_ready_interval: float = 0.0
+    """The health check's flags. A plain class, not a dataclass: `dataclasses` pulls in
+    `inspect` and with it ~1 MB of the liveness process every app instance keeps for its
+    whole life (Diego's is a small Go binary)."""
+
+    __slots__ = ("network", "uri", "port", "timeout", "startup_interval", "startup_timeout",
+                 "liveness_interval", "readiness_interval", "until_ready_interval")
+
+    def __init__(self, network: str = "tcp", uri: str = "", port: int = 8080,
+                 timeout: float = 1.0, startup_interval: float = 0.0,
+                 startup_timeout: float = 60.0, liveness_interval: float = 0.0,
+                 readiness_interval: float = 0.0, until_ready_interval: float = 0.0) -> None:
+        self.network, self.uri, self.port, self.timeout = network, uri, port, timeout
+        self.startup_interval, self.startup_timeout = startup_interval, startup_timeout
+        self.liveness_interval, self.readiness_interval = liveness_interval, readiness_interval
+        self.until_ready_interval = until_ready_interval
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, f) for f in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Options) and self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment] - mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return "Options(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__) + ")"
 
 
 _DURATIONS = {"timeout", "startup-interval", "startup-timeout", "liveness-interval",

@@ -4,17 +4,36 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
+import os
 import socket
-import subprocess
+
+# No `ipaddress` or `subprocess` here: the liveness process every instance keeps running
+# imports this module, and each import stays in its RSS.
 
 
 def _usable(addr: str) -> bool:
-    try:
-        ip = ipaddress.IPv4Address(addr)
-    except ValueError:
+    parts = addr.split(".")
+    if len(parts) != 4 or not all(p.isascii() and p.isdigit() and int(p) <= 255
+                                  and (p == "0" or not p.startswith("0")) for p in parts):
         return False
-    return not (ip.is_loopback or ip.is_unspecified or ip.is_link_local)
+    a, b = int(parts[0]), int(parts[1])
+    return not (a == 127 or addr == "0.0.0.0" or (a, b) == (169, 254))
+
+
+def _ip_addr_output() -> str:
+    """`ip -4 -o addr`'s output, through posix_spawn and a pipe."""
+    r, w = os.pipe()
+    try:
+        pid = os.posix_spawnp("ip", ["ip", "-4", "-o", "addr"], os.environ, file_actions=[
+            (os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_CLOSE, r)])
+    finally:
+        os.close(w)
+    chunks = []
+    with os.fdopen(r, "rb") as f:
+        while chunk := f.read(65536):
+            chunks.append(chunk)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def parse_ip_addr(output: str) -> str | None:
@@ -41,10 +60,8 @@ def parse_fib_trie(text: str) -> str | None:
 
 
 def find_address() -> str | None:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True,
-                             timeout=5).stdout
-        if addr := parse_ip_addr(out):
+    with contextlib.suppress(OSError):
+        if addr := parse_ip_addr(_ip_addr_output()):
             return addr
     with contextlib.suppress(OSError), open("/proc/net/fib_trie", encoding="ascii") as f:
         if addr := parse_fib_trie(f.read()):

@@ -39,6 +39,7 @@ PLACEMENT = {"engine": "swarm", "subnets": {"foundation": "10.214.0.0/24",
              "ports": PORTS}
 SCENARIO_PROJECT = "cflab-swarm-scn"
 MARKER = render.STATE_ROOT / "swarm-made-by-test"
+REPO = Path(__file__).resolve().parents[2]  # not the cwd: a test may have left it elsewhere
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -120,7 +121,7 @@ def check_foundation(cfg_path: Path, cfg: config.FoundationConfig) -> None:
     labels = json.loads(docker("node", "inspect", node).stdout)[0]["Spec"]["Labels"]
     assert labels.get(f"cflab.{PROJECT}.cell-1") == "true"
 
-    push = foundation.cf("push", "hello", "-p", str(Path("foundry/apps/identity").resolve()),
+    push = foundation.cf("push", "hello", "-p", str(REPO / "foundry" / "apps" / "identity"),
                          "-i", "1")
     assert push.returncode == 0, push.stderr
     host = f"hello.{cfg.apps_domain}"

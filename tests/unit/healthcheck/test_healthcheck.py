@@ -1,10 +1,15 @@
+import shutil
+import subprocess
+import sys
+
 import pytest
 
 from foundry.healthcheck import result
 from foundry.healthcheck.flags import FlagError, Options, parse_duration, parse_flags
-from foundry.healthcheck.interface import parse_fib_trie, parse_ip_addr
+from foundry.healthcheck.interface import _ip_addr_output, _usable, parse_fib_trie, parse_ip_addr
 from foundry.healthcheck.result import PASSED, Result, classify_http, classify_tcp
 from foundry.healthcheck.runner import run
+from tests.support import REPO
 
 
 @pytest.mark.parametrize("text,seconds", [("1000ms", 1.0), ("2s", 2), ("1m0s", 60),
@@ -113,3 +118,29 @@ def test_startup_timeout():
 def test_startup_only_passes():
     f = Fake([FAIL, PASSED])
     assert run(Options(startup_interval=2), f.check, f.clock, f.sleep).ok
+
+
+@pytest.mark.parametrize(("addr", "usable"), [
+    ("10.255.1.7", True), ("172.17.0.2", True), ("127.0.0.1", False), ("127.1.2.3", False),
+    ("0.0.0.0", False), ("169.254.1.1", False), ("10.0.0", False), ("10.0.0.256", False),
+    ("a.b.c.d", False), ("010.0.0.1", False), ("", False)])
+def test_which_addresses_count(addr, usable):
+    assert _usable(addr) is usable
+
+
+def test_the_liveness_process_imports_nothing_heavy():
+    """What the health check imports stays in the RSS of a process every app instance
+    keeps for its life: no re, typing, dataclasses, subprocess or ipaddress (1.5 MB each
+    for the first three in the stack image's Python)."""
+    code = ("import sys; import foundry.healthcheck.__main__; print(' '.join(sorted(m for m in"
+            " ('re', 'typing', 'dataclasses', 'subprocess', 'ipaddress', 'inspect')"
+            " if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO, env={"PYTHONPATH": str(REPO)}).stdout
+    assert out.strip() == ""
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="no iproute2 on this host")
+def test_the_ip_command_is_read_without_subprocess():
+    out = _ip_addr_output()
+    assert " lo " in out and "inet 127.0.0.1/8" in out, out

@@ -105,6 +105,9 @@ def test_session_wrapper_uses_diegos_session_environment(tmp_path, monkeypatch):
     monkeypatch.setattr(ssh_session, "ENV_FILE", str(env_file))
     monkeypatch.setattr(ssh_session, "HOME", str(tmp_path))
     monkeypatch.setenv("TERM", "xterm")
+    # main() chdirs to HOME before its exec: put the cwd back afterwards (a later test
+    # that resolved a relative path failed in CI from the tmp dir this left behind)
+    monkeypatch.chdir(tmp_path.parent)
     execs = []
     monkeypatch.setattr(ssh_session.os, "execve", lambda p, a, e: execs.append((a, e)))
     ssh_session.main(["-c", "ps -ef"])
