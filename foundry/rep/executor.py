@@ -634,14 +634,16 @@ class Executor:
         """Container, DNAT rules, host ports, files: nothing of the instance may remain."""
         with self.lock:
             cid, c.cleaned = c.cid, True
+        # The host ports' DNAT first: once the container is gone, none of its rules may be
+        # left (CI saw the rules outlive the container for a moment on a loaded machine).
+        for cmd in dnat.delete_commands(self.cfg.cell_ip, c.dnat_mappings):
+            iptables(cmd)
         if cid:
             self._cell_log(c, f"Cell {self.cfg.cell_id} destroying container for instance "
                               f"{c.instance_guid}")
             self.garden.destroy(cid)
             self._cell_log(c, f"Cell {self.cfg.cell_id} successfully destroyed container for "
                               f"instance {c.instance_guid}")
-        for cmd in dnat.delete_commands(self.cfg.cell_ip, c.dnat_mappings):
-            iptables(cmd)
         with self.lock:
             self.ports.release_owner(c.handle)
             self.containers.pop(c.handle, None)
