@@ -458,6 +458,14 @@ def test_bulk_echo_with_flow_control_both_ways(proxy):
         s.unwrap()
     except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
         pass
+    except ssl.SSLError as e:
+        # OpenSSL read the goodbye within unwrap itself, after our close_notify, and
+        # refuses it there (CI saw it once): that is the half-close answered, but the
+        # bytes are gone with the error, so only the echo can be compared.
+        assert "APPLICATION_DATA_AFTER_CLOSE_NOTIFY" in str(e), e
+        s.close()
+        assert got == data
+        return
     while time.monotonic() < deadline:
         try:
             chunk = s.recv(1 << 18)
