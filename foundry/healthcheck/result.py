@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 OK = 0
 NO_INTERFACE = 3
 TCP_REFUSED = 4
@@ -12,28 +14,16 @@ HTTP_TIMEOUT = 65
 UNKNOWN = 127
 
 
-class Result:
-    """A check's exit code and message (a plain class, not a dataclass or NamedTuple:
-    `dataclasses` and `typing` are 1.5 MB each of the liveness process's RSS)."""
+class Result(namedtuple("Result", "code message", defaults=("",))):
+    """A check's exit code and message. A named tuple from `collections` (which `socket`
+    loads anyway), not a dataclass or typing.NamedTuple: `dataclasses` and `typing` are
+    1.5 MB each of the liveness process's RSS."""
 
-    __slots__ = ("code", "message")
-
-    def __init__(self, code: int, message: str = "") -> None:
-        self.code, self.message = code, message
+    __slots__ = ()
 
     @property
     def ok(self) -> bool:
         return self.code == OK
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Result) and (self.code, self.message) == (other.code,
-                                                                           other.message)
-
-    def __hash__(self) -> int:
-        return hash((self.code, self.message))
-
-    def __repr__(self) -> str:
-        return f"Result(code={self.code!r}, message={self.message!r})"
 
 
 PASSED = Result(OK, "healthcheck passed")

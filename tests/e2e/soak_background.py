@@ -7,8 +7,8 @@ times) and the session foundation's tests mostly wait on rotations and timeouts;
 kept this machine's 2 cores about half busy each. Run one after the other they did not
 fit CI's 30 minutes reliably (CI on 25a9d3d timed out with the soak in series).
 
-`python -m tests.e2e.soak_background OUT`: writes OUT/soak.{json,md,png}, OUT/soak.log
-and OUT/exit_code.
+`python -m tests.e2e.soak_background OUT`: writes OUT/soak.{json,md,png} and OUT/soak.log;
+its exit code is the soak's.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 PROJECT = "cflab-soak-e2e"
@@ -42,11 +41,11 @@ def start_once(out: Path) -> subprocess.Popen:
 
 def start(out: Path) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "soak.log", "wb")  # noqa: SIM115 - the child owns it
     env = {**os.environ, "SOAK_REUSE_IMAGES": "1"}  # the images make test just built
-    return subprocess.Popen([sys.executable, "-m", "tests.e2e.soak_background", str(out)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env,
-                            cwd=Path(__file__).resolve().parents[2])
+    with open(out / "soak.log", "wb") as log:  # the child keeps its own copy of the fd
+        return subprocess.Popen([sys.executable, "-m", "tests.e2e.soak_background", str(out)],
+                                stdout=log, stderr=subprocess.STDOUT, env=env,
+                                cwd=Path(__file__).resolve().parents[2])
 
 
 def stop(proc: subprocess.Popen, grace: float = 90.0) -> None:
@@ -61,21 +60,17 @@ def stop(proc: subprocess.Popen, grace: float = 90.0) -> None:
 
 
 def wait(proc: subprocess.Popen, timeout: float) -> int | None:
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(1)
-    return proc.poll()
+    """The soak's exit code, or None if it still runs after `timeout` seconds."""
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def main(out: Path) -> int:
     from orchestrator import soak
 
-    code = 1
-    try:
-        code = soak.run(MINUTES, out, project=PROJECT, placement_=soak.placement(*PLACEMENT))
-    finally:
-        (out / "exit_code").write_text(f"{code}\n")
-    return code
+    return soak.run(MINUTES, out, project=PROJECT, placement_=soak.placement(*PLACEMENT))
 
 
 if __name__ == "__main__":
