@@ -56,9 +56,12 @@ class BBSService:
                 return
             if lost:  # their instances are handed back and placed again
                 log.warning("cell presence expired: %s", ", ".join(sorted(lost)))
+            generation = self.state.generation
             self.state.converge()
             self._flush()
-        self._bump()
+            changed = self.state.generation != generation
+        if changed:
+            self._bump()
 
     def handle(self, method: str, target: str, body: Any) -> Response:
         path, _, qs = target.partition("?")
@@ -68,11 +71,15 @@ class BBSService:
             if parts == ["v1", "events"] and method == "GET":
                 return 200, {"version": self.wait_for_change(*self._event_args(query))}
             with self.lock:
+                generation = self.state.generation
                 try:
                     return self._route(method, parts, query, body)
                 finally:
                     self._flush()
-                    if method != "GET":
+                    # Only a change wakes the watchers: a heartbeat or a converge that
+                    # changed nothing would send every rep, route emitter and dashboard
+                    # back to list the LRPs (twice a second with two cells, measured).
+                    if self.state.generation != generation:
                         self._bump()
         except BBSError as e:
             return e.status, {"error": e.message}

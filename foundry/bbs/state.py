@@ -68,31 +68,39 @@ class BBSState:
         self.stops: set[StopRequest] = set()
         self.suspects: dict[Key, ActualLRP] = {}
         self.dirty: set[tuple[str, Any]] = set()
+        # Counts changes a watcher must see (`GET /v1/events`); a presence that only
+        # renews its lease is persisted but not counted, or every heartbeat would wake
+        # every rep, route emitter and dashboard.
+        self.generation = 0
 
     # ---- helpers -------------------------------------------------------------------
 
+    def _mark(self, item: tuple[str, Any]) -> None:
+        self.dirty.add(item)
+        self.generation += 1
+
     def _touch(self, lrp: ActualLRP) -> None:
         lrp.modification_tag.bump()
-        self.dirty.add(("actual", lrp.key))
+        self._mark(("actual", lrp.key))
 
     def _delete_actual(self, key: Key) -> None:
         self.actual.pop(key, None)
-        self.dirty.add(("actual", key))
+        self._mark(("actual", key))
 
     def _add_stop(self, stop: StopRequest) -> None:
         self.stops.add(stop)
-        self.dirty.add(("stop", stop))
+        self._mark(("stop", stop))
 
     def _drop_stop(self, stop: StopRequest) -> None:
         self.stops.discard(stop)
-        self.dirty.add(("stop", stop))
+        self._mark(("stop", stop))
 
     def _set_suspect(self, key: Key, lrp: ActualLRP | None) -> None:
         if lrp is None:
             self.suspects.pop(key, None)
         else:
             self.suspects[key] = lrp
-        self.dirty.add(("suspect", key))
+        self._mark(("suspect", key))
 
     def _suspect(self, lrp: ActualLRP) -> None:
         """Its cell is lost: a SUSPECT copy keeps running; the ordinary one is re-placed."""
@@ -182,7 +190,7 @@ class BBSState:
                                 since=self.clock())
                 self._place(lrp)
                 self.actual[lrp.key] = lrp
-                self.dirty.add(("actual", lrp.key))
+                self._mark(("actual", lrp.key))
 
     def _retire_undesired(self, pg: str) -> None:
         """Instances no longer desired: not running ones go now, running ones via the cell."""
@@ -208,7 +216,7 @@ class BBSState:
             raise Conflict(f"desired LRP {pg} already exists")
         d["modification_tag"] = ModificationTag().to_json()
         self.desired[pg] = d
-        self.dirty.add(("desired", pg))
+        self._mark(("desired", pg))
         self._create_missing(pg)
         return d
 
@@ -230,7 +238,7 @@ class BBSState:
             d["routes"] = {}
         d["modification_tag"] = {"epoch": d["modification_tag"]["epoch"],
                                  "index": d["modification_tag"]["index"] + 1}
-        self.dirty.add(("desired", pg))
+        self._mark(("desired", pg))
         self._create_missing(pg)
         self._retire_undesired(pg)
         return d
@@ -238,7 +246,7 @@ class BBSState:
     def remove_desired(self, pg: str) -> None:
         self.get_desired(pg)
         del self.desired[pg]
-        self.dirty.add(("desired", pg))
+        self._mark(("desired", pg))
         self._retire_undesired(pg)
 
     # ---- actual LRPs -----------------------------------------------------------------
@@ -408,7 +416,11 @@ class BBSState:
                             zone=str(body.get("zone", "")), capacity=capacity,
                             last_heartbeat_ns=self.clock())
         self.cells[cell_id] = cell
-        self.dirty.add(("cell", cell_id))
+        if was_present and (old.rep_address, old.zone, old.capacity) == (
+                cell.rep_address, cell.zone, cell.capacity):
+            self.dirty.add(("cell", cell_id))  # the lease renewed: nothing to see
+        else:
+            self._mark(("cell", cell_id))
         if not was_present:
             self._restore_suspects(cell_id)
             self._place_unplaced()
@@ -487,7 +499,7 @@ class BBSState:
         for cell_id in [c for c in self.cells if c not in present]:
             if now >= self.cells[cell_id].last_heartbeat_ns + 10 * self.cell_ttl_ns:
                 del self.cells[cell_id]  # long gone: forget it and what it ran
-                self.dirty.add(("cell", cell_id))
+                self._mark(("cell", cell_id))
                 for stop in [s for s in self.stops if s.cell_id == cell_id]:
                     self._drop_stop(stop)
                 for key in [k for k, a in self.suspects.items() if a.cell_id == cell_id]:

@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart-epoch", type=int, default=0)
     p.add_argument("--disable-hot-restart", action="store_true")
     p.add_argument("--poll-interval-ms", type=int, default=300,
-                   help="(cflab) how often replaced config files are looked for")
+                   help="(cflab) how often replaced config files are looked for where "
+                        "inotify cannot tell (with inotify: every 10 s, as a safety net)")
     return p
 
 

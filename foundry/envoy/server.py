@@ -30,6 +30,8 @@ from .watch import FileWatcher
 
 log = logging.getLogger("envoy.main")
 VERSION = "cflab-envoy/0.1.0/Clean/RELEASE/OpenSSL"
+# With inotify, how often the proxy still looks at its files itself (a lost notice).
+SAFETY_POLL_INTERVAL = 10.0
 
 
 @dataclass
@@ -38,7 +40,8 @@ class Options:
     service_cluster: str = ""
     service_node: str = ""
     drain_time_s: float = 600.0
-    poll_interval: float = 0.3
+    poll_interval: float = 0.3  # without inotify; with it, SAFETY_POLL_INTERVAL
+    notify: bool = True  # learn of replaced files from inotify where it works
     argv: dict[str, Any] = field(default_factory=dict)
     lean: bool = False  # drop config-loading modules between reloads (see lean.py)
 
@@ -89,7 +92,8 @@ class Runtime:
         self.resolved: dict[str, ResolvedTls] = {}
         self.contexts: dict[ResolvedTls, ssl.SSLContext] = {}
         self.warming: set[str] = set()
-        self.watcher = FileWatcher()
+        self.watcher = FileWatcher(notify=self.opts.notify)
+        self._notice_fd: int | None = None
         self.admin_server: asyncio.AbstractServer | None = None
         self.stats.gauge("server.live").value = 1
         self.stats.gauge("server.state").value = 0
@@ -344,21 +348,43 @@ class Runtime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        self._follow_notices(loop)
         while not self.done.is_set():
+            # With inotify a change wakes the proxy at once; the timed look is a safety net.
+            interval = (self.opts.poll_interval if self._notice_fd is None
+                        else max(self.opts.poll_interval, SAFETY_POLL_INTERVAL))
             try:
-                await asyncio.wait_for(self.done.wait(), self.opts.poll_interval)
+                await asyncio.wait_for(self.done.wait(), interval)
             except TimeoutError:
                 pass
             if not self.done.is_set():
-                try:
-                    self.poll()
-                except Exception:  # noqa: BLE001 - keep serving whatever happens
-                    log.exception("reload failed")
+                self._tick(loop)
+        if self._notice_fd is not None:
+            loop.remove_reader(self._notice_fd)
+        self.watcher.close()
         if self.admin_server is not None:
             self.admin_server.close()
         for conn in list(self.proxy.connections):
             conn.abort()
         return 0
+
+    def _follow_notices(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the watcher's inotify descriptor from the event loop, if it has one."""
+        fd = self.watcher.fileno()
+        if fd == self._notice_fd:
+            return
+        if self._notice_fd is not None:
+            loop.remove_reader(self._notice_fd)
+        self._notice_fd = fd
+        if fd is not None:
+            loop.add_reader(fd, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self.poll()
+        except Exception:  # noqa: BLE001 - keep serving whatever happens
+            log.exception("reload failed")
+        self._follow_notices(loop)  # a directory it could not watch ends the notices
 
     def _on_signal(self, sig: int) -> None:
         log.info("signal %s: draining for up to %ss", sig, self.opts.drain_time_s)

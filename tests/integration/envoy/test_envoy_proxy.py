@@ -511,3 +511,37 @@ def test_out_of_descriptors_pauses_accepting_then_recovers(proxy, helpers):
             return helpers.http_get(s, "/again") == b"hello /again"
     helpers.wait_for(served, 15, what="the proxy serving again")
     assert proxy.proc.poll() is None
+
+
+def _wakeups(pid: int) -> int:
+    """Voluntary context switches of every thread of `pid` (each is a wake from sleep)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def test_an_idle_proxy_sleeps_until_its_files_change(proxy, pki, helpers):
+    """Told of renames by inotify, an idle proxy does not wake on a timer (it did every
+    poll interval: ~0.15% of a core per app instance), yet a rotation lands at once."""
+    proxy.write_config()
+    proxy.start()  # --poll-interval-ms 100: a polling proxy would wake ~20 times below
+    with proxy.connect() as s:
+        assert helpers.http_get(s, "/warm") == b"hello /warm"
+    time.sleep(0.5)  # the connection's close settles (not a wait for a condition)
+    before = _wakeups(proxy.proc.pid)
+    time.sleep(2.0)  # the measurement window itself
+    assert _wakeups(proxy.proc.pid) - before <= 3
+    _, new_cred = pki.instance()
+    started = time.monotonic()
+    proxy.write("listeners.yaml", yaml.safe_dump(proxy.listeners(new_cred)))
+
+    def new_serial_served() -> bool:
+        with proxy.connect(ctx=_no_host_check(proxy)) as s:
+            return helpers.peer_serial(s) == new_cred.cert.serial_number
+
+    helpers.wait_for(new_serial_served, what="the new certificate after the rename")
+    assert time.monotonic() - started < 5  # the 10 s safety poll did not do it

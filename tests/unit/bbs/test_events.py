@@ -30,10 +30,44 @@ def test_reads_do_not_count_as_changes_but_writes_do(state):
     assert svc.version == 0
     assert svc.handle("POST", "/v1/desired_lrps", LRP)[0] == 201
     assert svc.version == 1
-    svc.handle("POST", "/v1/desired_lrps", LRP)  # refused (conflict): still woken, harmless
+    assert svc.handle("POST", "/v1/desired_lrps", LRP)[0] == 409  # refused: changed nothing
+    assert svc.version == 1
+    svc.converge()  # the new LRP's instance is already UNCLAIMED: nothing to do
+    assert svc.version == 1
+
+
+PRESENCE = {"cell_id": "cell-1", "rep_address": "http://cell-1:1800", "zone": "z1",
+            "capacity": {"memory_mb": 1024}}
+
+
+def test_a_renewed_presence_wakes_no_one_but_a_new_or_changed_one_does(state, clock):
+    svc = BBSService(state)
+    assert svc.handle("POST", "/v1/cells/cell-1/presence", PRESENCE)[0] == 200
+    assert svc.version == 1  # a cell appeared
+    clock.advance(1)
+    svc.handle("POST", "/v1/cells/cell-1/presence", PRESENCE)
+    assert svc.version == 1  # only its lease renewed
+    assert state.cells["cell-1"].last_heartbeat_ns == clock.now  # and that is kept
+    svc.handle("POST", "/v1/cells/cell-1/presence", {**PRESENCE, "zone": "z2"})
     assert svc.version == 2
-    svc.converge()
+    clock.advance(11)  # the lease lapsed (ttl 10 s): the next heartbeat is news
+    svc.handle("POST", "/v1/cells/cell-1/presence", {**PRESENCE, "zone": "z2"})
     assert svc.version == 3
+
+
+def test_a_converge_that_changes_something_wakes_the_watchers(state, clock):
+    svc = BBSService(state)
+    svc.handle("POST", "/v1/cells/cell-1/presence", PRESENCE)
+    svc.handle("POST", "/v1/desired_lrps", LRP)
+    svc.handle("POST", "/v1/actual_lrps/claim", {
+        "process_guid": "pg", "index": 0, "instance_guid": "ig-1", "cell_id": "cell-1"})
+    before = svc.version
+    svc.converge()
+    assert svc.version == before  # the cell is present: nothing to do
+    clock.advance(11)  # cell-1's presence lapsed with a claimed instance on it
+    svc.converge(only_if_cells_lost=True)
+    assert svc.version == before + 1
+    assert state.list_actual(process_guid="pg")[0].state == "UNCLAIMED"
 
 
 def test_a_write_wakes_a_blocked_waiter(state):

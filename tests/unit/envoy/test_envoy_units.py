@@ -173,3 +173,33 @@ def test_file_watcher(tmp_path):
     tmp.rename(f)
     assert w.changed() == [str(f)]
     assert w.changed() == []
+
+
+def test_file_watcher_is_told_of_a_rename_by_inotify(tmp_path):
+    import select
+
+    f = tmp_path / "listeners.yaml"
+    f.write_text("a")
+    w = FileWatcher()
+    try:
+        w.track(str(f))
+        fd = w.fileno()
+        assert fd is not None  # Linux: the proxy sleeps until the kernel says something moved
+        assert select.select([fd], [], [], 0)[0] == []
+        (tmp_path / "listeners.yaml.tmp").write_text("b")
+        (tmp_path / "listeners.yaml.tmp").rename(f)
+        assert select.select([fd], [], [], 5)[0] == [fd]
+        assert w.changed() == [str(f)]
+        assert select.select([fd], [], [], 0)[0] == []  # the notices were read
+    finally:
+        w.close()
+
+
+def test_file_watcher_without_notices_still_sees_changes_by_polling(tmp_path):
+    f = tmp_path / "sds.yaml"
+    f.write_text("a")
+    w = FileWatcher(notify=False)
+    w.track(str(f))
+    assert w.fileno() is None
+    f.write_text("bb")
+    assert w.changed() == [str(f)]
