@@ -18,7 +18,7 @@ def executor_config(state_dir: Path, **overrides: Any) -> ExecutorConfig:
         strict=False, unproxied_port_mappings=True, proxy_config_layout="seed", validity=3600,
         reload_duration=0, key_size=2048, startup_interval=1, startup_timeout=5,
         liveness_interval=30, trusted_ca="", verify_subject_alt_name=[], system_certs={},
-        state_dir=state_dir)
+        state_dir=state_dir, spare_keys=4)
     return ExecutorConfig(**{**settings, **overrides})
 
 

@@ -63,12 +63,9 @@ def set_process_name(name: str = "envoy", argv: list[str] | None = None) -> None
     """
     binary = os.environ.get("CFLAB_ENVOY_BINARY")
     if binary:
-        try:
-            import setproctitle  # noqa: PLC0415
+        from foundry.proctitle import set_title  # noqa: PLC0415
 
-            setproctitle.setproctitle(" ".join([binary, *(argv if argv is not None else sys.argv[1:])]))
-        except ImportError:
-            pass
+        set_title(" ".join([binary, *(argv if argv is not None else sys.argv[1:])]))
     # Writing /proc/self/comm is prctl(PR_SET_NAME) without loading ctypes (~1 MB RSS).
     try:
         with open("/proc/self/comm", "wb") as fh:

@@ -19,11 +19,9 @@ def show_as_binary(argv: list[str]) -> None:
     title = os.environ.pop("CFLAB_PROCTITLE", "")
     if not title:
         return
-    try:
-        import setproctitle  # noqa: PLC0415 - Debian's python3-setproctitle, in the stack image
-    except ImportError:
-        return
-    setproctitle.setproctitle(" ".join([title, *argv]))
+    from foundry.proctitle import set_title  # noqa: PLC0415 - setproctitle's C part alone
+
+    set_title(" ".join([title, *argv]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,6 +76,7 @@ class ExecutorConfig:
     max_cpu_shares: int = DEFAULT_MAX_CPU_SHARES
     max_pids: int = DEFAULT_MAX_PIDS
     metrics_interval: float = 15.0  # rep container_metrics_report_interval
+    spare_keys: int = 32  # instance keys made ahead, at nice 19 past the first 4 (keys.py)
     ssh_authorized_keys: bytes = b""  # the ssh-proxy's key, authorized for vcap in instances
 
 
@@ -147,6 +148,12 @@ def iptables(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
 
 
+def iptables_restore(rules: str) -> subprocess.CompletedProcess:
+    """Apply `rules` (dnat.restore_input) in one transaction, the other rules untouched."""
+    return subprocess.run(["iptables-restore", "-w", "--noflush"], input=rules,
+                          capture_output=True, text=True)
+
+
 class Executor:
     def __init__(self, cfg: ExecutorConfig, garden: Garden, bbs: BBSClient,
                  signer: Credential, ports: FirstFitAllocator | FifoAllocator,
@@ -156,7 +163,7 @@ class Executor:
         self.containers: dict[str, Container] = {}
         self.lock = threading.RLock()
         self.validity = dt.timedelta(seconds=cfg.validity)
-        self.keys = KeyPool(cfg.key_size)
+        self.keys = KeyPool(cfg.key_size, spares=cfg.spare_keys)
         self.rotation = rotation_period(self.validity).total_seconds()
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="garden")
         # Addresses Docker refused as taken though no container holds them (a stale
@@ -315,10 +322,10 @@ class Executor:
         else:
             raise StartFailed(f"no usable container IP after 3 attempts (last {c.ip})")
         t = time.monotonic()
-        for cmd in dnat.add_commands(self.cfg.cell_ip, c.dnat_mappings):
-            res = iptables(cmd)
+        if c.dnat_mappings:
+            res = iptables_restore(dnat.restore_input("-A", self.cfg.cell_ip, c.dnat_mappings))
             if res.returncode != 0:
-                raise StartFailed(f"iptables: {res.stderr.strip()}")
+                raise StartFailed(f"iptables-restore: {res.stderr.strip()}")
         marks["dnat"] = time.monotonic() - t
         if self.policy is not None:
             t = time.monotonic()
@@ -636,8 +643,11 @@ class Executor:
             cid, c.cleaned = c.cid, True
         # The host ports' DNAT first: once the container is gone, none of its rules may be
         # left (CI saw the rules outlive the container for a moment on a loaded machine).
-        for cmd in dnat.delete_commands(self.cfg.cell_ip, c.dnat_mappings):
-            iptables(cmd)
+        if c.dnat_mappings and iptables_restore(dnat.restore_input(
+                "-D", self.cfg.cell_ip, c.dnat_mappings)).returncode != 0:
+            # One rule already gone fails the whole transaction: delete them one by one.
+            for cmd in dnat.delete_commands(self.cfg.cell_ip, c.dnat_mappings):
+                iptables(cmd)
         if cid:
             self._cell_log(c, f"Cell {self.cfg.cell_id} destroying container for instance "
                               f"{c.instance_guid}")

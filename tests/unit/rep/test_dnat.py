@@ -30,3 +30,23 @@ def test_the_cells_own_containers_cannot_use_its_host_ports():
     assert ensure[0] == ["-t", "nat", "CFLAB-DNAT", "-s", "10.255.1.0/24", "-d", "10.244.0.5/32",
                          "-j", "RETURN"]  # first, before any mapping is appended
     assert dnat.setup_commands("10.255.1.0/24")[1][0][2] == "PREROUTING"  # no isolation
+
+
+def test_an_instances_rules_are_one_restore_transaction():
+    ms = [dnat.Mapping(61002, "10.255.1.3", 8080, "guid-1"),
+          dnat.Mapping(61003, "10.255.1.3", 61001, "guid-1")]
+    text = dnat.restore_input("-A", "10.244.0.5", ms)
+    lines = text.splitlines()
+    assert lines[0] == "*nat" and lines[-1] == "COMMIT" and text.endswith("\n")
+    assert lines[1:-1] == [" ".join(c[2:]) for c in dnat.add_commands("10.244.0.5", ms)]
+    assert dnat.restore_input("-D", "10.244.0.5", ms).splitlines()[1:-1] == [
+        " ".join(c[2:]) for c in dnat.delete_commands("10.244.0.5", ms)]
+
+
+def test_a_restore_refuses_what_it_cannot_carry():
+    import pytest
+
+    with pytest.raises(ValueError, match="-A or -D"):
+        dnat.restore_input("-F", "10.244.0.5", [])
+    with pytest.raises(ValueError, match="cannot carry"):
+        dnat.restore_input("-A", "10.244.0.5", [dnat.Mapping(1, "10.0.0.1", 2, "a b")])

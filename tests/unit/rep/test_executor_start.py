@@ -85,7 +85,8 @@ def test_three_stale_addresses_in_a_row_fail_the_start(tmp_path):
         executor(tmp_path, garden)._create(container())  # noqa: SLF001
 
 
-def test_the_container_gets_the_instances_environment(tmp_path, monkeypatch):
+def test_the_container_gets_the_instances_environment(tmp_path, monkeypatch,
+                                                     no_host_iptables_restore):
     """What a `cf ssh` session (docker exec) then inherits, as Diego's sshd passes it on."""
     garden = FakeGarden(stale=set())
     monkeypatch.setattr("foundry.rep.executor.iptables",
@@ -98,5 +99,8 @@ def test_the_container_gets_the_instances_environment(tmp_path, monkeypatch):
     assert (env["CF_INSTANCE_GUID"], env["CF_INSTANCE_INDEX"]) == ("ig-9", "2")
     assert env["CF_INSTANCE_INTERNAL_IP"] == c.ip and env["CF_INSTANCE_IP"] == "10.0.0.5"
     assert env["CF_INSTANCE_PORTS"] == f'[{{"external":{c.mappings[0].host_port},"internal":8080}}]'
+    # its host port's DNAT rule went in as one iptables-restore transaction
+    [rules] = no_host_iptables_restore
+    assert f"--dport {c.mappings[0].host_port} " in rules and rules.startswith("*nat\n-A ")
     assert env["VCAP_APPLICATION"] == '{"name":"hello"}' and env["PORT"] == "8080"
     assert env["CF_INSTANCE_CERT"] == "/etc/cf-instance-credentials/instance.crt"

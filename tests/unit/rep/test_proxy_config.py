@@ -69,3 +69,12 @@ def test_every_mode_parses_back(spec_args, layout, strict):
         secrets, _ = envoy_config.parse_sds(
             envoy_config.load_yaml(files["sds-id-validation-context.yaml"]))
         assert "id-validation-context" in secrets
+
+
+@pytest.mark.parametrize("layout", ["seed", "sds"])
+def test_libyaml_writes_the_same_text_as_pure_python(spec_args, layout, monkeypatch):
+    """The rep renders with libyaml's emitter for speed; the files must not change."""
+    fast = proxy_config.render(proxy_config.ProxySpec(**spec_args, strict=True, layout=layout))
+    monkeypatch.setattr(proxy_config, "_DUMPER", yaml.SafeDumper)
+    assert proxy_config.render(proxy_config.ProxySpec(**spec_args, strict=True,
+                                                      layout=layout)) == fast
