@@ -86,17 +86,19 @@ def _project_stats() -> list[tuple[str, float, float, bool]]:
     return rows
 
 
-def settled_stats(deadline_s: float = 60.0) -> list[tuple[str, float, float, bool]]:
+def settled_stats(deadline_s: float = 240.0, busy: float = 50.0,
+                  ) -> list[tuple[str, float, float, bool]]:
     """`project_stats` once the foundation is idle: new instances' start-up (health checks
-    at the startup interval, first registrations) done, i.e. two samples in a row whose
-    total CPU differs by under 5 points of a core, or the lower of the last two at the
-    deadline."""
+    at the startup interval, first registrations) done and the cells' spare instance
+    keys made again (keys.KeyPool refills at nice 19 after a scale-up: ~0.4-1.2 s of CPU
+    a key), i.e. two samples in a row whose total CPU differs by under 5 points of a core
+    and is under `busy`, or the lower of the last two at the deadline."""
     end = time.monotonic() + deadline_s
     last = project_stats()
     while True:
         now = project_stats()
         a, b = (sum(c for _, c, _, _ in x) for x in (last, now))
-        if abs(a - b) < 5.0 or time.monotonic() > end:
+        if (abs(a - b) < 5.0 and max(a, b) < busy) or time.monotonic() > end:
             return now if b <= a else last
         last = now
 
@@ -213,7 +215,10 @@ def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
             took = time.monotonic() - t0
             msgs = (nats_in_msgs(cfg) - msgs0) / took
             print(f"    {n:4d} instances routable in {took:.1f} s; measuring ...", flush=True)
+            t_settle = time.monotonic()
             stats = settled_stats()
+            print(f"    {n:4d} instances: idle after {time.monotonic() - t_settle:.0f} s"
+                  " (start-up done, spare keys made again)", flush=True)
             app_mem = [m for _, _, m, is_app in stats if is_app]
             row = {"cells": cells, "instances": n, "routable_s": took,
                    "mb_per_instance": sum(app_mem) / max(len(app_mem), 1),

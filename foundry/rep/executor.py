@@ -76,7 +76,7 @@ class ExecutorConfig:
     max_cpu_shares: int = DEFAULT_MAX_CPU_SHARES
     max_pids: int = DEFAULT_MAX_PIDS
     metrics_interval: float = 15.0  # rep container_metrics_report_interval
-    spare_keys: int = 32  # instance keys made ahead, at nice 19 past the first 4 (keys.py)
+    spare_keys: int = 64  # at most this many instance keys made ahead (keys.KeyPool)
     ssh_authorized_keys: bytes = b""  # the ssh-proxy's key, authorized for vcap in instances
 
 
