@@ -40,6 +40,14 @@ def http(method: str, url: str, body: Any = None, ctx: ssl.SSLContext | None = N
         return status, out
 
 
+def answers_200(url: str, ctx: ssl.SSLContext | None = None) -> bool:
+    """True on a 200; anything else raises with what came back, for the wait's message."""
+    status, body = http("GET", url, ctx=ctx)
+    if status != 200:
+        raise AssertionError(f"GET {url}: {status} {str(body)[:200]}")
+    return True
+
+
 class FakeCell(threading.Thread):
     """Plays a rep: heartbeats, downloads bits, claims and starts, removes what is stopped."""
 
@@ -165,13 +173,15 @@ class Foundation:
     def _start(self) -> Foundation:
         self.uaa.start()
         self.bbs.start()
-        wait_for(lambda: http("GET", f"{self.bbs_url}/ping", ctx=self.bbs_ctx)[0] == 200,
-                 what="bbs")
+        # Up to 60 s each: CI runs these while the images build beside them (one CI run
+        # saw the CC take over 20 s). A wrong answer names its status and body.
+        wait_for(lambda: answers_200(f"{self.bbs_url}/ping", self.bbs_ctx), what="bbs",
+                 timeout=60)
         self.cc.start()
-        wait_for(lambda: http("GET", f"{self.internal}/healthz")[0] == 200, what="cc internal")
-        wait_for(lambda: http("GET", f"{self.api}/healthz", ctx=self.ssl)[0] == 200, what="cc api")
-        wait_for(lambda: http("GET", f"{self.uaa_url}/healthz", ctx=self.ssl)[0] == 200,
-                 what="uaa")
+        wait_for(lambda: answers_200(f"{self.internal}/healthz"), what="cc internal", timeout=60)
+        wait_for(lambda: answers_200(f"{self.api}/healthz", self.ssl), what="cc api", timeout=60)
+        wait_for(lambda: answers_200(f"{self.uaa_url}/healthz", self.ssl), what="uaa",
+                 timeout=60)
         self.token = self.password_grant("admin", "admin")["access_token"]
         self.cell.start()
         return self
