@@ -37,7 +37,7 @@ class Inotify:
     def __init__(self) -> None:
         import ctypes  # noqa: PLC0415 - only where inotify is wanted
 
-        self._ctypes = ctypes
+        self._errno = ctypes.get_errno
         self._libc = ctypes.CDLL(None, use_errno=True)
         fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
@@ -49,7 +49,7 @@ class Inotify:
         if directory in self.dirs:
             return
         if self._libc.inotify_add_watch(self.fd, os.fsencode(directory), WATCH_MASK) < 0:
-            raise OSError(self._ctypes.get_errno(), f"inotify_add_watch {directory} failed")
+            raise OSError(self._errno(), f"inotify_add_watch {directory} failed")
         self.dirs.add(directory)
 
     def drain(self) -> bool:

@@ -65,12 +65,12 @@ def restore_input(op: str, cell_ip: str, mappings: list[Mapping]) -> str:
     were ~15% of its CPU while instances started), and all of them or none apply."""
     if op not in ("-A", "-D"):
         raise ValueError(f"op: -A or -D, not {op!r}")
+    commands = (add_commands if op == "-A" else delete_commands)(cell_ip, mappings)
     lines = ["*nat"]
-    for m in mappings:
-        args = m.rule(cell_ip)
-        if any(not a or any(ch.isspace() or ch in "\"'" for ch in a) for a in args):
-            raise ValueError(f"a rule argument iptables-restore cannot carry: {args}")
-        lines.append(" ".join([op, DNAT_CHAIN, *args]))
+    for cmd in commands:  # ["-t", "nat", op, chain, *rule]: the table is the *nat header
+        if any(not a or any(ch.isspace() or ch in "\"'" for ch in a) for a in cmd):
+            raise ValueError(f"a rule argument iptables-restore cannot carry: {cmd[4:]}")
+        lines.append(" ".join(cmd[2:]))
     return "\n".join([*lines, "COMMIT", ""])
 
 
