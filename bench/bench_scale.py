@@ -1,16 +1,23 @@
-"""How a foundation's cost grows with app instances, on one Docker engine.
+"""How a foundation's cost grows with app instances, on one Docker engine and on the
+swarm lab.
 
 For 2 and 4 cells, one app is scaled 1 -> 10 -> 50 -> 100 instances (``--counts``) on a
-fresh foundation (project cflab-bench-scale, its own ports and subnets). At each size:
+fresh foundation. ``--engines one`` runs it on this engine (project cflab-bench-scale, its
+own ports and subnets); ``--engines swarm-lab`` on a swarm of Docker-in-Docker nodes,
+one per cell (`cflab swarm-lab`'s nodes, project cflab-lab, torn down after each cell
+count). At each size:
 
 - desired -> all routable: from the BBS update until the router's ``/routes`` lists
-  every instance of the app's host;
+  every instance of the app's host (read inside the router container by one
+  long-lived process, four times a second: a `docker exec` per poll would cost the
+  engine more than what is measured);
 - memory per instance: the app containers' ``docker stats`` memory (app + proxy), mean;
 - idle CPU of the whole foundation: every container of the project, summed from
   ``docker stats`` (percent of one core), once it has settled after the scale-up and
   before any load;
-- the Docker engine's own CPU over 10 s right after (dockerd, containerd and the shims,
-  read from /proc: what the cells' exec, stats and inspect calls cost the engine);
+- the Docker engines' own CPU over 10 s right after (dockerd, containerd and the shims,
+  read from /proc: what the cells' exec, stats and inspect calls cost the engine; on the
+  lab, every node's engine and this one's);
 - router p90 at c=50: ``wrk --latency`` through the router's published port, spread by
   the router's round robin over every instance;
 - NATS messages in per second during the scale-up (``/varz`` ``in_msgs``: route
@@ -18,8 +25,7 @@ fresh foundation (project cflab-bench-scale, its own ports and subnets). At each
 
 Each row prints its ratio to the 1-instance row. Targets on this machine (issue #20):
 100 instances routable in <= 60 s, <= 45 MB per instance, idle CPU <= 10% of one core
-at 100 instances. The swarm lab's rows are not measured here: `cflab swarm-lab` prints
-its own figures (README, Swarm).
+at 100 instances.
 """
 
 from __future__ import annotations
@@ -29,8 +35,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +47,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_foundation import mib  # noqa: E402
 from bench.bench_gorouter import cpu_seconds  # noqa: E402
-from orchestrator import config, images  # noqa: E402
+from orchestrator import config, engines, images, swarm_lab  # noqa: E402
+from orchestrator.docker_cli import LABEL  # noqa: E402
 from orchestrator.foundation import Foundation  # noqa: E402
-from orchestrator.scenario.platform import bbs_client, router_routes  # noqa: E402
+from orchestrator.scenario.platform import ROUTER_STATUS, bbs_client  # noqa: E402
 from tests.e2e.helpers import http_get, identity_lrp, wait_for  # noqa: E402
 
 PROJECT = "cflab-bench-scale"
@@ -54,30 +64,47 @@ BASE = {
 }
 PG, HOST = "scale-pg", "scale.apps.internal"
 TARGET_ROUTABLE_S, TARGET_MB, TARGET_IDLE_CPU = 60.0, 45.0, 10.0
+ENGINE_NAMES = {"one": "one engine", "swarm-lab": "swarm lab"}
+Stats = list[tuple[str, float, float, bool]]
 
 
-def project_stats(attempts: int = 3) -> list[tuple[str, float, float, bool]]:
-    """(name, cpu % of one core, memory MiB, is an app instance) of every container. A
-    container can go between the listing and `docker stats` (a one-shot helper, an
-    instance replaced), which fails the whole call: then list again."""
+def engine_envs() -> list[dict[str, str] | None]:
+    """One environment per engine that holds the foundation's containers: the lab's
+    nodes while `swarm_lab.lab_engines` aims cflab at them (`docker stats` and `ps`
+    answer for one engine's containers only), else this engine (None: the caller's)."""
+    nodes = engines.hosts(os.environ.get(engines.NODES_ENV))
+    base = engines.one_engine_env(os.environ)
+    return [{**base, "DOCKER_HOST": h} for h in nodes] if nodes else [None]
+
+
+def docker_out(*args: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
+                          env=env).stdout
+
+
+def project_stats(project: str, attempts: int = 3) -> Stats:
+    """(name, cpu % of one core, memory MiB, is an app instance) of every container of
+    `project` on every engine. A container can go between the listing and `docker stats`
+    (a one-shot helper, an instance replaced), which fails the whole call: then list
+    again."""
     for attempt in range(attempts):
         try:
-            return _project_stats()
+            return [row for env in engine_envs() for row in _project_stats(project, env)]
         except subprocess.CalledProcessError as e:
             if attempt == attempts - 1:
                 raise RuntimeError(f"docker stats failed {attempts} times: {e.stderr}") from e
     return []
 
 
-def _project_stats() -> list[tuple[str, float, float, bool]]:
-    ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label=cflab.foundation={PROJECT}"],
-                         capture_output=True, text=True, check=True).stdout.split()
-    apps = set(subprocess.run(["docker", "ps", "-q", "--filter", f"label=cflab.foundation={PROJECT}",
-                               "--filter", f"label=cflab.process-guid={PG}"],
-                              capture_output=True, text=True, check=True).stdout.split())
-    out = subprocess.run(["docker", "stats", "--no-stream", "--format",
-                          "{{.ID}} {{.Name}} {{.CPUPerc}} {{.MemUsage}}", *ids],
-                         capture_output=True, text=True, check=True).stdout
+def _project_stats(project: str, env: dict[str, str] | None) -> Stats:
+    mine = ["--filter", f"label={LABEL}={project}"]
+    ids = docker_out("ps", "-q", *mine, env=env).split()
+    if not ids:
+        return []
+    apps = set(docker_out("ps", "-q", *mine, "--filter", f"label=cflab.process-guid={PG}",
+                          env=env).split())
+    out = docker_out("stats", "--no-stream", "--format",
+                     "{{.ID}} {{.Name}} {{.CPUPerc}} {{.MemUsage}}", *ids, env=env)
     rows = []
     for line in out.splitlines():
         cid, name, cpu, mem = line.split(" ", 3)
@@ -86,17 +113,16 @@ def _project_stats() -> list[tuple[str, float, float, bool]]:
     return rows
 
 
-def settled_stats(deadline_s: float = 240.0, busy: float = 50.0,
-                  ) -> list[tuple[str, float, float, bool]]:
+def settled_stats(project: str, deadline_s: float = 240.0, busy: float = 50.0) -> Stats:
     """`project_stats` once the foundation is idle: new instances' start-up (health checks
     at the startup interval, first registrations) done and the cells' spare instance
     keys made again (keys.KeyPool refills at nice 19 after a scale-up: ~0.4-1.2 s of CPU
     a key), i.e. two samples in a row whose total CPU differs by under 5 points of a core
     and is under `busy`, or the lower of the last two at the deadline."""
     end = time.monotonic() + deadline_s
-    last = project_stats()
+    last = project_stats(project)
     while True:
-        now = project_stats()
+        now = project_stats(project)
         a, b = (sum(c for _, c, _, _ in x) for x in (last, now))
         if (abs(a - b) < 5.0 and max(a, b) < busy) or time.monotonic() > end:
             return now if b <= a else last
@@ -131,19 +157,80 @@ def engine_cpu(seconds: float = 10.0) -> float:
     return 100.0 * (end - start) / (time.monotonic() - t0)
 
 
-def idle_by_job(stats: list[tuple[str, float, float, bool]], top: int = 5) -> str:
+def idle_by_job(stats: Stats, project: str, top: int = 5) -> str:
     """The biggest idle CPU users, app instances summed as one: where the idle cost is."""
     jobs: Counter[str] = Counter()
     for name, cpu, _, is_app in stats:
-        jobs["app instances" if is_app else name.removeprefix(f"{PROJECT}-").removeprefix(
-            f"{PROJECT}_")] += cpu
+        job = name.removeprefix(f"{project}-").removeprefix(f"{project}_").split(".")[0]
+        jobs["app instances" if is_app else job] += cpu
     return ", ".join(f"{job} {cpu:.1f}%" for job, cpu in jobs.most_common(top))
 
 
-def wait_until_routable(router: str, n: int, timeout: float = 600.0) -> None:
-    """Poll until the router lists n instances; Runaway at once if containers pile up."""
-    wait_for(lambda: all_routable(router, n), timeout, interval=0.25,
-             what=f"{n} routable instances", retry_on=())
+# Runs inside the router container: the number of routes of one host in the gorouter's
+# /routes (its status port, basic auth), one line four times a second; -1 while it
+# cannot be read.
+ROUTE_COUNTER = """
+import base64, json, sys, time, urllib.request
+req = urllib.request.Request("http://127.0.0.1:8082/routes", headers={
+    "Authorization": "Basic " + base64.b64encode(sys.argv[2].encode()).decode()})
+while True:
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            n = len(json.load(resp).get(sys.argv[1]) or [])
+    except Exception:
+        n = -1
+    print(n, flush=True)
+    time.sleep(0.25)
+"""
+
+
+class RouteCounter:
+    """The latest route count of `host` from ROUTE_COUNTER, read on a thread."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.latest = -1
+        self._thread = threading.Thread(target=self._read, args=(lines,), daemon=True)
+        self._thread.start()
+
+    def _read(self, lines: Iterator[str]) -> None:
+        for line in lines:
+            try:
+                self.latest = int(line)
+            except ValueError:
+                continue
+
+
+@contextmanager
+def route_counter(router: str, host: str) -> Iterator[RouteCounter]:
+    from orchestrator.docker_cli import run
+    # The engine that holds the router (a lab's node 1, the manager, or this one).
+    env = next((e for e in engine_envs() if e is None or run(
+        ["docker", "inspect", "-f", "x", router], check=False, env=e).returncode == 0), None)
+    proc = subprocess.Popen(["docker", "exec", router, "python3", "-u", "-c", ROUTE_COUNTER,
+                             host, ROUTER_STATUS], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        yield RouteCounter(iter(proc.stdout.readline, ""))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def wait_until_routable(counter: RouteCounter, project: str, n: int,
+                        timeout: float = 600.0) -> None:
+    """Until the router lists n instances; Runaway at once if containers pile up (checked
+    every 5 s: `docker ps` on every engine is not free either)."""
+    checked = [0.0]
+
+    def routable() -> bool:
+        if time.monotonic() - checked[0] > 5.0:
+            checked[0] = time.monotonic()
+            running = app_container_count(project)
+            if running > 1.5 * n + 2:
+                raise Runaway(f"{running} app containers for {n} desired instances")
+        return counter.latest >= n
+    wait_for(routable, timeout, interval=0.25, what=f"{n} routable instances", retry_on=())
 
 
 def nats_in_msgs(cfg: config.FoundationConfig) -> int:
@@ -151,22 +238,15 @@ def nats_in_msgs(cfg: config.FoundationConfig) -> int:
     return int(http_get(url, 5).json()["in_msgs"])
 
 
-def app_container_count() -> int:
-    return len(subprocess.run(["docker", "ps", "-q", "--filter", f"label=cflab.process-guid={PG}",
-                               "--filter", f"label=cflab.foundation={PROJECT}"],
-                              capture_output=True, text=True, check=True).stdout.split())
+def app_container_count(project: str) -> int:
+    return sum(len(docker_out("ps", "-q", "--filter", f"label=cflab.process-guid={PG}",
+                              "--filter", f"label={LABEL}={project}", env=env).split())
+               for env in engine_envs())
 
 
 class Runaway(Exception):
     """More app containers than desired instances: cells keep creating what the BBS never
     records as claimed (seen here at 50 instances on 2 cells, load average ~80)."""
-
-
-def all_routable(router: str, n: int) -> bool:
-    running = app_container_count()
-    if running > 1.5 * n + 2:
-        raise Runaway(f"{running} app containers for {n} desired instances")
-    return len(router_routes(router).get(HOST, [])) >= n
 
 
 def p90_ms(cfg: config.FoundationConfig, seconds: int) -> float:
@@ -190,15 +270,50 @@ def parse_p90_ms(out: str) -> float:
 
 
 def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
+    """The rows of one cell count on this engine."""
     cfg = config.load(overrides={**BASE, "cells": cells})
     foundation = Foundation(cfg)
     foundation.down()
-    rows: list[dict] = []
     try:
         print(f"  {cells} cells: starting the foundation ...", flush=True)
         foundation.up()
-        router = foundation.job_states()["router"]["container"]
-        bbs = bbs_client(cfg)
+        return scale_up(cfg, foundation, "one", counts, wrk_seconds)
+    finally:
+        foundation.down()
+
+
+def measure_lab(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
+    """The rows of one cell count on a fresh swarm lab with one node per cell."""
+    plan = swarm_lab.LabPlan(cells)
+    lab = swarm_lab.Lab(plan)
+    try:
+        t0 = time.monotonic()
+        print(f"  {cells} cells: {cells} Docker-in-Docker nodes, swarm, images ...", flush=True)
+        lab.start_nodes()
+        node_ids = lab.form_swarm()
+        lab.load_images()
+        print(f"  {cells} cells: lab ready in {time.monotonic() - t0:.0f} s; starting the"
+              " foundation (engine swarm, one cell per node) ...", flush=True)
+        with swarm_lab.lab_engines(lab):
+            lab.label_cells(plan.project, plan.cell_nodes(cells), node_ids)
+            cfg = config.load(overrides={**plan.foundation(cells), "timings": BASE["timings"]})
+            foundation = Foundation(cfg)
+            foundation.up(wait=300)
+            return scale_up(cfg, foundation, "swarm-lab", counts, wrk_seconds)
+    finally:
+        left = lab.teardown()
+        print(f"  {cells} cells: lab torn down" + (f"; LEFT {', '.join(left)}" if left else ""),
+              flush=True)
+
+
+def scale_up(cfg: config.FoundationConfig, foundation: Foundation, engine: str,
+             counts: list[int], wrk_seconds: int) -> list[dict]:
+    """Scale the app through `counts` on a running foundation; one row per size."""
+    cells, project = cfg.cells, cfg.project
+    rows: list[dict] = []
+    router = foundation.job_states()["router"]["container"]
+    bbs = bbs_client(cfg)
+    with route_counter(router, HOST) as counter:
         for n in counts:
             msgs0, t0 = nats_in_msgs(cfg), time.monotonic()
             if not rows:
@@ -206,7 +321,7 @@ def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
             else:
                 bbs.update_desired(PG, {"instances": n})
             try:
-                wait_until_routable(router, n)
+                wait_until_routable(counter, project, n)
             except Runaway as e:
                 states = Counter(lrp.get("state") for lrp in bbs.actual_lrps(process_guid=PG))
                 print(f"    {n:4d} instances: RUNAWAY after {time.monotonic() - t0:.0f} s: {e};"
@@ -216,11 +331,11 @@ def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
             msgs = (nats_in_msgs(cfg) - msgs0) / took
             print(f"    {n:4d} instances routable in {took:.1f} s; measuring ...", flush=True)
             t_settle = time.monotonic()
-            stats = settled_stats()
+            stats = settled_stats(project)
             print(f"    {n:4d} instances: idle after {time.monotonic() - t_settle:.0f} s"
                   " (start-up done, spare keys made again)", flush=True)
             app_mem = [m for _, _, m, is_app in stats if is_app]
-            row = {"cells": cells, "instances": n, "routable_s": took,
+            row = {"engine": engine, "cells": cells, "instances": n, "routable_s": took,
                    "mb_per_instance": sum(app_mem) / max(len(app_mem), 1),
                    "idle_cpu": sum(c for _, c, _, _ in stats), "containers": len(stats),
                    "engine_cpu": engine_cpu(),
@@ -229,10 +344,8 @@ def measure(cells: int, counts: list[int], wrk_seconds: int) -> list[dict]:
             print(f"    {n:4d} instances: routable in {took:6.1f} s, {row['mb_per_instance']:5.1f} MB"
                   f" each, idle CPU {row['idle_cpu']:5.1f}% ({len(stats)} containers), p90"
                   f" {row['p90_ms']:6.1f} ms, NATS {msgs:6.0f} msgs/s", flush=True)
-            print(f"      idle CPU by job: {idle_by_job(stats)}; Docker engine"
+            print(f"      idle CPU by job: {idle_by_job(stats, project)}; Docker engine(s)"
                   f" {row['engine_cpu']:.1f}%", flush=True)
-    finally:
-        foundation.down()
     return rows
 
 
@@ -242,12 +355,12 @@ def table(rows: list[dict]) -> str:
             " scale-up |")
     lines = [head, "|" + "---|" * 9]
     for r in rows:
-        base = next(b for b in rows if b["cells"] == r["cells"])
+        base = next(b for b in rows if (b["engine"], b["cells"]) == (r["engine"], r["cells"]))
 
         def cell(key: str, fmt: str, r: dict = r, base: dict = base) -> str:
             ratio = r[key] / base[key] if base[key] else 0.0
             return f"{fmt.format(r[key])} ({ratio:.1f}x)"
-        lines.append(f"| one engine | {r['cells']} | {r['instances']} | {cell('routable_s', '{:.1f} s')}"
+        lines.append(f"| {ENGINE_NAMES[r['engine']]} | {r['cells']} | {r['instances']} | {cell('routable_s', '{:.1f} s')}"
                      f" | {cell('mb_per_instance', '{:.1f}')} | {cell('idle_cpu', '{:.1f}')}"
                      f" | {cell('engine_cpu', '{:.1f}')}"
                      f" | {cell('p90_ms', '{:.1f} ms')} | {cell('nats_msgs_per_s', '{:.0f}')} |")
@@ -259,17 +372,27 @@ def main() -> int:
     ap.add_argument("--cells", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50, 100])
     ap.add_argument("--wrk-seconds", type=int, default=5)
+    ap.add_argument("--engines", nargs="+", choices=sorted(ENGINE_NAMES), default=["one"],
+                    help="one: this Docker engine; swarm-lab: a Docker-in-Docker swarm with"
+                    " one node per cell (as `make swarm-lab`)")
     args = ap.parse_args()
     if sorted(args.counts) != args.counts or args.counts[0] < 1:
         ap.error("--counts must be ascending and >= 1 (each step scales the same app up)")
-    images.build()
-    print("bench: one app scaled up on a fresh foundation per cell count (one Docker engine)")
-    rows = [r for cells in args.cells for r in measure(cells, args.counts, args.wrk_seconds)]
+    if "swarm-lab" in args.engines and max(args.cells) > swarm_lab.MAX_NODES:
+        ap.error(f"--cells: the swarm lab has at most {swarm_lab.MAX_NODES} nodes, one per cell")
+    images.build((*images.BUILD_ORDER, "node") if "swarm-lab" in args.engines else
+                 images.BUILD_ORDER)
+    rows = []
+    for engine in args.engines:
+        print(f"bench: one app scaled up on a fresh foundation per cell count"
+              f" ({ENGINE_NAMES[engine]})", flush=True)
+        run = measure if engine == "one" else measure_lab
+        rows += [r for cells in args.cells for r in run(cells, args.counts, args.wrk_seconds)]
     print()
     print(table(rows))
     top = [r for r in rows if r["instances"] == max(args.counts)]
     for r in top:
-        print(f"[{r['cells']} cells, {r['instances']} instances] routable {r['routable_s']:.1f} s "
+        print(f"[{ENGINE_NAMES[r['engine']]}, {r['cells']} cells, {r['instances']} instances] routable {r['routable_s']:.1f} s "
               f"(target <= {TARGET_ROUTABLE_S:.0f} s: {r['routable_s'] <= TARGET_ROUTABLE_S}); "
               f"{r['mb_per_instance']:.1f} MB per instance (target <= {TARGET_MB:.0f}: "
               f"{r['mb_per_instance'] <= TARGET_MB}); idle CPU {r['idle_cpu']:.1f}% of a core "
