@@ -134,7 +134,7 @@ def residual_instances(containers: dict[str, Container],
                   if c.state in ("starting", "running") and c.instance_guid not in mine)
 
 
-DISK_REFRESH_NS = 60 * 1_000_000_000  # disk usage costs an exec (~74 ms of the engine): once a minute
+DISK_REFRESH_NS = 60 * 1_000_000_000  # disk usage walks the app's files: once a minute
 
 
 def exit_description(source: str, status: int | None, out_of_memory: bool) -> str:
@@ -669,19 +669,27 @@ class Executor:
     def report_metrics(self) -> None:
         """Container metrics of every running instance from its cgroup, as the rep
         emits them every `container_metrics_report_interval`: cpu (percent of one core
-        since the last read), memory and disk (bytes), and the quotas."""
+        since the last read), memory and disk (bytes), and the quotas. All are read in
+        one batch from the cell's side (`Garden.batch_metrics`); an instance the batch
+        missed is asked of Docker alone."""
         with self.lock:
-            running = [c for c in self.containers.values() if c.state == "running"]
+            running = [c for c in self.containers.values() if c.state == "running" and c.log_guid]
+        if not running:
+            return
+        now = time.monotonic_ns()
+        disk = any(now - c.disk_sample[1] >= DISK_REFRESH_NS for c in running)
+        batch = self.garden.batch_metrics([c.cid for c in running], self.cfg.stack_image, disk)
         for c in running:
-            if not c.log_guid:
-                continue
-            now = time.monotonic_ns()
             refresh_disk = now - c.disk_sample[1] >= DISK_REFRESH_NS
-            try:
-                m = self.garden.metrics(c.cid, disk=refresh_disk)
-            except GardenError as exc:
-                log.debug("metrics of %s: %s", c.handle, exc)
-                continue
+            m = batch.get(c.cid)
+            if m is None:
+                try:
+                    m = self.garden.metrics(c.cid, disk=refresh_disk)
+                except GardenError as exc:
+                    log.debug("metrics of %s: %s", c.handle, exc)
+                    continue
+            elif disk:
+                refresh_disk = True  # the batch read every instance's size
             if refresh_disk:
                 c.disk_sample = (m["disk_bytes"], now)
             last_cpu, last_wall = c.cpu_sample

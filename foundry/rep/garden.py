@@ -8,6 +8,7 @@ renamed inside the container, since Envoy reacts to moves only.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import tarfile
 import threading
@@ -101,6 +102,76 @@ def _pump(chunks: Iterable[tuple[bytes | None, bytes | None]], output: Output) -
 DISK_PATHS = ("/home/vcap", "/tmp", "/var/tmp")
 
 
+# A container's cgroup counters, read through its own root (/proc/<pid>/root): Docker
+# mounts the container's cgroup there (v1: one folder per controller; v2: one folder).
+CGROUP_FILES = ("cpuacct/cpuacct.usage", "memory/memory.usage_in_bytes", "memory/memory.stat",
+                "memory/memory.limit_in_bytes", "cpu.stat", "memory.current", "memory.stat",
+                "memory.max")
+
+# Runs in the cell's netns agent (the engine's PID namespace): every instance's cgroup
+# counters and, when disk paths are given, one `du` over every instance's, as JSON.
+# Arguments: the cgroup files (comma-separated), the disk paths (comma-separated, or
+# empty), then cid=pid pairs. A pid that is no longer its container's (its
+# /proc/<pid>/cgroup does not name the cid) is left out: the rep asks Docker instead.
+BATCH_METRICS = """
+import json, subprocess, sys
+files, disk, out, roots = sys.argv[1].split(","), sys.argv[2].split(","), {}, {}
+for pair in sys.argv[3:]:
+    cid, _, pid = pair.partition("=")
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            if cid not in f.read():
+                continue
+    except OSError:
+        continue
+    got = {}
+    for rel in files:
+        try:
+            with open(f"/proc/{pid}/root/sys/fs/cgroup/{rel}") as f:
+                got[rel] = f.read()
+        except OSError:
+            pass
+    out[cid] = {"files": got, "du": ""}
+    roots[f"/proc/{pid}/root/"] = cid
+if roots and disk != [""]:
+    paths = [root + d.lstrip("/") for root in roots for d in disk]
+    du = subprocess.run(["du", "-sxk", *paths], capture_output=True, text=True).stdout
+    for line in du.splitlines():
+        path = line.partition("\\t")[2]
+        root = path[:path.find("/root/") + 6]
+        if root in roots:
+            out[roots[root]]["du"] += line + "\\n"
+print(json.dumps(out))
+"""
+
+
+def file_metrics(files: dict[str, str], disk_bytes: int) -> dict[str, int] | None:
+    """`cgroup_metrics`' figures from the cgroup files themselves (cgroup v1 or v2), or
+    None when the files do not hold them (then the rep asks Docker's stats)."""
+    def num(rel: str) -> int | None:
+        text = files.get(rel, "").strip()
+        return int(text) if text.isdigit() else None
+
+    def stat(rel: str, key: str) -> int:
+        for line in files.get(rel, "").splitlines():
+            k, _, v = line.partition(" ")
+            if k == key and v.strip().isdigit():
+                return int(v)
+        return 0
+
+    cpu, usage = num("cpuacct/cpuacct.usage"), num("memory/memory.usage_in_bytes")
+    if cpu is not None and usage is not None:  # v1
+        inactive = stat("memory/memory.stat", "total_inactive_file")
+        limit = num("memory/memory.limit_in_bytes") or 0
+    elif "cpu.stat" in files and num("memory.current") is not None:  # v2
+        cpu, usage = stat("cpu.stat", "usage_usec") * 1000, num("memory.current") or 0
+        inactive, limit = stat("memory.stat", "inactive_file"), num("memory.max") or 0
+    else:
+        return None
+    return {"cpu_ns": cpu, "memory_bytes": max(0, usage - inactive), "memory_limit": limit,
+            "disk_bytes": disk_bytes}
+
+
 def disk_bytes(du_output: str) -> int:
     """The sum of `du -sk`'s lines, in bytes (a path du could not read is left out)."""
     total = 0
@@ -134,6 +205,7 @@ class Garden:
         self._engine: dict | None = None
         self._agent: str | None = None  # the netns agent's id (see _netns_agent)
         self._agent_lock = threading.Lock()
+        self._pids: dict[str, int] = {}  # container id -> its init's pid (batch_metrics)
 
     def _info(self) -> dict:
         if self._engine is None:
@@ -264,24 +336,63 @@ class Garden:
         container per call, as before, cost the engine a whole container's create, start,
         wait and removal for every instance started (0.26-0.57 s each, measured)."""
         pid = self._pid(cid)
+        code, out = self._agent_exec(image, ["nsenter", f"--net=/proc/{pid}/ns/net", *cmd], env,
+                                     f"running {cmd[0]} in {cid[:12]}'s network")
+        if self._pid(cid) != pid:  # the container restarted under us: that was not its netns
+            raise GardenError(f"container {cid[:12]} restarted while its network was set up")
+        return code, out
+
+    def _agent_exec(self, image: str, cmd: list[str], env: dict[str, str] | None,
+                    what: str) -> tuple[int, bytes]:
+        """`cmd` in the netns agent: (exit code, output); an agent that went away is made
+        again, once."""
         api = self.client.api
-        for attempt in (1, 2):  # an agent that went away is made again, once
+        for attempt in (1, 2):
             agent = self._netns_agent(image)
             try:
-                exec_id = api.exec_create(agent, ["nsenter", f"--net=/proc/{pid}/ns/net", *cmd],
-                                          environment=env)["Id"]
+                exec_id = api.exec_create(agent, cmd, environment=env)["Id"]
                 out = api.exec_start(exec_id)
-                code = api.exec_inspect(exec_id)["ExitCode"]
-                break
+                return api.exec_inspect(exec_id)["ExitCode"], out
             except (APIError, NotFound) as exc:
                 with self._agent_lock:
                     self._agent = None
                 if attempt == 2:
-                    raise GardenError(f"running {cmd[0]} in {cid[:12]}'s network failed:"
-                                      f" {exc}") from None
-        if self._pid(cid) != pid:  # the container restarted under us: that was not its netns
-            raise GardenError(f"container {cid[:12]} restarted while its network was set up")
-        return code, out
+                    raise GardenError(f"{what} failed: {exc}") from None
+        raise AssertionError("unreachable")
+
+    def batch_metrics(self, cids: list[str], image: str, disk: bool) -> dict[str, dict[str, int]]:
+        """`metrics` of many containers from one process in the netns agent, which reads
+        their cgroup files (and runs one `du`) from the host side, as Garden reads a
+        container's cgroup on a real cell. Per container, Docker's stats call and a `du`
+        exec cost the engine ~5% of a core at 100 instances. Containers missing from the
+        answer (not running, a pid no longer theirs, an unreadable cgroup) are for
+        `metrics`; an agent that fails answers nothing."""
+        pairs = []
+        for cid in cids:
+            try:
+                pairs.append(f"{cid}={self._pids.get(cid) or self._pid(cid)}")
+            except GardenError:
+                continue
+        if not pairs:
+            return {}
+        try:
+            code, out = self._agent_exec(image, [
+                "python3", "-c", BATCH_METRICS, ",".join(CGROUP_FILES),
+                ",".join(DISK_PATHS) if disk else "", *pairs], None, "container metrics")
+            answer = json.loads(out) if code == 0 else {}
+        except (GardenError, ValueError) as exc:
+            log.debug("batch metrics: %s", exc)
+            return {}
+        found: dict[str, dict[str, int]] = {}
+        for cid in cids:
+            got = answer.get(cid) if isinstance(answer, dict) else None
+            m = file_metrics(got.get("files") or {}, disk_bytes(got.get("du") or "")) \
+                if isinstance(got, dict) else None
+            if m is None:
+                self._pids.pop(cid, None)  # look its pid up again next time
+            else:
+                found[cid] = m
+        return found
 
     def _pid(self, cid: str) -> int:
         try:
@@ -290,7 +401,8 @@ class Garden:
             raise GardenError(f"container {cid[:12]}: {exc}") from None
         if not state.get("Running") or not state.get("Pid"):
             raise GardenError(f"container {cid[:12]} is not running")
-        return int(state["Pid"])
+        self._pids[cid] = int(state["Pid"])
+        return self._pids[cid]
 
     def _netns_agent(self, image: str) -> str:
         """This cell's netns agent: one long-lived container in the engine's PID namespace
@@ -376,6 +488,7 @@ class Garden:
         return disk_bytes(out.decode(errors="replace"))
 
     def destroy(self, cid: str) -> None:
+        self._pids.pop(cid, None)
         try:
             self.client.api.remove_container(cid, force=True, v=True)
         except NotFound:

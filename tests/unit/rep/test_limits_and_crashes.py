@@ -155,9 +155,18 @@ def test_cgroup_metrics_of_v1_and_v2_stats():
 
 
 class MetricsGarden:
-    def __init__(self) -> None:
+    """Per-container metrics; its batch answers nothing (an agent that failed), unless
+    `batch` is set."""
+
+    def __init__(self, batch: dict[str, dict[str, int]] | None = None) -> None:
         self.calls: list[bool] = []
+        self.batches: list[tuple[list[str], bool]] = []
+        self.batch = batch or {}
         self.cpu = 0
+
+    def batch_metrics(self, cids: list[str], image: str, disk: bool) -> dict[str, dict[str, int]]:
+        self.batches.append((cids, disk))
+        return {cid: m for cid, m in self.batch.items() if cid in cids}
 
     def metrics(self, cid: str, disk: bool = True) -> dict[str, int]:
         self.calls.append(disk)
@@ -183,6 +192,41 @@ def test_metrics_are_gauges_of_the_running_instance_with_disk_read_sparingly(tmp
     assert second["memory_quota"]["value"] == 64.0 * MB
     assert envelopes[0]["source_id"] == "app-guid" and envelopes[0]["instance_id"] == "1"
     assert envelopes[0]["tags"] == {"instance_guid": "ig-1"}
+
+
+def test_metrics_come_from_one_batch_and_only_the_missed_instance_asks_docker(tmp_path):
+    ex, _, _ = crash_executor(tmp_path, MetricsGarden())  # type: ignore[arg-type]
+    first = next(iter(ex.containers.values()))
+    second = Container(process_guid="app-guid-v1", index=2, instance_guid="ig-2", cid="c2",
+                       desired={"log_guid": "app-guid"}, state="running")
+    ex.containers[second.handle] = second
+    garden = MetricsGarden(batch={first.cid: {"cpu_ns": 10, "memory_bytes": 5 * MB,
+                                              "memory_limit": 0, "disk_bytes": 3 * MB}})
+    ex.garden = garden  # type: ignore[assignment]
+    envelopes: list[dict] = []
+    ex.reporter.envelope = envelopes.append  # type: ignore[method-assign]
+    ex.report_metrics()
+    ex.report_metrics()
+    assert garden.batches == [([first.cid, "c2"], True), ([first.cid, "c2"], False)]
+    assert garden.calls == [True, False]  # the one the batch missed, alone, disk once
+    by_index = {e["instance_id"]: e["gauge"]["metrics"] for e in envelopes[-2:]}
+    assert by_index["1"]["memory"]["value"] == 5.0 * MB and by_index["1"]["disk"]["value"] == 3.0 * MB
+    assert by_index["1"]["memory"]["value"] != by_index["2"]["memory"]["value"]
+
+
+def test_file_metrics_read_cgroup_v1_and_v2_files():
+    from foundry.rep.garden import file_metrics
+    v1 = {"cpuacct/cpuacct.usage": "123456789\n", "memory/memory.usage_in_bytes": f"{50 * MB}\n",
+          "memory/memory.stat": f"cache 1\ntotal_inactive_file {10 * MB}\n",
+          "memory/memory.limit_in_bytes": f"{96 * MB}\n"}
+    assert file_metrics(v1, 4096) == {"cpu_ns": 123456789, "memory_bytes": 40 * MB,
+                                      "memory_limit": 96 * MB, "disk_bytes": 4096}
+    v2 = {"cpu.stat": "usage_usec 2500\nuser_usec 2000\n", "memory.current": f"{8 * MB}\n",
+          "memory.stat": f"anon 1\ninactive_file {MB}\n", "memory.max": "max\n"}
+    assert file_metrics(v2, 0) == {"cpu_ns": 2_500_000, "memory_bytes": 7 * MB,
+                                   "memory_limit": 0, "disk_bytes": 0}
+    assert file_metrics({"memory.current": "1\n"}, 0) is None  # not enough: ask Docker
+    assert file_metrics({}, 0) is None
 
 
 def test_an_unexpected_error_while_starting_is_a_crash_not_a_claimed_lrp(tmp_path, monkeypatch):

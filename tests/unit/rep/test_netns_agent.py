@@ -3,6 +3,7 @@ through nsenter, made once, made again when it went away, never an LRP."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -63,7 +64,7 @@ class FakeAPI:
 def garden() -> Garden:
     g = Garden.__new__(Garden)  # no engine: the API is the fake's
     g.network, g.labels = "p_cell-1-containers", LABELS
-    g._agent, g._agent_lock = None, threading.Lock()
+    g._agent, g._agent_lock, g._pids = None, threading.Lock(), {}
     g.client = type("Client", (), {"api": FakeAPI()})()
     return g
 
@@ -105,3 +106,26 @@ def test_a_container_that_is_not_running_gets_a_clear_error(garden):
         garden.run_in_netns("app", "stack", ["true"], {})
     with pytest.raises(GardenError, match="gone"):
         garden.run_in_netns("gone", "stack", ["true"], {})
+
+
+def test_batch_metrics_is_one_agent_exec_and_a_stale_pid_is_looked_up_again(garden):
+    api = garden.client.api
+    api.containers["gone"] = {"State": {"Running": False}, "Config": {"Image": "stack"}}
+    v1 = {"cpuacct/cpuacct.usage": "7\n", "memory/memory.usage_in_bytes": "100\n",
+          "memory/memory.stat": "total_inactive_file 40\n"}
+    api.exec_start = lambda exec_id: json.dumps(  # type: ignore[method-assign]
+        {"app": {"files": v1, "du": "8\t/proc/4242/root/home/vcap\n4\t/proc/4242/root/tmp\n"},
+         "other": {"files": {}, "du": ""}}).encode()
+    api.containers["other"] = {"State": {"Running": True, "Pid": 99}, "Config": {"Image": "s"}}
+    got = garden.batch_metrics(["app", "gone", "other"], "stack", disk=True)
+    assert got == {"app": {"cpu_ns": 7, "memory_bytes": 60, "memory_limit": 0,
+                           "disk_bytes": 12 * 1024}}
+    (agent, cmd, _env), = api.execs  # one process for every instance
+    assert cmd[:2] == ["python3", "-c"] and cmd[-2:] == ["app=4242", "other=99"]
+    assert cmd[4] == "/home/vcap,/tmp,/var/tmp"  # du only when disk is asked for
+    assert garden._pids == {"app": 4242}  # "other" answered nothing usable: asked again
+
+
+def test_batch_metrics_answers_nothing_when_the_agent_fails(garden):
+    garden.client.api.exec_fails = 2  # the agent is gone, and gone again
+    assert garden.batch_metrics(["app"], "stack", disk=False) == {}
