@@ -406,7 +406,7 @@ def main() -> int:
     ap.add_argument("--cells", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50, 100])
     ap.add_argument("--wrk-seconds", type=int, default=5)
-    ap.add_argument("--engines", nargs="+", choices=sorted(ENGINE_NAMES), default=["one"],
+    ap.add_argument("--engines", nargs="+", choices=sorted(ENGINE_NAMES), default=["one", "swarm-lab"],
                     help="one: this Docker engine; swarm-lab: a Docker-in-Docker swarm with"
                     " one node per cell (as `make swarm-lab`)")
     args = ap.parse_args()
