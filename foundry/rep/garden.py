@@ -206,6 +206,7 @@ class Garden:
         self._agent: str | None = None  # the netns agent's id (see _netns_agent)
         self._agent_lock = threading.Lock()
         self._pids: dict[str, int] = {}  # container id -> its init's pid (batch_metrics)
+        self._batch_warned = False
 
     def _info(self) -> dict:
         if self._engine is None:
@@ -381,7 +382,7 @@ class Garden:
                 ",".join(DISK_PATHS) if disk else "", *pairs], None, "container metrics")
             answer = json.loads(out) if code == 0 else {}
         except (GardenError, ValueError) as exc:
-            log.debug("batch metrics: %s", exc)
+            self._batch_failed(f"{type(exc).__name__}: {str(exc)[-300:]}", len(pairs))
             return {}
         found: dict[str, dict[str, int]] = {}
         for cid in cids:
@@ -392,7 +393,17 @@ class Garden:
                 self._pids.pop(cid, None)  # look its pid up again next time
             else:
                 found[cid] = m
+        if not found:
+            self._batch_failed(f"exit {code}: {out[-300:].decode(errors='replace')!r}", len(pairs))
         return found
+
+    def _batch_failed(self, why: str, asked: int) -> None:
+        """Say once that the batch read nothing, so a cell whose metrics cost Docker a
+        call per instance does not do so unseen."""
+        if not self._batch_warned:
+            self._batch_warned = True
+            log.warning("container metrics: the netns agent read none of %d instances (%s);"
+                        " asking Docker for each", asked, why)
 
     def _pid(self, cid: str) -> int:
         try:

@@ -64,7 +64,7 @@ class FakeAPI:
 def garden() -> Garden:
     g = Garden.__new__(Garden)  # no engine: the API is the fake's
     g.network, g.labels = "p_cell-1-containers", LABELS
-    g._agent, g._agent_lock, g._pids = None, threading.Lock(), {}
+    g._agent, g._agent_lock, g._pids, g._batch_warned = None, threading.Lock(), {}, False
     g.client = type("Client", (), {"api": FakeAPI()})()
     return g
 
@@ -126,6 +126,9 @@ def test_batch_metrics_is_one_agent_exec_and_a_stale_pid_is_looked_up_again(gard
     assert garden._pids == {"app": 4242}  # "other" answered nothing usable: asked again
 
 
-def test_batch_metrics_answers_nothing_when_the_agent_fails(garden):
+def test_batch_metrics_answers_nothing_when_the_agent_fails_and_says_so_once(garden, caplog):
     garden.client.api.exec_fails = 2  # the agent is gone, and gone again
     assert garden.batch_metrics(["app"], "stack", disk=False) == {}
+    assert garden.batch_metrics(["app"], "stack", disk=False) == {}  # b"ok" is no JSON
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "read none of 1 instances" in warned[0]
