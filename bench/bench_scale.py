@@ -218,10 +218,11 @@ while True:
 
 
 class RouteCounter:
-    """The latest route count of `host` from ROUTE_COUNTER, read on a thread."""
+    """The latest route count of `host` from ROUTE_COUNTER, read on a thread; `ended`
+    once its output ends (the router container went away)."""
 
     def __init__(self, lines: Iterator[str]) -> None:
-        self.latest = -1
+        self.latest, self.ended = -1, False
         self._thread = threading.Thread(target=self._read, args=(lines,), daemon=True)
         self._thread.start()
 
@@ -231,6 +232,7 @@ class RouteCounter:
                 self.latest = int(line)
             except ValueError:
                 continue
+        self.ended = True
 
 
 @contextmanager
@@ -262,6 +264,9 @@ def wait_until_routable(counter: RouteCounter, project: str, n: int,
             running = app_container_count(project)
             if running > 1.5 * n + 2:
                 raise Runaway(f"{running} app containers for {n} desired instances")
+        if counter.ended and counter.latest < n:
+            raise RuntimeError(f"the route count in the router ended at {counter.latest} of {n}"
+                               " (did the router container go away?)")
         return counter.latest >= n
     wait_for(routable, timeout, interval=0.25, what=f"{n} routable instances", retry_on=())
 
