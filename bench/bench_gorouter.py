@@ -103,11 +103,12 @@ async def _client(port: int, routes: int, deadline: float, lat: list[float],
         writer.close()
 
 
-def cpu_seconds(pid: int) -> float:
-    """A process's user + system CPU time (/proc/PID/stat utime, stime)."""
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """A process's user + system CPU time (/proc/PID/stat utime, stime), with `children`
+    also that of its reaped children (cutime, cstime: a shim's `runc` runs)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
 
 
 async def _load(port: int, routes: int, concurrency: int, duration: float,

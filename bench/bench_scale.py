@@ -47,8 +47,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_foundation import mib  # noqa: E402
+from bench.bench_gorouter import cpu_seconds  # noqa: E402
 from orchestrator import config, engines, images, swarm_lab  # noqa: E402
-from orchestrator.docker_cli import LABEL  # noqa: E402
+from orchestrator.docker_cli import LABEL, run  # noqa: E402
 from orchestrator.foundation import Foundation  # noqa: E402
 from orchestrator.scenario.platform import ROUTER_STATUS, bbs_client  # noqa: E402
 from tests.e2e.helpers import http_get, identity_lrp, wait_for  # noqa: E402
@@ -145,13 +146,6 @@ def engine_pids() -> list[int]:
     return pids
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime + the reaped children's (a shim's `runc` runs), /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def machine_cpu_seconds() -> float:
     """CPU time every core spent busy so far (/proc/stat: all but idle and iowait)."""
     with open("/proc/stat") as f:
@@ -170,7 +164,7 @@ def idle_cpu(baseline: float, seconds: float = 20.0) -> dict[str, float]:
         got = {}
         for pid in engine_pids():
             try:
-                got[pid] = process_cpu_seconds(pid)
+                got[pid] = cpu_seconds(pid, children=True)
             except (OSError, IndexError, ValueError):
                 continue
         return got
@@ -237,7 +231,6 @@ class RouteCounter:
 
 @contextmanager
 def route_counter(router: str, host: str) -> Iterator[RouteCounter]:
-    from orchestrator.docker_cli import run
     # The engine that holds the router (a lab's node 1, the manager, or this one).
     env = next((e for e in engine_envs() if e is None or run(
         ["docker", "inspect", "-f", "x", router], check=False, env=e).returncode == 0), None)

@@ -62,13 +62,19 @@ def _tar(tree: dict[str, dict[str, tuple[bytes, int, int]]], members: Sequence[M
 OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
 
 
-def oom_kills(counters: str) -> int:
-    """The ``oom_kill`` count in a memory.events or memory.oom_control file."""
-    for line in counters.splitlines():
+def counter(text: str, name: str) -> int:
+    """The value of `name` in a cgroup file of "key value" lines (memory.stat, cpu.stat,
+    memory.events, memory.oom_control); 0 when it is not there."""
+    for line in text.splitlines():
         key, _, value = line.partition(" ")
-        if key == "oom_kill" and value.strip().isdigit():
+        if key == name and value.strip().isdigit():
             return int(value)
     return 0
+
+
+def oom_kills(counters: str) -> int:
+    """The ``oom_kill`` count in a memory.events or memory.oom_control file."""
+    return counter(counters, "oom_kill")
 
 
 Output = Callable[[str, str], None]
@@ -146,30 +152,25 @@ print(json.dumps(out))
 
 
 def file_metrics(files: dict[str, str], disk_bytes: int) -> dict[str, int] | None:
-    """`cgroup_metrics`' figures from the cgroup files themselves (cgroup v1 or v2), or
-    None when the files do not hold them (then the rep asks Docker's stats)."""
+    """`cgroup_metrics` from the cgroup files themselves (cgroup v1 or v2), or None when
+    the files do not hold them (then the rep asks Docker's stats)."""
     def num(rel: str) -> int | None:
         text = files.get(rel, "").strip()
         return int(text) if text.isdigit() else None
 
-    def stat(rel: str, key: str) -> int:
-        for line in files.get(rel, "").splitlines():
-            k, _, v = line.partition(" ")
-            if k == key and v.strip().isdigit():
-                return int(v)
-        return 0
-
     cpu, usage = num("cpuacct/cpuacct.usage"), num("memory/memory.usage_in_bytes")
     if cpu is not None and usage is not None:  # v1
-        inactive = stat("memory/memory.stat", "total_inactive_file")
-        limit = num("memory/memory.limit_in_bytes") or 0
+        inactive = counter(files.get("memory/memory.stat", ""), "total_inactive_file")
+        limit = num("memory/memory.limit_in_bytes")
     elif "cpu.stat" in files and num("memory.current") is not None:  # v2
-        cpu, usage = stat("cpu.stat", "usage_usec") * 1000, num("memory.current") or 0
-        inactive, limit = stat("memory.stat", "inactive_file"), num("memory.max") or 0
+        cpu, usage = counter(files["cpu.stat"], "usage_usec") * 1000, num("memory.current")
+        inactive, limit = counter(files.get("memory.stat", ""), "inactive_file"), num("memory.max")
     else:
         return None
-    return {"cpu_ns": cpu, "memory_bytes": max(0, usage - inactive), "memory_limit": limit,
-            "disk_bytes": disk_bytes}
+    return cgroup_metrics({"cpu_stats": {"cpu_usage": {"total_usage": cpu}},
+                           "memory_stats": {"usage": usage, "limit": limit,
+                                            "stats": {"total_inactive_file": inactive}}},
+                          disk_bytes)
 
 
 def disk_bytes(du_output: str) -> int:
