@@ -195,9 +195,11 @@ def idle_by_job(stats: Stats, project: str, top: int = 5) -> str:
 
 # Runs inside the router container: the number of routes of one host in the gorouter's
 # /routes (its status port, basic auth), one line four times a second; -1 while it
-# cannot be read.
+# cannot be read. It ends when its stdin does (the bench's `docker exec -i` ended): a
+# killed `docker exec` client leaves its process running in the container.
 ROUTE_COUNTER = """
-import base64, json, sys, time, urllib.request
+import base64, json, os, sys, threading, time, urllib.request
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
 req = urllib.request.Request("http://127.0.0.1:8082/routes", headers={
     "Authorization": "Basic " + base64.b64encode(sys.argv[2].encode()).decode()})
 while True:
@@ -234,15 +236,20 @@ def route_counter(router: str, host: str) -> Iterator[RouteCounter]:
     # The engine that holds the router (a lab's node 1, the manager, or this one).
     env = next((e for e in engine_envs() if e is None or run(
         ["docker", "inspect", "-f", "x", router], check=False, env=e).returncode == 0), None)
-    proc = subprocess.Popen(["docker", "exec", router, "python3", "-u", "-c", ROUTE_COUNTER,
-                             host, ROUTER_STATUS], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(["docker", "exec", "-i", router, "python3", "-u", "-c",
+                             ROUTE_COUNTER, host, ROUTER_STATUS], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         assert proc.stdout is not None
         yield RouteCounter(iter(proc.stdout.readline, ""))
     finally:
-        proc.kill()
-        proc.wait()
+        assert proc.stdin is not None
+        proc.stdin.close()  # the counter in the router ends, and with it `docker exec`
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def wait_until_routable(counter: RouteCounter, project: str, n: int,
@@ -344,8 +351,9 @@ def scale_up(cfg: config.FoundationConfig, foundation: Foundation, engine: str,
     rows: list[dict] = []
     router = foundation.job_states()["router"]["container"]
     bbs = bbs_client(cfg)
-    with route_counter(router, HOST) as counter:
-        for n in counts:
+    for n in counts:
+        # A counter per step, ended before the idle window (it costs ~0.5% of a core).
+        with route_counter(router, HOST) as counter:
             msgs0, t0 = nats_in_msgs(cfg), time.monotonic()
             if not rows:
                 bbs.desire(identity_lrp(PG, "scale-app", HOST, "scale", instances=n))
@@ -360,24 +368,24 @@ def scale_up(cfg: config.FoundationConfig, foundation: Foundation, engine: str,
                 break
             took = time.monotonic() - t0
             msgs = (nats_in_msgs(cfg) - msgs0) / took
-            print(f"    {n:4d} instances routable in {took:.1f} s; measuring ...", flush=True)
-            t_settle = time.monotonic()
-            stats = settled_stats(project)
-            print(f"    {n:4d} instances: idle after {time.monotonic() - t_settle:.0f} s"
-                  " (start-up done, spare keys made again)", flush=True)
-            app_mem = [m for _, _, m, is_app in stats if is_app]
-            idle = idle_cpu(baseline)
-            row = {"engine": engine, "cells": cells, "instances": n, "routable_s": took,
-                   "mb_per_instance": sum(app_mem) / max(len(app_mem), 1),
-                   "idle_cpu": idle["whole"], "containers": len(stats),
-                   "engine_cpu": idle["engine"],
-                   "p90_ms": p90_ms(cfg, wrk_seconds), "nats_msgs_per_s": msgs}
-            rows.append(row)
-            print(f"    {n:4d} instances: routable in {took:6.1f} s, {row['mb_per_instance']:5.1f} MB"
-                  f" each, idle CPU {row['idle_cpu']:5.1f}% ({len(stats)} containers and the"
-                  f" engine), p90 {row['p90_ms']:6.1f} ms, NATS {msgs:6.0f} msgs/s", flush=True)
-            print(f"      of which Docker engine(s) {row['engine_cpu']:.1f}%; by job (docker stats,"
-                  f" one sample): {idle_by_job(stats, project)}", flush=True)
+        print(f"    {n:4d} instances routable in {took:.1f} s; measuring ...", flush=True)
+        t_settle = time.monotonic()
+        stats = settled_stats(project)
+        print(f"    {n:4d} instances: idle after {time.monotonic() - t_settle:.0f} s"
+              " (start-up done, spare keys made again)", flush=True)
+        app_mem = [m for _, _, m, is_app in stats if is_app]
+        idle = idle_cpu(baseline)
+        row = {"engine": engine, "cells": cells, "instances": n, "routable_s": took,
+               "mb_per_instance": sum(app_mem) / max(len(app_mem), 1),
+               "idle_cpu": idle["whole"], "containers": len(stats),
+               "engine_cpu": idle["engine"],
+               "p90_ms": p90_ms(cfg, wrk_seconds), "nats_msgs_per_s": msgs}
+        rows.append(row)
+        print(f"    {n:4d} instances: routable in {took:6.1f} s, {row['mb_per_instance']:5.1f} MB"
+              f" each, idle CPU {row['idle_cpu']:5.1f}% ({len(stats)} containers and the"
+              f" engine), p90 {row['p90_ms']:6.1f} ms, NATS {msgs:6.0f} msgs/s", flush=True)
+        print(f"      of which Docker engine(s) {row['engine_cpu']:.1f}%; by job (docker stats,"
+              f" one sample): {idle_by_job(stats, project)}", flush=True)
     return rows
 
 

@@ -392,7 +392,7 @@ def cells_compose(cfg: FoundationConfig, docker_socket: str) -> dict[str, Any]:
             "command": ["sh", "-c", "route_emitter_ctl & exec python3 -m foundry.rep"
                         " -c /var/vcap/jobs/rep/config/rep.json"],
             "healthcheck": {"test": ["CMD", "test", "-f", "/var/vcap/data/rep/ready"],
-                            "interval": "15s", "timeout": "2s", "retries": 8},
+                            "interval": "60s", "timeout": "2s", "retries": 2},
         }
     return {"services": services, "networks": networks}
 

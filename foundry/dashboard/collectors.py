@@ -7,7 +7,11 @@ hub its view. Everything it shows comes from here:
 - routes: NATS `router.register`/`router.unregister` applied by the router's own
   registry code (the router's `/routes` listens on its loopback only, as gorouter's);
 - requests: the router's access log (a volume the router writes and we read);
-- identities: the certificate each instance's proxy presents on its host TLS port.
+- identities: the certificate each instance's proxy presents on its host TLS port
+  (while no one watches, only an instance's first and each one its cell rotates).
+
+While no page is open, the per-second work waits (`Hub.watched`): route rows are not
+rebuilt, the CC is read at the idle interval, certificates only when due.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from foundry.dashboard.accesslog import (
     classify,
     parse_line,
 )
-from foundry.dashboard.certs import CertificateError, Identity, parse_der
+from foundry.dashboard.certs import CertificateError, Identity, next_rotation, parse_der
 from foundry.dashboard.cloud_controller import CCReader
 from foundry.dashboard.config import DashboardConfig, JobProbe
 from foundry.dashboard.hub import Hub
@@ -228,7 +232,10 @@ class Collectors:
                 if any(self.names.get(g) != n for g, n in names.items()):
                     self.names.update(names)
                     self.routes_dirty = True
-            await asyncio.sleep(self.cfg.cc_poll_interval)
+            if self.hub.watched():
+                await asyncio.sleep(self.cfg.cc_poll_interval)
+            else:  # each read is a token and two TLS connections: at the idle rate
+                await self.hub.until_watched(self.cfg.idle_poll_interval)
 
     # -- routes (NATS) ---------------------------------------------------------
     async def nats_loop(self) -> None:
@@ -278,7 +285,9 @@ class Collectors:
                 next_prune += self.cfg.prune_stale_droplets_interval
                 if self.registry.prune_stale_droplets():
                     self.routes_dirty = True
-            if self.routes_dirty:
+            # Route rows are built for someone to see: a refresh of every route every
+            # 20 s would rebuild them several times a second at 100 instances.
+            if self.routes_dirty and self.hub.watched():
                 self.routes_dirty = False
                 self.hub.replace("routes", views.route_rows(self.route_table(), self.names))
 
@@ -342,17 +351,30 @@ class Collectors:
         finally:
             writer.close()
 
+    def due(self, instance_guid: str, now: float) -> bool:
+        """Whether an unwatched round reads this instance: it has no certificate on record
+        yet (new, or its last read failed), or the cell's rotation of the one on record is
+        due. Each read is a TLS handshake with the instance's proxy, so at 100 instances
+        a read of all of them every idle round cost the dashboard and the proxies ~2.5%
+        of a core; rotations are still seen, right after the cell makes them."""
+        ident = self.identities.get(instance_guid)
+        return (ident is None or not ident.serial or bool(ident.error)
+                or now >= next_rotation(ident.not_before, ident.not_after))
+
     async def identity_loop(self) -> None:
         while True:
             started = time.monotonic()
-            targets = dict(self.tls_targets)
-            results = await asyncio.gather(*(self.read_cert(g, t) for g, t in targets.items()),
-                                           return_exceptions=True)
             now = time.time()
+            targets = dict(self.tls_targets)
             for guid in list(self.identities):
                 if guid not in targets:
                     del self.identities[guid]
-            for guid, result in zip(targets, results, strict=True):
+            watched = self.hub.watched()
+            reading = {g: t for g, t in targets.items() if watched or self.due(g, now)}
+            results = await asyncio.gather(*(self.read_cert(g, t) for g, t in reading.items()),
+                                           return_exceptions=True)
+            now = time.time()
+            for guid, result in zip(reading, results, strict=True):
                 ident = self.identities.setdefault(guid, Identity(guid))
                 if isinstance(result, BaseException):
                     ident.error = f"{type(result).__name__}: {result}".rstrip(": ")

@@ -59,7 +59,8 @@ class DashboardConfig:
     jobs: list[JobProbe] = field(default_factory=list)
     poll_interval: float = 1.0  # health probes and identity reads; ≤ 1 s by the issue
     # ... and while no page is open and no snapshot was read for a minute (hub.watched):
-    # a rotation is still seen (certificates live minutes), at a thirtieth of the cost.
+    # job probes and the BBS at a thirtieth of the cost; certificates only when due
+    # (Collectors.due), so a rotation is still seen.
     idle_poll_interval: float = 30.0
 
     @property

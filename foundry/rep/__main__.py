@@ -27,6 +27,7 @@ from foundry.bbs.client import BBSClient, BBSError
 from foundry.durations import parse_go_duration
 from foundry.loggregator import Reporter
 from foundry.pki import Credential
+from foundry.rep import pacing
 from foundry.rep.crash_watch import CrashWatch
 from foundry.rep.dnat import PlatformService
 from foundry.rep.executor import Executor, ExecutorConfig
@@ -35,10 +36,6 @@ from foundry.rep.policy_agent import PolicyAgent
 from foundry.rep.ports import new_allocator
 from foundry.rep.presence import Presence
 
-# While Docker's event stream is live, crash checks run on its events; a full sweep this
-# often still catches one an event could have missed (an exec that died before the rep
-# knew its id).
-CRASH_SWEEP_S = 30.0
 log = logging.getLogger("rep")
 
 
@@ -187,36 +184,39 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=watch.run, args=(metrics_stop,), name="crash-watch",
                      daemon=True).start()
     sync_interval = float(raw.get("polling_interval_in_seconds", 30))
-    last_tick = last_sweep = 0.0
+    last_sweep = tick_at = 0.0
     last_sync = time.monotonic()
-    version = -1
+    version, taken = -1, None  # the BBS's version now, and the one whose work was taken
     while not stopping:
         now = time.monotonic()
         try:
             if now - last_sync >= sync_interval:  # rep bulk sync: drop what it no longer holds
                 executor.sync(bbs.actual_lrps(cell_id=cfg.cell_id))
-                last_sync = now
-            work = bbs.work(cfg.cell_id)
-            known = executor.known()
-            for item in work.get("to_start", []):
-                executor.start(item["desired_lrp"], item["actual_lrp"])
-            for item in work.get("to_stop", []):
-                if item.get("instance_guid") in known:
-                    executor.stop(item["instance_guid"])
-            if now - last_tick >= 1.0:
+                last_sync, taken = now, None  # and take the work again (a start that failed)
+            if version != taken:
+                work = bbs.work(cfg.cell_id)
+                known = executor.known()
+                for item in work.get("to_start", []):
+                    executor.start(item["desired_lrp"], item["actual_lrp"])
+                for item in work.get("to_stop", []):
+                    if item.get("instance_guid") in known:
+                        executor.stop(item["instance_guid"])
+                taken = version
+            if now >= tick_at:
                 # Crash checks cost Docker API calls: on events while the stream is live,
                 # with a sweep every CRASH_SWEEP_S as a safety net; else every second.
-                sweep = not watch.live.is_set() or now - last_sweep >= CRASH_SWEEP_S
+                sweep = not watch.live.is_set() or now - last_sweep >= pacing.CRASH_SWEEP_S
                 executor.tick(crash_checks=sweep)
-                last_tick = now
                 last_sweep = now if sweep else last_sweep
+                tick_at = pacing.next_tick(now, watch.live.is_set(), last_sweep,
+                                           executor.rotations_due())
         except (BBSError, OSError) as exc:
             log.warning("BBS unavailable: %s", exc)
             time.sleep(0.2)
             continue
         # Until the BBS changes (new work at once, as the auctioneer's push) or a
-        # crash check or the bulk sync is due.
-        due = min(last_tick + 1.0, last_sync + sync_interval) - time.monotonic()
+        # tick or the bulk sync is due.
+        due = min(tick_at, last_sync + sync_interval) - time.monotonic()
         try:
             version = bbs.wait_for_change(version, max(0.05, due))
         except (BBSError, OSError, KeyError, ValueError, TypeError) as exc:

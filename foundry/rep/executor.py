@@ -287,6 +287,11 @@ class Executor:
         except BBSError as exc:
             log.warning("BBS refused start of %s: %s; stopping it", c.handle, exc)
             self.stop(c.handle)  # its remove ends a stop request the BBS holds for it
+            return
+        # Docker's events for a process that ended before the instance was running (or
+        # before its exec id was on record) concerned no running instance: one check now
+        # covers them, so the periodic sweep is only a net for a lost event.
+        self.check_crash(c.handle)
 
     def _create(self, c: Container) -> None:
         with self.lock:
@@ -738,3 +743,8 @@ class Executor:
     def known(self) -> dict[str, Container]:
         with self.lock:
             return dict(self.containers)
+
+    def rotations_due(self) -> list[float]:
+        """When each running instance's credential is to be rotated (monotonic)."""
+        with self.lock:
+            return [c.rotate_at for c in self.containers.values() if c.state == "running"]

@@ -249,7 +249,7 @@ class Garden:
             quota["pids_limit"] = limits.pids
         if limits.disk_bytes and self.disk_quota():
             quota["storage_opt"] = {"size": str(limits.disk_bytes)}
-        host_config = api.create_host_config(init=True, network_mode=self.network,
+        host_config = api.create_host_config(init=False, network_mode=self.network,  # garden-init
                                              extra_hosts=extra_hosts or None, **quota)
         try:
             ctr = api.create_container(

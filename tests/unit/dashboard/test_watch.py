@@ -104,3 +104,63 @@ def test_the_bbs_long_poll_waits_long_unwatched_and_ends_when_a_page_opens():
     assert polls[0].endswith("timeout=30"), polls        # unwatched: one long poll
     assert len(refreshed) == 2 and refreshed[1] - t0 < 0.45, refreshed  # a page ends it
     assert polls[1].endswith("timeout=2"), polls         # watched: the 2 s poll
+
+
+def identity_rounds(watched: bool, certs: dict[str, tuple[float, float]]) -> list[str]:
+    """The instances one identity round reads; `certs`: guid -> (not_before, not_after)
+    of the certificate on record before the round (absent: none yet)."""
+    from foundry.dashboard.certs import CertInfo, Identity
+    collectors = Collectors(from_dict({"bbs_address": "http://bbs:8889"}), Hub())
+    collectors.tls_targets = {g: f"10.0.0.{i}:61001" for i, g in enumerate(["new", *certs])}
+    for guid, (nb, na) in certs.items():
+        ident = collectors.identities[guid] = Identity(guid)
+        ident.observe(CertInfo(serial=f"s-{guid}", not_before=nb, not_after=na), nb)
+    if watched:
+        collectors.hub.subscribe()
+    read: list[str] = []
+
+    async def read_cert(guid: str, target: str) -> bytes:
+        read.append(guid)
+        raise OSError("no proxy here")
+
+    async def stop(started: float) -> None:
+        raise asyncio.CancelledError
+
+    collectors.read_cert = read_cert  # type: ignore[method-assign]
+    collectors.next_round = stop  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(collectors.identity_loop())
+    return sorted(read)
+
+
+def test_an_unwatched_round_reads_only_new_certificates_and_due_rotations():
+    now = time.time()
+    certs = {"fresh": (now - 60, now + 24 * 3600),       # rotation 30 min before expiry
+             "due": (now - 24 * 3600, now + 10 * 60),     # inside its last 30 min
+             "short-due": (now - 100, now + 10)}          # < 4 h: an eighth left
+    assert identity_rounds(False, certs) == ["due", "new", "short-due"]
+    assert identity_rounds(True, certs) == ["due", "fresh", "new", "short-due"]
+
+
+def test_a_failed_read_is_read_again_in_the_next_unwatched_round():
+    collectors = Collectors(from_dict({"bbs_address": "http://bbs:8889"}), Hub())
+    from foundry.dashboard.certs import Identity
+    collectors.identities["g"] = Identity("g", error="OSError: refused")
+    assert collectors.due("g", time.time())
+
+
+def test_route_rows_wait_for_someone_to_watch():
+    collectors = Collectors(from_dict({"bbs_address": "http://bbs:8889"}), Hub())
+    built: list[int] = []
+    collectors.route_table = lambda: built.append(1) or {}  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = asyncio.create_task(collectors.routes_loop())
+        collectors.routes_dirty = True
+        await asyncio.sleep(0.5)
+        assert not built and collectors.routes_dirty  # no one watches: nothing built
+        collectors.hub.subscribe()
+        await asyncio.sleep(0.3)
+        task.cancel()
+    asyncio.run(main())
+    assert built == [1] and not collectors.routes_dirty

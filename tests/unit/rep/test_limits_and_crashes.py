@@ -257,3 +257,33 @@ def test_disk_usage_sums_dus_lines_in_bytes():
     # a path du could not read prints to stderr only; junk lines are left out
     assert disk_bytes("du: cannot access '/var/tmp'\n12\t/tmp\n") == 12 * 1024
     assert disk_bytes("") == 0
+
+
+def test_a_process_that_died_while_the_instance_started_is_a_crash_at_once(tmp_path,
+                                                                             monkeypatch):
+    """Its exec_die event came while the instance was not running (the watch ignores
+    those): the check as it becomes running finds it, not a sweep minutes later."""
+    monkeypatch.setattr("foundry.rep.executor.iptables", lambda cmd: None)
+    ex, bbs, _ = crash_executor(tmp_path, CrashGarden(1, oom=False))
+    c = next(iter(ex.containers.values()))
+    c.state = "starting"
+    monkeypatch.setattr(ex, "_create", lambda c: None)
+    monkeypatch.setattr(ex, "_run_processes", lambda c: {})
+    monkeypatch.setattr(ex, "_await_healthy", lambda c, sidecars: None)
+    ex._run(c)
+    assert [action for action, _ in bbs.calls] == ["start", "crash"]
+    assert bbs.calls[1][1]["crash_reason"] == "APP/PROC/WEB: Exited with status 1"
+
+
+def test_a_healthy_start_is_checked_once_and_stays_running(tmp_path, monkeypatch):
+    monkeypatch.setattr("foundry.rep.executor.iptables", lambda cmd: None)
+    garden = CrashGarden(0, oom=False)
+    garden.exec_state = lambda exec_id: (True, None)  # type: ignore[method-assign]
+    ex, bbs, _ = crash_executor(tmp_path, garden)
+    c = next(iter(ex.containers.values()))
+    c.state = "starting"
+    monkeypatch.setattr(ex, "_create", lambda c: None)
+    monkeypatch.setattr(ex, "_run_processes", lambda c: {})
+    monkeypatch.setattr(ex, "_await_healthy", lambda c, sidecars: None)
+    ex._run(c)
+    assert [action for action, _ in bbs.calls] == ["start"] and c.state == "running"
