@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 import docker
 from docker.errors import APIError, NotFound
 
+from foundry.rep.agent_session import AgentSession, SessionError
 from foundry.rep.bits import Member
 from foundry.rep.crash_watch import event_filters
 from foundry.rep.limits import ContainerLimits, disk_quota_supported
@@ -208,6 +209,7 @@ class Garden:
         self._agent_lock = threading.Lock()
         self._pids: dict[str, int] = {}  # container id -> its init's pid (batch_metrics)
         self._batch_warned = False
+        self._session: AgentSession | None = None  # batch_metrics' process in the agent
 
     def _info(self) -> dict:
         if self._engine is None:
@@ -378,9 +380,8 @@ class Garden:
         if not pairs:
             return {}
         try:
-            code, out = self._agent_exec(image, [
-                "python3", "-c", BATCH_METRICS, ",".join(CGROUP_FILES),
-                ",".join(DISK_PATHS) if disk else "", *pairs], None, "container metrics")
+            code, out = self._batch_answer(image, [
+                ",".join(CGROUP_FILES), ",".join(DISK_PATHS) if disk else "", *pairs])
             answer = json.loads(out) if code == 0 else {}
         except (GardenError, ValueError) as exc:
             self._batch_failed(f"{type(exc).__name__}: {str(exc)[-300:]}", len(pairs))
@@ -397,6 +398,26 @@ class Garden:
         if not found:
             self._batch_failed(f"exit {code}: {out[-300:].decode(errors='replace')!r}", len(pairs))
         return found
+
+    def _batch_answer(self, image: str, args: list[str]) -> tuple[int, bytes]:
+        """(exit code, output) of BATCH_METRICS with `args`: from the agent's long-lived
+        session (`agent_session`), else from one exec as before."""
+        try:
+            return 0, self._metrics_session(image).ask(args).encode()
+        except (SessionError, APIError, NotFound, OSError) as exc:
+            log.info("container metrics: the agent session ended (%s); one exec this round",
+                     exc)
+            self._session = None
+        return self._agent_exec(image, ["python3", "-c", BATCH_METRICS, *args], None,
+                                "container metrics")
+
+    def _metrics_session(self, image: str) -> AgentSession:
+        agent = self._netns_agent(image)
+        if self._session is None or self._session.closed or self._session.agent_id != agent:
+            if self._session is not None:
+                self._session.close()
+            self._session = AgentSession(self.client.api, agent, BATCH_METRICS)
+        return self._session
 
     def _batch_failed(self, why: str, asked: int) -> None:
         """Say once that the batch read nothing, so a cell whose metrics cost Docker a

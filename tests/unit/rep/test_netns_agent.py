@@ -45,7 +45,10 @@ class FakeAPI:
     def start(self, cid: str) -> None:
         self.containers[cid]["State"] = {"Running": True, "Pid": 7}
 
-    def exec_create(self, cid: str, cmd: list[str], environment: dict) -> dict:
+    def exec_create(self, cid: str, cmd: list[str], environment: dict | None = None,
+                    stdin: bool = False) -> dict:
+        if stdin:  # an agent session (see test_agent_session): none in this fake
+            raise APIError("no sessions here")
         if self.exec_fails:
             self.exec_fails -= 1
             self.containers.pop(cid, None)
@@ -65,6 +68,7 @@ def garden() -> Garden:
     g = Garden.__new__(Garden)  # no engine: the API is the fake's
     g.network, g.labels = "p_cell-1-containers", LABELS
     g._agent, g._agent_lock, g._pids, g._batch_warned = None, threading.Lock(), {}, False
+    g._session = None
     g.client = type("Client", (), {"api": FakeAPI()})()
     return g
 
