@@ -259,26 +259,10 @@ def test_disk_usage_sums_dus_lines_in_bytes():
     assert disk_bytes("") == 0
 
 
-def test_a_process_that_died_while_the_instance_started_is_a_crash_at_once(tmp_path,
-                                                                             monkeypatch):
-    """Its exec_die event came while the instance was not running (the watch ignores
-    those): the check as it becomes running finds it, not a sweep minutes later."""
+def start_through_run(tmp_path, monkeypatch, garden: CrashGarden):  # noqa: ANN001, ANN201
+    """`Executor._run` of one instance, its container and processes already made (the
+    fakes'): what it tells the BBS once the startup checks pass."""
     monkeypatch.setattr("foundry.rep.executor.iptables", lambda cmd: None)
-    ex, bbs, _ = crash_executor(tmp_path, CrashGarden(1, oom=False))
-    c = next(iter(ex.containers.values()))
-    c.state = "starting"
-    monkeypatch.setattr(ex, "_create", lambda c: None)
-    monkeypatch.setattr(ex, "_run_processes", lambda c: {})
-    monkeypatch.setattr(ex, "_await_healthy", lambda c, sidecars: None)
-    ex._run(c)
-    assert [action for action, _ in bbs.calls] == ["start", "crash"]
-    assert bbs.calls[1][1]["crash_reason"] == "APP/PROC/WEB: Exited with status 1"
-
-
-def test_a_healthy_start_is_checked_once_and_stays_running(tmp_path, monkeypatch):
-    monkeypatch.setattr("foundry.rep.executor.iptables", lambda cmd: None)
-    garden = CrashGarden(0, oom=False)
-    garden.exec_state = lambda exec_id: (True, None)  # type: ignore[method-assign]
     ex, bbs, _ = crash_executor(tmp_path, garden)
     c = next(iter(ex.containers.values()))
     c.state = "starting"
@@ -286,4 +270,20 @@ def test_a_healthy_start_is_checked_once_and_stays_running(tmp_path, monkeypatch
     monkeypatch.setattr(ex, "_run_processes", lambda c: {})
     monkeypatch.setattr(ex, "_await_healthy", lambda c, sidecars: None)
     ex._run(c)
+    return c, bbs
+
+
+def test_a_process_that_died_while_the_instance_started_is_a_crash_at_once(tmp_path,
+                                                                             monkeypatch):
+    """Its exec_die event came while the instance was not running (the watch ignores
+    those): the check as it becomes running finds it, not a sweep minutes later."""
+    _, bbs = start_through_run(tmp_path, monkeypatch, CrashGarden(1, oom=False))
+    assert [action for action, _ in bbs.calls] == ["start", "crash"]
+    assert bbs.calls[1][1]["crash_reason"] == "APP/PROC/WEB: Exited with status 1"
+
+
+def test_a_healthy_start_is_checked_once_and_stays_running(tmp_path, monkeypatch):
+    garden = CrashGarden(0, oom=False)
+    garden.exec_state = lambda exec_id: (True, None)  # type: ignore[method-assign]
+    c, bbs = start_through_run(tmp_path, monkeypatch, garden)
     assert [action for action, _ in bbs.calls] == ["start"] and c.state == "running"
