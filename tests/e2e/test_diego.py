@@ -77,6 +77,19 @@ def test_proxy_app_and_sshd_listen_like_a_diego_container(lrp):
     assert host.check_output("curl -s 127.0.0.1:61004/ready").strip() == "LIVE"
 
 
+def test_garden_init_is_pid_1_and_reaps_orphans(lrp):
+    """No Docker init (it wakes every second): garden-init reaps what is orphaned to it."""
+    host = app_host(lrp[0])
+    assert "/etc/cf-assets/garden-init" in host.check_output("ps -o args= -p 1")
+    host.check_output("sh -c '(sleep 0.3 &); (sleep 0.3 &); exit 0'")  # two orphans
+
+    def no_zombies() -> bool:
+        states = host.check_output("ps -eo stat=,args=")
+        return "sleep 0.3" not in states and not any(
+            line.strip().startswith("Z") for line in states.splitlines())
+    wait_for(no_zombies, 10, what="the orphaned sleeps to end and be reaped")
+
+
 def test_credentials_are_in_place_with_their_modes(lrp):
     actual, _ = lrp
     host = app_host(actual)
@@ -157,15 +170,3 @@ def test_killing_the_app_restarts_it_with_a_new_instance_guid(foundation, cfg, l
     gone = subprocess.run(["docker", "inspect", old], capture_output=True)
     assert gone.returncode != 0
 
-
-def test_garden_init_is_pid_1_and_reaps_orphans(lrp):
-    """No Docker init (it wakes every second): garden-init reaps what is orphaned to it."""
-    host = app_host(lrp[0])
-    assert "/etc/cf-assets/garden-init" in host.check_output("ps -o args= -p 1")
-    host.check_output("sh -c '(sleep 0.3 &); (sleep 0.3 &); exit 0'")  # two orphans
-
-    def no_zombies() -> bool:
-        states = host.check_output("ps -eo stat=,args=")
-        return "sleep 0.3" not in states and not any(
-            line.strip().startswith("Z") for line in states.splitlines())
-    wait_for(no_zombies, 10, what="the orphaned sleeps to end and be reaped")
