@@ -130,3 +130,19 @@ def test_cells_go_where_their_label_is_else_on_this_node(monkeypatch) -> None:
         "cell-1": "n1", "cell-2": "n2"}
     assert updates == [["docker", "node", "update", "--label-add",
                         "cflab.cflab-sw.cell-1=true", "n1"]]
+
+
+def test_swarm_health_checks_come_every_15_s_with_as_long_to_pass() -> None:
+    """A swarm adds a task to its service's DNS after its first passing check: Compose's
+    60 s interval would leave the jobs unresolvable for a minute."""
+    cfg = config.load(None, {"project": "cflab-sw", "cells": 2, "engine": "swarm"})
+    compose = render.compose_env(cfg)
+    plain = stack.yaml.safe_load(stack.substitute(render.COMPOSE_FILE.read_text(), compose))
+    s = _stack()
+    assert plain["services"]["nats"]["healthcheck"]["interval"] == "60s"
+    for name in ("nats", "router", "cell-1"):
+        check = s["services"][name]["healthcheck"]
+        assert check["interval"] == "15s", name
+    assert s["services"]["nats"]["healthcheck"]["retries"] == \
+        plain["services"]["nats"]["healthcheck"]["retries"] * 4
+    assert stack.swarm_healthcheck({"interval": "15s", "retries": 3})["retries"] == 3
