@@ -164,9 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     forget_previous_instances(bbs, cfg.cell_id)
     stopping = False
 
+    class _Stopped(BaseException):
+        """Raised by SIGTERM's handler: Python retries a read a signal interrupted, so
+        the loop would otherwise sit out its BBS long-poll (up to pacing.MAX_SLEEP_S)
+        before it saw `stopping`, and each `cflab mode` recreate of a cell waited that."""
+
     def on_term(*_: object) -> None:
         nonlocal stopping
         stopping = True
+        raise _Stopped
 
     signal.signal(signal.SIGTERM, on_term)
     log.info("rep %s on %s: proxy=%s strict=%s unproxied=%s", cfg.cell_id, cfg.cell_ip,
@@ -187,41 +193,44 @@ def main(argv: list[str] | None = None) -> int:
     last_sweep = tick_at = 0.0
     last_sync = time.monotonic()
     version, taken = -1, None  # the BBS's version now, and the one whose work was taken
-    while not stopping:
-        now = time.monotonic()
-        try:
-            if now - last_sync >= sync_interval:  # rep bulk sync: drop what it no longer holds
-                executor.sync(bbs.actual_lrps(cell_id=cfg.cell_id))
-                last_sync, taken = now, None  # and take the work again (a start that failed)
-            if version != taken:
-                work = bbs.work(cfg.cell_id)
-                known = executor.known()
-                for item in work.get("to_start", []):
-                    executor.start(item["desired_lrp"], item["actual_lrp"])
-                for item in work.get("to_stop", []):
-                    if item.get("instance_guid") in known:
-                        executor.stop(item["instance_guid"])
-                taken = version
-            if now >= tick_at:
-                # Crash checks cost Docker API calls: on events while the stream is live,
-                # with a sweep every CRASH_SWEEP_S as a safety net; else every second.
-                sweep = not watch.live.is_set() or now - last_sweep >= pacing.CRASH_SWEEP_S
-                executor.tick(crash_checks=sweep)
-                last_sweep = now if sweep else last_sweep
-                tick_at = pacing.next_tick(now, watch.live.is_set(), last_sweep,
-                                           executor.rotations_due())
-        except (BBSError, OSError) as exc:
-            log.warning("BBS unavailable: %s", exc)
-            time.sleep(0.2)
-            continue
-        # Until the BBS changes (new work at once, as the auctioneer's push) or a
-        # tick or the bulk sync is due.
-        due = min(tick_at, last_sync + sync_interval) - time.monotonic()
-        try:
-            version = bbs.wait_for_change(version, max(0.05, due))
-        except (BBSError, OSError, KeyError, ValueError, TypeError) as exc:
-            log.warning("BBS events unavailable: %s", exc)
-            time.sleep(0.2)
+    try:
+        while not stopping:
+            now = time.monotonic()
+            try:
+                if now - last_sync >= sync_interval:  # rep bulk sync: drop what it no longer holds
+                    executor.sync(bbs.actual_lrps(cell_id=cfg.cell_id))
+                    last_sync, taken = now, None  # and take the work again (a start that failed)
+                if version != taken:
+                    work = bbs.work(cfg.cell_id)
+                    known = executor.known()
+                    for item in work.get("to_start", []):
+                        executor.start(item["desired_lrp"], item["actual_lrp"])
+                    for item in work.get("to_stop", []):
+                        if item.get("instance_guid") in known:
+                            executor.stop(item["instance_guid"])
+                    taken = version
+                if now >= tick_at:
+                    # Crash checks cost Docker API calls: on events while the stream is live,
+                    # with a sweep every CRASH_SWEEP_S as a safety net; else every second.
+                    sweep = not watch.live.is_set() or now - last_sweep >= pacing.CRASH_SWEEP_S
+                    executor.tick(crash_checks=sweep)
+                    last_sweep = now if sweep else last_sweep
+                    tick_at = pacing.next_tick(now, watch.live.is_set(), last_sweep,
+                                               executor.rotations_due())
+            except (BBSError, OSError) as exc:
+                log.warning("BBS unavailable: %s", exc)
+                time.sleep(0.2)
+                continue
+            # Until the BBS changes (new work at once, as the auctioneer's push) or a
+            # tick or the bulk sync is due.
+            due = min(tick_at, last_sync + sync_interval) - time.monotonic()
+            try:
+                version = bbs.wait_for_change(version, max(0.05, due))
+            except (BBSError, OSError, KeyError, ValueError, TypeError) as exc:
+                log.warning("BBS events unavailable: %s", exc)
+                time.sleep(0.2)
+    except _Stopped:  # SIGTERM while the loop waited on the BBS
+        log.info("rep %s: SIGTERM, stopping", cfg.cell_id)
     metrics_stop.set()
     return 0
 
