@@ -357,9 +357,8 @@ class Foundation:
         """Until every job is healthy; `expected`: jobs whose containers may not exist
         yet (a swarm creates a service's task after the deploy returns)."""
         deadline = time.monotonic() + timeout
-        probed_ok: set[str] = set()
         while True:
-            states = self.job_states()
+            states = self.checked_states()
             broken = {s: v for s, v in states.items() if not _done(s, v) and (
                 v["state"] in ("exited", "dead") or v["health"] == "unhealthy")}
             if broken:
@@ -370,15 +369,11 @@ class Foundation:
                 raise PhaseError(f"job {name} is {broken[name]['state']}/"
                                  f"{broken[name]['health']}; last log lines:\n{tail}")
             jobs = {s: v for s, v in states.items() if not _done(s, v)}
-            for name, v in jobs.items():
-                if v["health"] == "starting" and name not in probed_ok and self.probe(v):
-                    probed_ok.add(name)
             if jobs and not (expected or set()) - set(states) and all(
-                    v["health"] in ("healthy", "none") or name in probed_ok
-                    for name, v in jobs.items()):
+                    v["health"] in ("healthy", "none") for v in jobs.values()):
                 return list(jobs)
             if time.monotonic() > deadline:
-                waiting = [s for s, v in states.items() if v["health"] != "healthy"]
+                waiting = [s for s, v in jobs.items() if v["health"] not in ("healthy", "none")]
                 raise PhaseError(f"not healthy after {timeout:.0f}s: {', '.join(waiting)}"
                                  f" (see `cflab logs JOB`)")
             time.sleep(0.25)

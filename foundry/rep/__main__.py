@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                                         raw.get("zone", "z1"),
                                         int(raw.get("max_containers", 250))),
              on_beat=ready.touch).start(metrics_stop)
-    watch = CrashWatch(garden.events, executor.known, executor.check_crash,
+    watch = CrashWatch(garden.events, executor.known, executor.on_exit,
                        on_reconnect=executor.sweep_crashes)
     threading.Thread(target=watch.run, args=(metrics_stop,), name="crash-watch",
                      daemon=True).start()

@@ -38,10 +38,17 @@ def event_filters(labels: Mapping[str, str]) -> dict[str, list[str]]:
             "label": [f"{k}={v}" for k, v in labels.items()]}
 
 
-def concerned_handle(event: Mapping[str, Any], containers: Mapping[str, Watched]) -> str | None:
-    """The handle of the running instance `event` may have ended, else None: an exec that
-    is not one of its watched processes (a startup check, a file rename, `cf ssh`) or an
-    instance not running (starting, or being stopped by the rep itself) is not a crash."""
+def concerned_exit(event: Mapping[str, Any],
+                   containers: Mapping[str, Watched]) -> tuple[str, str] | None:
+    """(handle, exec id, or "" for the container itself) of the instance `event` may
+    have ended, else None.
+
+    For a running instance only its watched processes count: another exec (a startup
+    check, a file rename, `cf ssh`) ending is not a crash. For a starting instance
+    every exit is kept, because an exec id may reach the record after its process
+    died; the executor matches them as the instance turns RUNNING (`ended_watched`),
+    which costs no Engine call when nothing died. An instance the rep is stopping
+    concerns none."""
     if event.get("Type", "container") != "container":
         return None
     action = str(event.get("Action") or event.get("status") or "")
@@ -49,28 +56,35 @@ def concerned_handle(event: Mapping[str, Any], containers: Mapping[str, Watched]
         return None
     actor = event.get("Actor") or {}
     cid = str(actor.get("ID") or event.get("id") or "")
-    exec_id = str((actor.get("Attributes") or {}).get("execID") or "")
+    exec_id = str((actor.get("Attributes") or {}).get("execID") or "") \
+        if action == "exec_die" else ""
     if not cid:
         return None
     for handle, c in containers.items():
-        if c.cid != cid or c.state != "running":
+        if c.cid != cid or c.state not in ("running", "starting"):
             continue
-        if action == "exec_die" and exec_id not in {
-                c.processes.get(name) for name in WATCHED_PROCESSES}:
+        if c.state == "running" and exec_id and not ended_watched({exec_id}, c.processes):
             return None
-        return handle
+        return handle, exec_id
     return None
 
 
+def ended_watched(exits: Iterable[str], processes: Mapping[str, str]) -> bool:
+    """Whether `exits` (exec ids, "" for the container) include the container or one of
+    its watched processes."""
+    watched = {processes.get(name) for name in WATCHED_PROCESSES} - {None}
+    return any(e == "" or e in watched for e in exits)
+
+
 class CrashWatch:
-    """Follows the event stream (`open_stream`) and hands each concerned handle to
-    `check`. `live` is set while a stream is open, so the executor knows whether it
+    """Follows the event stream (`open_stream`) and hands each concerned exit, as
+    (handle, exec id), to `check`. `live` is set while a stream is open, so the executor knows whether it
     must sweep every second; `on_reconnect` runs once per new stream, before events
     are read, to cover what happened while none was open."""
 
     def __init__(self, open_stream: Callable[[], Iterable[Mapping[str, Any]]],
                  containers: Callable[[], Mapping[str, Watched]],
-                 check: Callable[[str], None], on_reconnect: Callable[[], None],
+                 check: Callable[[str, str], None], on_reconnect: Callable[[], None],
                  retry_s: float = 1.0) -> None:
         self.open_stream, self.containers, self.check = open_stream, containers, check
         self.on_reconnect, self.retry_s = on_reconnect, retry_s
@@ -83,9 +97,9 @@ class CrashWatch:
         try:
             self.on_reconnect()
             for event in stream:
-                handle = concerned_handle(event, self.containers())
-                if handle:
-                    self.check(handle)
+                concerned = concerned_exit(event, self.containers())
+                if concerned:
+                    self.check(*concerned)
         finally:
             self.live.clear()
             close = getattr(stream, "close", None)

@@ -28,7 +28,7 @@ from foundry.bbs.client import BBSClient, BBSError
 from foundry.loggregator import Reporter, gauge_envelope
 from foundry.pki import Credential, issue_instance_identity, new_instance_guid, rotation_period
 from foundry.rep import bits, dnat, proxy_config
-from foundry.rep.crash_watch import WATCHED_PROCESSES
+from foundry.rep.crash_watch import WATCHED_PROCESSES, ended_watched
 from foundry.rep.garden import Garden, GardenError
 from foundry.rep.instance import InstanceEnv, PortMapping, plan_mappings
 from foundry.rep.keys import KeyPool
@@ -97,6 +97,8 @@ class Container:
     cpu_sample: tuple[int, int] = (0, 0)  # (cpu ns, wall ns) at the last metrics read
     disk_sample: tuple[int, int] = (0, -(1 << 62))  # (bytes, wall ns) of the last size read
     cleaned: bool = False  # its cleanup ran: a container created after it must go at once
+    # exits Docker reported while it was starting: exec ids, "" for the container
+    early_exits: set[str] = field(default_factory=set)
 
     @property
     def log_guid(self) -> str:
@@ -276,6 +278,7 @@ class Executor:
             if c.state != "starting":
                 return
             c.state = "running"
+            early, c.early_exits = c.early_exits, set()
         try:
             self.bbs.lifecycle(
                 "start", process_guid=c.process_guid, index=c.index, instance_guid=c.instance_guid,
@@ -288,10 +291,10 @@ class Executor:
             log.warning("BBS refused start of %s: %s; stopping it", c.handle, exc)
             self.stop(c.handle)  # its remove ends a stop request the BBS holds for it
             return
-        # Docker's events for a process that ended before the instance was running (or
-        # before its exec id was on record) concerned no running instance: one check now
-        # covers them, so the periodic sweep is only a net for a lost event.
-        self.check_crash(c.handle)
+        # A watched process that died while the instance started: its event came before
+        # its exec id was sure to be on record, so it is matched now.
+        if ended_watched(early, c.processes):
+            self.check_crash(c.handle)
 
     def _create(self, c: Container) -> None:
         with self.lock:
@@ -538,8 +541,18 @@ class Executor:
                 except (GardenError, OSError) as exc:
                     log.warning("rotation of %s failed: %s", c.handle, exc)
 
+    def on_exit(self, handle: str, exec_id: str) -> None:
+        """A Docker event that may have ended an instance (`crash_watch.concerned_exit`):
+        checked now if it runs, kept for its RUNNING transition if it is starting."""
+        with self.lock:
+            c = self.containers.get(handle)
+            if c is not None and c.state == "starting":
+                c.early_exits.add(exec_id)
+                return
+        self.check_crash(handle)
+
     def check_crash(self, handle: str) -> None:
-        """One instance's crash check, on a Docker event that concerns it."""
+        """One running instance's crash check."""
         with self.lock:
             c = self.containers.get(handle)
         if c is not None and c.state == "running":

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from foundry.rep.crash_watch import CrashWatch, concerned_handle, event_filters
+from foundry.rep.crash_watch import CrashWatch, concerned_exit, ended_watched, event_filters
 from foundry.rep.executor import Container
 from tests.unit.rep.test_limits_and_crashes import CrashGarden, crash_executor
 
@@ -37,33 +37,44 @@ def test_the_filters_select_this_cells_containers_and_the_actions_that_end_an_in
 
 
 def test_a_dead_or_oom_killed_container_concerns_its_running_instance():
-    assert concerned_handle(event("die", "c1"), CONTAINERS) == "h1"
-    assert concerned_handle(event("oom", "c2"), CONTAINERS) == "h2"
-    assert concerned_handle(event("die", "c2", legacy=True), CONTAINERS) == "h2"
+    assert concerned_exit(event("die", "c1"), CONTAINERS) == ("h1", "")
+    assert concerned_exit(event("oom", "c2"), CONTAINERS) == ("h2", "")
+    assert concerned_exit(event("die", "c2", legacy=True), CONTAINERS) == ("h2", "")
 
 
 def test_only_the_watched_processes_exits_count():
     for name in ("app", "live", "env"):
-        assert concerned_handle(event("exec_die", "c1", f"{name}-c1"), CONTAINERS) == "h1"
+        assert concerned_exit(event("exec_die", "c1", f"{name}-c1"), CONTAINERS) == (
+            "h1", f"{name}-c1")
     # a startup check, a file rename or a `cf ssh` session ending is not a crash
-    assert concerned_handle(event("exec_die", "c1", "some-other-exec"), CONTAINERS) is None
+    assert concerned_exit(event("exec_die", "c1", "some-other-exec"), CONTAINERS) is None
     # another instance's process id on this container is not this container's process
-    assert concerned_handle(event("exec_die", "c1", "app-c2"), CONTAINERS) is None
+    assert concerned_exit(event("exec_die", "c1", "app-c2"), CONTAINERS) is None
 
 
-def test_instances_not_running_and_unknown_or_odd_events_concern_none():
-    assert concerned_handle(event("die", "c3"), CONTAINERS) is None  # still starting
-    assert concerned_handle(event("die", "c4"), CONTAINERS) is None  # the rep stops it
-    assert concerned_handle(event("die", "elsewhere"), CONTAINERS) is None
-    assert concerned_handle(event("start", "c1"), CONTAINERS) is None
-    assert concerned_handle({"Type": "network", "Action": "die", "Actor": {"ID": "c1"}},
-                            CONTAINERS) is None
-    assert concerned_handle({}, CONTAINERS) is None
-    assert concerned_handle({"Action": "die", "Actor": {}}, CONTAINERS) is None
+def test_a_starting_instance_keeps_every_exit_for_its_running_transition():
+    """Its exec ids may not be on record yet: which exit mattered is decided later."""
+    assert concerned_exit(event("die", "c3"), CONTAINERS) == ("h3", "")
+    assert concerned_exit(event("exec_die", "c3", "some-exec"), CONTAINERS) == ("h3", "some-exec")
+    processes = {"app": "a", "liveness": "l", "envoy": "e"}
+    assert not ended_watched(set(), processes)
+    assert not ended_watched({"startup-check", "rename"}, processes)
+    assert ended_watched({"rename", "e"}, processes) and ended_watched({""}, processes)
+    assert not ended_watched({"x"}, {"app": "a"})  # a process not started has no id
+
+
+def test_stopping_unknown_and_odd_events_concern_none():
+    assert concerned_exit(event("die", "c4"), CONTAINERS) is None  # the rep stops it
+    assert concerned_exit(event("die", "elsewhere"), CONTAINERS) is None
+    assert concerned_exit(event("start", "c1"), CONTAINERS) is None
+    assert concerned_exit({"Type": "network", "Action": "die", "Actor": {"ID": "c1"}},
+                          CONTAINERS) is None
+    assert concerned_exit({}, CONTAINERS) is None
+    assert concerned_exit({"Action": "die", "Actor": {}}, CONTAINERS) is None
 
 
 def test_the_watch_checks_concerned_instances_and_sweeps_once_per_stream():
-    calls: list[str] = []
+    calls: list = []
     live_while_reading: list[bool] = []
     watch: CrashWatch
 
@@ -71,20 +82,20 @@ def test_the_watch_checks_concerned_instances_and_sweeps_once_per_stream():
         live_while_reading.append(watch.live.is_set())
         yield event("exec_die", "c1", "some-other-exec")
         yield event("exec_die", "c1", "app-c1")
-        yield event("die", "c3")
+        yield event("die", "c4")
         yield event("oom", "c2")
 
-    watch = CrashWatch(stream, lambda: CONTAINERS, calls.append,
+    watch = CrashWatch(stream, lambda: CONTAINERS, lambda *exit: calls.append(exit),
                        on_reconnect=lambda: calls.append("sweep"))
     watch.follow()
-    assert calls == ["sweep", "h1", "h2"]
+    assert calls == ["sweep", ("h1", "app-c1"), ("h2", "")]
     assert live_while_reading == [True] and not watch.live.is_set()
 
 
 def test_the_watch_outlives_a_failing_engine_and_reconnects():
     opened: list[int] = []
     stopping = threading.Event()
-    checked: list[str] = []
+    checked: list = []
 
     def flaky() -> Iterator[dict]:
         opened.append(1)
@@ -94,13 +105,13 @@ def test_the_watch_outlives_a_failing_engine_and_reconnects():
             stopping.set()
         yield event("die", "c1")
 
-    watch = CrashWatch(flaky, lambda: CONTAINERS, checked.append, on_reconnect=lambda: None,
-                       retry_s=0.01)
+    watch = CrashWatch(flaky, lambda: CONTAINERS, lambda *exit: checked.append(exit),
+                       on_reconnect=lambda: None, retry_s=0.01)
     done = threading.Thread(target=watch.run, args=(stopping,))
     done.start()
     done.join(timeout=10)
     assert not done.is_alive()
-    assert len(opened) == 3 and checked == ["h1", "h1"]
+    assert len(opened) == 3 and checked == [("h1", ""), ("h1", "")]
 
 
 class CountingGarden(CrashGarden):
@@ -122,7 +133,7 @@ def test_tick_without_crash_checks_inspects_nothing_and_an_event_check_crashes(
     ex.tick(crash_checks=False)
     assert garden.inspects == 0 and bbs.calls == []
     (handle,) = ex.known()
-    ex.check_crash(handle)
+    ex.on_exit(handle, "app-exec")
     assert garden.inspects == 1
     assert bbs.calls[0][0] == "crash"
     assert bbs.calls[0][1]["crash_reason"] == "APP/PROC/WEB: Exited with status 1"

@@ -259,31 +259,43 @@ def test_disk_usage_sums_dus_lines_in_bytes():
     assert disk_bytes("") == 0
 
 
-def start_through_run(tmp_path, monkeypatch, garden: CrashGarden):  # noqa: ANN001, ANN201
+def start_through_run(tmp_path, monkeypatch, garden: CrashGarden,  # noqa: ANN001, ANN201
+                      exits: tuple[str, ...] = ()):
     """`Executor._run` of one instance, its container and processes already made (the
-    fakes'): what it tells the BBS once the startup checks pass."""
+    fakes'), Docker's events `exits` (exec ids, "" for the container) arriving while it
+    starts: what it tells the BBS once the startup checks pass."""
     monkeypatch.setattr("foundry.rep.executor.iptables", lambda cmd: None)
     ex, bbs, _ = crash_executor(tmp_path, garden)
     c = next(iter(ex.containers.values()))
     c.state = "starting"
     monkeypatch.setattr(ex, "_create", lambda c: None)
     monkeypatch.setattr(ex, "_run_processes", lambda c: {})
-    monkeypatch.setattr(ex, "_await_healthy", lambda c, sidecars: None)
+
+    def await_healthy(c, sidecars) -> None:  # noqa: ANN001
+        for exec_id in exits:
+            ex.on_exit(c.handle, exec_id)
+
+    monkeypatch.setattr(ex, "_await_healthy", await_healthy)
+    inspects = []
+    running = garden.container_running
+    garden.container_running = lambda cid: inspects.append(cid) or running(cid)  # type: ignore[method-assign]
     ex._run(c)
-    return c, bbs
+    return c, bbs, inspects
 
 
 def test_a_process_that_died_while_the_instance_started_is_a_crash_at_once(tmp_path,
                                                                              monkeypatch):
-    """Its exec_die event came while the instance was not running (the watch ignores
-    those): the check as it becomes running finds it, not a sweep minutes later."""
-    _, bbs = start_through_run(tmp_path, monkeypatch, CrashGarden(1, oom=False))
+    """Its exec_die event came while the instance was starting, before its exec id was
+    sure to be on record: matched as it becomes running, not by a sweep minutes later."""
+    _, bbs, _ = start_through_run(tmp_path, monkeypatch, CrashGarden(1, oom=False),
+                                  exits=("startup-check", "app-exec"))
     assert [action for action, _ in bbs.calls] == ["start", "crash"]
     assert bbs.calls[1][1]["crash_reason"] == "APP/PROC/WEB: Exited with status 1"
 
 
-def test_a_healthy_start_is_checked_once_and_stays_running(tmp_path, monkeypatch):
-    garden = CrashGarden(0, oom=False)
-    garden.exec_state = lambda exec_id: (True, None)  # type: ignore[method-assign]
-    c, bbs = start_through_run(tmp_path, monkeypatch, garden)
+def test_a_start_where_only_other_execs_ended_costs_no_engine_call(tmp_path, monkeypatch):
+    garden = CrashGarden(1, oom=False)  # a check would find the app dead: none is made
+    c, bbs, inspects = start_through_run(tmp_path, monkeypatch, garden,
+                                         exits=("startup-check", "rename"))
     assert [action for action, _ in bbs.calls] == ["start"] and c.state == "running"
+    assert inspects == [] and c.early_exits == set()
