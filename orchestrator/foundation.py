@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from orchestrator import engines, images, render, stack, swarm
+from orchestrator import engines, images, job_health, render, stack, swarm
 from orchestrator.config import FoundationConfig
 from orchestrator.docker_cli import (
     LABEL,
@@ -30,9 +30,8 @@ from orchestrator.progress import PhaseError, info, phase
 SAMPLE_APP_DIR = render.ROOT / "foundry" / "apps" / "identity"
 SAMPLE_APPS = (("hello", 2), ("other", 1))
 ONE_SHOT = ("pki",)
-# (container, StartedAt) of the job runs whose own check passed while Docker said
-# "starting" (Foundation.checked_states)
-_PROBED_HEALTHY: set[tuple[str, str]] = set()
+# what the jobs' own checks gave, per container run (Foundation.checked_states)
+_REMEMBERED = job_health.Remembered()
 
 
 @dataclass
@@ -310,47 +309,41 @@ class Foundation:
             labels = c["Config"]["Labels"] or {}
             service = _service_name(labels, self.project) or c["Name"].lstrip("/")
             state = c["State"]
+            check, retries, checked_by = job_health.check_of(c["Config"])
             states[service] = {
                 "container": c["Name"].lstrip("/"),
                 "state": state["Status"],
-                "health": (state.get("Health") or {}).get("Status", "none"),
+                "health": (state.get("Health") or {}).get("Status") or (
+                    "starting" if checked_by == "cflab" else "none"),
                 "exit_code": state.get("ExitCode"),
-                "check": (c["Config"].get("Healthcheck") or {}).get("Test") or [],
+                "check": check,
+                "retries": retries,
+                "checked_by": checked_by,
                 "started_at": state.get("StartedAt", ""),
             }
         return states
 
     def checked_states(self) -> dict[str, dict]:
-        """`job_states`, where a job that Docker has not checked yet ("starting": its
-        first check comes one 60 s interval after the start) counts as healthy once its
-        own check passes when run now. Docker's checks are that slow because each is an
-        exec, which costs the engine (see compose/foundation.yml); a passing probe is
-        remembered for that container's run, so a page that polls status probes once."""
+        """`job_states` with each job's health as `job_health.Remembered` gives it: where
+        Docker has not checked a job yet (or never does, on a swarm), the job's own
+        check run now, its pass remembered so that a page polling status probes rarely."""
         states = self.job_states()
+        now = time.monotonic()
         for v in states.values():
-            if v["health"] != "starting":
-                continue
-            key = (v["container"], v["started_at"])
-            if key in _PROBED_HEALTHY or self.probe(v):
-                _PROBED_HEALTHY.add(key)
-                v["health"] = "healthy"
+            v["health"] = _REMEMBERED.health(v, lambda v=v: self.probe(v), now)
         return states
 
-    def probe(self, state: dict) -> bool:
-        """Run a job's own health check now, instead of waiting for Docker's next one.
-
-        Docker's checks run every few seconds for the life of the job (each is an
-        exec, which costs the engine); while `up` waits, probing them directly
-        makes a job count as healthy the moment it is.
-        """
+    def probe(self, state: dict) -> bool | None:
+        """Run a job's own health check now (None: no answer within 10 s, as on a busy
+        engine), instead of waiting for Docker's next one or where Docker runs none."""
         check = state["check"]
         if state["state"] != "running" or not check or check[0] not in ("CMD", "CMD-SHELL"):
             return False
         cmd = check[1:] if check[0] == "CMD" else ["sh", "-c", check[1]]
         try:
             proc = run(["docker", "exec", state["container"], *cmd], check=False, timeout=10)
-        except subprocess.TimeoutExpired:  # a busy engine: Docker's own check decides
-            return False
+        except subprocess.TimeoutExpired:
+            return None
         return proc.returncode == 0
 
     def wait_healthy(self, timeout: float, expected: set[str] | None = None) -> list[str]:

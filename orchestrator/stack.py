@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from foundry.durations import parse_go_duration
+from orchestrator import job_health
 
 STACK_VERSION = "3.8"
 SERVICE_LABEL = "com.docker.swarm.service.name"   # set by swarm on every task container
@@ -75,20 +75,6 @@ def published(ports: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-# A swarm puts a task in its service's DNS only once its first health check passed, and
-# Docker 20.10 runs the first check one interval after the start (no start_interval):
-# at Compose's 60 s the cells could not resolve the jobs they start against for a minute
-# and exited. The swarm keeps the 15 s checks, with as long to pass (retries x 4).
-SWARM_HEALTH_INTERVAL_S = 15
-
-
-def swarm_healthcheck(check: dict[str, Any]) -> dict[str, Any]:
-    interval = parse_go_duration(str(check.get("interval", "30s")))
-    factor = max(1, round(interval / SWARM_HEALTH_INTERVAL_S))
-    return {**check, "interval": f"{SWARM_HEALTH_INTERVAL_S}s",
-            "retries": int(check.get("retries", 3)) * factor}
-
-
 def service(name: str, svc: dict[str, Any], project: str, constraint: str) -> dict[str, Any]:
     """One Compose service as a swarm service (see the module docstring)."""
     out = {k: v for k, v in svc.items()
@@ -101,10 +87,11 @@ def service(name: str, svc: dict[str, Any], project: str, constraint: str) -> di
         out["networks"] = ["foundation"]
     if svc.get("ports"):
         out["ports"] = published(svc["ports"])
-    if svc.get("healthcheck"):
-        out["healthcheck"] = swarm_healthcheck(svc["healthcheck"])
     labels = dict(svc.get("labels") or {})
     labels.setdefault("cflab.foundation", project)
+    if svc.get("healthcheck"):
+        out["healthcheck"] = {"disable": True}
+        labels[job_health.CHECK_LABEL] = job_health.check_label(svc["healthcheck"])
     out["labels"] = labels                      # the task containers' labels
     out["deploy"] = {
         "endpoint_mode": "dnsrr",

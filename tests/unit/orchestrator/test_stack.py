@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator import config, render, stack
+from orchestrator import config, job_health, render, stack
 
 NODE = "node0abc"
 
@@ -132,17 +132,19 @@ def test_cells_go_where_their_label_is_else_on_this_node(monkeypatch) -> None:
                         "cflab.cflab-sw.cell-1=true", "n1"]]
 
 
-def test_swarm_health_checks_come_every_15_s_with_as_long_to_pass() -> None:
-    """A swarm adds a task to its service's DNS after its first passing check: Compose's
-    60 s interval would leave the jobs unresolvable for a minute."""
+def test_docker_runs_no_health_check_on_a_swarm_and_the_check_rides_in_a_label() -> None:
+    """A swarm adds a task to its service's DNS after its first passing check, and
+    checks often enough for that cost the lab ~5% of a core: cflab runs them instead."""
     cfg = config.load(None, {"project": "cflab-sw", "cells": 2, "engine": "swarm"})
     compose = render.compose_env(cfg)
     plain = stack.yaml.safe_load(stack.substitute(render.COMPOSE_FILE.read_text(), compose))
     s = _stack()
-    assert plain["services"]["nats"]["healthcheck"]["interval"] == "60s"
     for name in ("nats", "router", "cell-1"):
-        check = s["services"][name]["healthcheck"]
-        assert check["interval"] == "15s", name
-    assert s["services"]["nats"]["healthcheck"]["retries"] == \
-        plain["services"]["nats"]["healthcheck"]["retries"] * 4
-    assert stack.swarm_healthcheck({"interval": "15s", "retries": 3})["retries"] == 3
+        svc = s["services"][name]
+        assert svc["healthcheck"] == {"disable": True}, name
+        test, retries, by = job_health.check_of(
+            {"Healthcheck": {"Test": ["NONE"]}, "Labels": svc["labels"]})
+        assert by == "cflab" and test[0] == "CMD", name
+    test, retries, _ = job_health.check_of({"Labels": s["services"]["nats"]["labels"]})
+    assert test == plain["services"]["nats"]["healthcheck"]["test"]
+    assert retries == plain["services"]["nats"]["healthcheck"]["retries"]
