@@ -408,10 +408,13 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cells", type=int, nargs="+", default=[2, 4])
-    ap.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50, 100])
-    ap.add_argument("--wrk-seconds", type=int, default=5)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    ap.add_argument("--cells", type=int, nargs="+", default=[2, 4],
+                    help="cell counts, a fresh foundation each (default: 2 4)")
+    ap.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50, 100],
+                    help="app instances, ascending: one row each (default: 1 10 50 100)")
+    ap.add_argument("--wrk-seconds", type=int, default=5,
+                    help="length of the router p90 load at c=50 (default: 5)")
     ap.add_argument("--engines", nargs="+", choices=sorted(ENGINE_NAMES), default=["one", "swarm-lab"],
                     help="one: this Docker engine; swarm-lab: a Docker-in-Docker swarm with"
                     " one node per cell (as `make swarm-lab`)")
