@@ -328,7 +328,8 @@ def lab_engines(lab: Lab) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _terminate(signum: int, frame: object) -> None:
+def terminate(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the lab's `finally` tears it down."""
     raise KeyboardInterrupt
 
 
@@ -384,7 +385,7 @@ def run_lab(nodes: int, scenario: str, modes: list[str], out: Path) -> int:
                        f" ({', '.join(sc.modes)})")
     figures = Figures(nodes)
     started = time.monotonic()
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     lab = Lab(plan)
     try:
         with phase("images") as notes:
