@@ -142,9 +142,7 @@ def settled_machine(deadline_s: float = 180.0, window_s: float = 10.0,
     and the kernel's tail of a scale-up went on past it (a 2-node lab at 100 instances read
     25.4% in one run and 15.0% in the next)."""
     def window() -> float:
-        m0, t0 = machine_cpu_seconds(), time.monotonic()
-        time.sleep(window_s)  # a measuring window, not a wait for a condition
-        return 100.0 * (machine_cpu_seconds() - m0) / (time.monotonic() - t0)
+        return idle_cpu(0.0, window_s)["whole"]
     end = time.monotonic() + deadline_s
     last = window()
     while True:
@@ -222,13 +220,8 @@ def machine_baseline(windows: int = 4, seconds: float = 10.0) -> tuple[float, fl
     measured once right after an e2e swarm test) is not subtracted from the
     foundation's figures as if it were the machine's own."""
     def window() -> tuple[float, float]:
-        r0 = {p: cpu_seconds(p) for p in pids_named(RECLAIM_PROCESSES)}
-        m0, t0 = machine_cpu_seconds(), time.monotonic()
-        time.sleep(seconds)  # a measuring window, not a wait for a condition
-        took = time.monotonic() - t0
-        r1 = {p: cpu_seconds(p) for p in pids_named(RECLAIM_PROCESSES)}
-        reclaim = sum(r1[p] - r0[p] for p in r1 if p in r0)
-        return 100.0 * (machine_cpu_seconds() - m0) / took, 100.0 * reclaim / took
+        got = idle_cpu(0.0, seconds)
+        return got["whole"], got["reclaim"]
     return min(window() for _ in range(windows))
 
 

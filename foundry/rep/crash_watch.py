@@ -78,9 +78,9 @@ def ended_watched(exits: Iterable[str], processes: Mapping[str, str]) -> bool:
 
 class CrashWatch:
     """Follows the event stream (`open_stream`) and hands each concerned exit, as
-    (handle, exec id), to `check`. `live` is set while a stream is open, so the executor knows whether it
-    must sweep every second; `on_reconnect` runs once per new stream, before events
-    are read, to cover what happened while none was open."""
+    (handle, exec id), to `check`. `live` is set while a stream is open, so the
+    executor knows whether it must sweep every second; `on_reconnect` runs once per
+    new stream, before events are read, to cover what happened while none was open."""
 
     def __init__(self, open_stream: Callable[[], Iterable[Mapping[str, Any]]],
                  containers: Callable[[], Mapping[str, Watched]],
