@@ -3,16 +3,17 @@
 Each health check is an exec into the job's container, which costs the engine:
 ~50 ms in runc alone, more inside a Docker-in-Docker node. So:
 
-- On one engine Docker checks each job every 60 s (compose/foundation.yml). While
-  Docker still says "starting" (its first check comes one interval after the start),
-  cflab runs the job's check itself, and remembers a pass for that container run.
-- On a swarm Docker does not check at all (`orchestrator/stack.py`): a swarm adds a
-  task to its service's DNS only once its first check passed, and Docker 20.10 has no
-  `start_interval`, so a long interval would hide every job from the others for a
-  minute. The check travels in a label instead, and cflab runs it when asked, at most
-  once a minute per job (a pass is remembered for `OWN_CHECK_EVERY_S`). Measured on a
-  2-node lab at one instance: 11.5% of a core busy with 15 s swarm checks, 6.2%
-  without.
+- Docker does not check at all (`checked_by_cflab`): the Compose check travels in a
+  label, and cflab runs it when asked (`up`, `status`, the lab page), at most once a
+  minute per job (a pass is remembered for `OWN_CHECK_EVERY_S`).
+- On a swarm, Docker's checks would cost more than their run: a swarm adds a task to
+  its service's DNS only once its first check passed, and Docker 20.10 has no
+  `start_interval`, so checks had to come every 15 s. Measured on a 2-node lab at one
+  instance: 11.5% of a core busy with them, 6.2% without.
+- On one engine Docker checked each job every 60 s: 13 execs a minute at 4 cells,
+  ~1.5% of a core of an idle foundation's ~13% (`bench/bench_scale.py`).
+- A container whose Docker check is on (one started before this) is still read from
+  Docker once Docker has checked it; until then cflab runs its check itself.
 """
 
 from __future__ import annotations
@@ -43,6 +44,17 @@ def check_of(config: Mapping[str, Any]) -> tuple[list[str], int, str]:
 def check_label(check: Mapping[str, Any]) -> str:
     """`CHECK_LABEL`'s value for a Compose healthcheck."""
     return json.dumps({"test": list(check["test"]), "retries": int(check.get("retries", 3))})
+
+
+def checked_by_cflab(svc: Mapping[str, Any]) -> dict[str, Any]:
+    """A Compose service whose health check Docker does not run: the check moves into
+    `CHECK_LABEL` (a new dict; labels as a mapping, as cflab's Compose files write them)."""
+    out = dict(svc)
+    if (svc.get("healthcheck") or {}).get("test"):
+        out["healthcheck"] = {"disable": True}
+        out["labels"] = {**(svc.get("labels") or {}),
+                         CHECK_LABEL: check_label(svc["healthcheck"])}
+    return out
 
 
 @dataclass

@@ -87,11 +87,9 @@ def service(name: str, svc: dict[str, Any], project: str, constraint: str) -> di
         out["networks"] = ["foundation"]
     if svc.get("ports"):
         out["ports"] = published(svc["ports"])
-    labels = dict(svc.get("labels") or {})
+    out = job_health.checked_by_cflab(out)
+    labels = dict(out.get("labels") or {})
     labels.setdefault("cflab.foundation", project)
-    if svc.get("healthcheck"):
-        out["healthcheck"] = {"disable": True}
-        labels[job_health.CHECK_LABEL] = job_health.check_label(svc["healthcheck"])
     out["labels"] = labels                      # the task containers' labels
     out["deploy"] = {
         "endpoint_mode": "dnsrr",

@@ -6,7 +6,7 @@ mutual TLS diego-release's BBS demands (`client_tls`: the foundation's CA to che
 BBS, and the caller's own client certificate). Standard library only: it runs in the
 platform image on every cell, where each extra package costs image size for all jobs.
 
-Each thread keeps one connection open (HTTP/1.1 keep-alive), as Go's http.Client does
+Each thread keeps one connection open (`foundry.keepalive`), as Go's http.Client does
 for the real BBS clients. A new connection per call, as urllib makes, cost a full
 RSA-2048 mutual-TLS handshake per request: measured on an idle foundation with three
 instances, ~27 handshakes a second into the BBS (reps, route emitters, dashboard) and
@@ -18,15 +18,10 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
-import threading
-import time
 import urllib.parse
 from typing import Any
 
-# A kept connection idle longer than this is replaced before use, so a call never races
-# a server (or a NAT table) that drops idle connections; the rep's loop uses its own
-# at least once a second.
-REUSE_IDLE_S = 5.0
+from foundry.keepalive import KeptConnection
 
 
 class BBSError(RuntimeError):
@@ -73,9 +68,8 @@ class BBSClient:
         url = urllib.parse.urlsplit(self.address)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"{address}: not an http(s) URL of the BBS")
-        self._https = url.scheme == "https"
-        self._host, self._port, self._prefix = url.hostname, url.port, url.path
-        self._local = threading.local()
+        self._prefix = url.path
+        self._conn = KeptConnection(url.hostname, url.port, url.scheme == "https", tls)
 
     @classmethod
     def from_files(cls, address: str, ca_file: str = "", cert_file: str = "",
@@ -89,55 +83,17 @@ class BBSClient:
             tls = client_tls(ca_file, cert_file, key_file)
         return cls(address, timeout, tls)
 
-    def _connection(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection and whether it was used before."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and time.monotonic() - self._local.used > REUSE_IDLE_S:
-            self.close()
-            conn = None
-        reused = conn is not None
-        if conn is None:
-            conn = (http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
-                                                context=self.tls or ssl.create_default_context())
-                    if self._https else http.client.HTTPConnection(self._host, self._port,
-                                                                    timeout=timeout))
-            self._local.conn = conn
-        conn.timeout = timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout)
-        return conn, reused
-
     def close(self) -> None:
         """Close this thread's kept connection (the next call opens a new one)."""
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
+        self._conn.close()
 
     def _exchange(self, method: str, path: str, data: bytes | None,
                   timeout: float) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json"}
-        retried = False
-        while True:
-            conn, reused = self._connection(timeout)
-            try:
-                conn.request(method, self._prefix + path, body=data, headers=headers)
-                resp = conn.getresponse()
-                raw = resp.read()
-            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as e:
-                self.close()
-                if reused and not retried:
-                    retried = True
-                    continue  # the BBS closed a kept connection first: the request never ran
-                raise BBSUnavailable(f"cannot reach the BBS at {self.address}: {e}") from e
-            except (OSError, http.client.HTTPException) as e:
-                self.close()
-                raise BBSUnavailable(f"cannot reach the BBS at {self.address}: {e}") from e
-            if resp.will_close:
-                self.close()
-            else:
-                self._local.used = time.monotonic()
-            return resp.status, raw
+        try:
+            return self._conn.exchange(method, self._prefix + path, data,
+                                       {"Content-Type": "application/json"}, timeout)
+        except (OSError, http.client.HTTPException) as e:
+            raise BBSUnavailable(f"cannot reach the BBS at {self.address}: {e}") from e
 
     def call(self, method: str, path: str, body: Any = None, *, ok_missing: bool = False,
              timeout: float | None = None) -> Any:

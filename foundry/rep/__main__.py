@@ -181,10 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     ready.parent.mkdir(parents=True, exist_ok=True)
     # Its own client: a heartbeat gives up well within the BBS's presence TTL.
     beat_bbs = BBSClient(bbs.address, timeout=5.0, tls=bbs.tls)
+    every = duration(raw.get("lock_retry_interval", "5s"))  # locket's presence retry
     Presence(lambda: beat_bbs.heartbeat(cfg.cell_id, f"http://{cfg.cell_ip}:1800",
                                         raw.get("zone", "z1"),
                                         int(raw.get("max_containers", 250))),
-             on_beat=ready.touch).start(metrics_stop)
+             interval=every, late_after=2 * every, on_beat=ready.touch).start(metrics_stop)
     watch = CrashWatch(garden.events, executor.known, executor.on_exit,
                        on_reconnect=executor.sweep_crashes)
     threading.Thread(target=watch.run, args=(metrics_stop,), name="crash-watch",

@@ -98,10 +98,10 @@ def test_calls_on_one_thread_share_one_kept_connection(bbs):
         # and against the real BBS with mutual TLS: one handshake for many calls
         tls_client = BBSClient(bbs.url, timeout=5, tls=bbs.ctx)
         tls_client.cells()
-        sock = tls_client._local.conn.sock  # noqa: SLF001 - the kept connection itself
+        sock = tls_client._conn._local.conn.sock  # noqa: SLF001 - the kept connection itself
         for _ in range(5):
             tls_client.cells()
-        assert tls_client._local.conn.sock is sock  # noqa: SLF001
+        assert tls_client._conn._local.conn.sock is sock  # noqa: SLF001
     finally:
         counting.shutdown()
         counting.server_close()
