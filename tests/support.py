@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import random
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,3 +88,52 @@ class JobProcess:
 
     def logs(self) -> str:
         return (self.tmp / f"{self.name}.log").read_text()
+
+
+class CountingHTTPServer(http.server.ThreadingHTTPServer):
+    """A stand-in HTTP/1.1 server on loopback for the jobs' kept-connection clients: it
+    counts connections and requests, answers each GET with `answer(path, n)` (status,
+    JSON body; n counts from 1) and, with `drop_after`, closes a kept connection silently
+    after that many answers, as a server with an idle timeout does between two requests.
+    Use it as a context manager."""
+
+    def __init__(self, answer: Callable[[str, int], tuple[int, Any]], drop_after: int = 0) -> None:
+        self.connections, self.requests, self.drop_after = 0, 0, drop_after
+        self.paths: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                server.connections += 1
+                self.served = 0
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                server.requests += 1
+                server.paths.append(self.path)
+                status, doc = answer(self.path, server.requests)
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.served += 1
+                if server.drop_after and self.served >= server.drop_after:
+                    self.close_connection = True  # no Connection: close header: a silent drop
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        super().__exit__(*exc)

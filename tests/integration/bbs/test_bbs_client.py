@@ -1,14 +1,12 @@
 """The one BBS client against the real BBS process: what every caller relies on."""
 
-import http.server
-import json
 import threading
 
 import pytest
 from test_bbs_http import DESIRED, claim_and_start
 
 from foundry.bbs.client import BBSClient, BBSError, BBSUnavailable
-from tests.support import free_port
+from tests.support import CountingHTTPServer, free_port
 
 
 def test_client_round_trip(bbs):
@@ -52,46 +50,14 @@ def test_an_unreachable_bbs_is_an_os_error_callers_retry_on():
     assert isinstance(err.value, OSError)
 
 
-class CountingBBS(http.server.ThreadingHTTPServer):
-    """A stand-in BBS on loopback that counts connections and, with `drop_after`, closes
-    a kept connection silently after that many answers, as a server with an idle timeout
-    does between two of the client's requests."""
-
-    def __init__(self, drop_after: int = 0) -> None:
-        self.connections, self.requests, self.drop_after = 0, 0, drop_after
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                server.connections += 1
-                self.served = 0
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                server.requests += 1
-                body = json.dumps([{"cell_id": f"cell-{server.requests}"}]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                self.served += 1
-                if server.drop_after and self.served >= server.drop_after:
-                    self.close_connection = True  # no Connection: close header: a silent drop
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+def counting_bbs(drop_after: int = 0) -> CountingHTTPServer:
+    """A stand-in BBS whose /v1/cells names the request's number: each call ran once."""
+    return CountingHTTPServer(lambda path, n: (200, [{"cell_id": f"cell-{n}"}]), drop_after)
 
 
 def test_calls_on_one_thread_share_one_kept_connection(bbs):
-    counting = CountingBBS()
-    try:
-        client = BBSClient(f"http://127.0.0.1:{counting.server_address[1]}", timeout=5)
+    with counting_bbs() as counting:
+        client = BBSClient(counting.url, timeout=5)
         answers = [client.cells()[0]["cell_id"] for _ in range(20)]
         assert answers == [f"cell-{i}" for i in range(1, 21)]
         assert counting.connections == 1
@@ -102,27 +68,19 @@ def test_calls_on_one_thread_share_one_kept_connection(bbs):
         for _ in range(5):
             tls_client.cells()
         assert tls_client._conn._local.conn.sock is sock  # noqa: SLF001
-    finally:
-        counting.shutdown()
-        counting.server_close()
 
 
 def test_a_kept_connection_the_server_dropped_is_replaced_without_an_error():
-    counting = CountingBBS(drop_after=2)
-    try:
-        client = BBSClient(f"http://127.0.0.1:{counting.server_address[1]}", timeout=5)
+    with counting_bbs(drop_after=2) as counting:
+        client = BBSClient(counting.url, timeout=5)
         answers = [client.cells()[0]["cell_id"] for _ in range(6)]
         assert answers == [f"cell-{i}" for i in range(1, 7)]  # each request ran once
         assert counting.connections == 3
-    finally:
-        counting.shutdown()
-        counting.server_close()
 
 
 def test_each_thread_keeps_its_own_connection():
-    counting = CountingBBS()
-    try:
-        client = BBSClient(f"http://127.0.0.1:{counting.server_address[1]}", timeout=5)
+    with counting_bbs() as counting:
+        client = BBSClient(counting.url, timeout=5)
         threads = [threading.Thread(target=lambda: [client.cells() for _ in range(5)])
                    for _ in range(3)]
         for t in threads:
@@ -130,6 +88,3 @@ def test_each_thread_keeps_its_own_connection():
         for t in threads:
             t.join(10)
         assert counting.requests == 15 and counting.connections == 3
-    finally:
-        counting.shutdown()
-        counting.server_close()
