@@ -7,7 +7,7 @@ certificate for mutual TLS, or "skip validation". requests only takes file paths
 connection, so `TLSContextAdapter` hands urllib3 the context itself and keeps requests
 from adding CA files to it.
 
-Job code inside the containers stays on the standard library (`foundry/bbs/client.py`).
+Job code inside the containers stays on the standard library (`foundry/keepalive.py`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import http.client
 import ssl
 import threading
 import time
+import urllib.parse
 
 # A kept connection idle longer than this is replaced before use. The BBS and the CC
 # never close an idle one (a server that does is covered by the retry below); the rep's
@@ -21,12 +22,22 @@ REUSE_IDLE_S = 60.0
 
 class KeptConnection:
     """Per thread, one connection to `host:port`; https through `tls` (else the
-    default context) when `https`."""
+    default context) when `https`. Each request's path goes after `prefix`."""
 
     def __init__(self, host: str, port: int | None, https: bool = False,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, prefix: str = "") -> None:
         self.host, self.port, self.https, self.tls = host, port, https, tls
+        self.prefix = prefix
         self._local = threading.local()
+
+    @classmethod
+    def for_url(cls, url: str, tls: ssl.SSLContext | None = None) -> KeptConnection:
+        """To an http(s) base URL (its path the prefix); ValueError for any other."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url}: not an http(s) URL")
+        return cls(parts.hostname, parts.port, parts.scheme == "https", tls,
+                   parts.path.rstrip("/"))
 
     def _connection(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
         """This thread's connection and whether it was used before."""
@@ -62,7 +73,7 @@ class KeptConnection:
         while True:
             conn, reused = self._connection(timeout)
             try:
-                conn.request(method, path, body=data, headers=headers)
+                conn.request(method, self.prefix + path, body=data, headers=headers)
                 resp = conn.getresponse()
                 raw = resp.read()
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):

@@ -65,11 +65,10 @@ class BBSClient:
         self.address = address.rstrip("/")
         self.timeout = timeout
         self.tls = tls
-        url = urllib.parse.urlsplit(self.address)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"{address}: not an http(s) URL of the BBS")
-        self._prefix = url.path
-        self._conn = KeptConnection(url.hostname, url.port, url.scheme == "https", tls)
+        try:
+            self._conn = KeptConnection.for_url(self.address, tls)
+        except ValueError:
+            raise ValueError(f"{address}: not an http(s) URL of the BBS") from None
 
     @classmethod
     def from_files(cls, address: str, ca_file: str = "", cert_file: str = "",
@@ -90,7 +89,7 @@ class BBSClient:
     def _exchange(self, method: str, path: str, data: bytes | None,
                   timeout: float) -> tuple[int, bytes]:
         try:
-            return self._conn.exchange(method, self._prefix + path, data,
+            return self._conn.exchange(method, path, data,
                                        {"Content-Type": "application/json"}, timeout)
         except (OSError, http.client.HTTPException) as e:
             raise BBSUnavailable(f"cannot reach the BBS at {self.address}: {e}") from e

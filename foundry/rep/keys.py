@@ -46,8 +46,7 @@ class KeyPool:
         self.last_take = float("-inf")  # monotonic time of the last take()
         self._spares: queue.SimpleQueue[rsa.RSAPrivateKey] = queue.SimpleQueue()
         self._wanted = threading.Event()
-        self._wanted.set()
-        self._taken = threading.Event()  # wakes a filler waiting for quiet
+        self._wanted.set()  # set by each take(): wakes the filler, idle or waiting for quiet
         self.filler = threading.Thread(target=self._fill, name="key-pool", daemon=True)
         self.filler.start()
 
@@ -69,8 +68,8 @@ class KeyPool:
         while (left := self.last_take + self.quiet_s - time.monotonic()) > 0:
             if self._spares.qsize() < self.urgent:
                 return False
-            self._taken.wait(left)
-            self._taken.clear()
+            self._wanted.wait(left)  # the round after re-reads the pool: no take is lost
+            self._wanted.clear()
         return True
 
     def ready(self) -> int:
@@ -85,7 +84,6 @@ class KeyPool:
             key = self.make(self.key_size)
         self.last_take = time.monotonic()
         self._wanted.set()
-        self._taken.set()
         return key
 
 

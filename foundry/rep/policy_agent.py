@@ -21,7 +21,6 @@ import http.client
 import json
 import logging
 import threading
-import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -98,9 +97,7 @@ class PolicyAgent:
                  containers: Callable[[], list[tuple[str, str, str, str]]],
                  apply: Callable[[str, str], None], interval: float = POLL_INTERVAL) -> None:
         self.policy_url, self.bbs, self.cell_ip = policy_url.rstrip("/"), bbs, cell_ip
-        url = urllib.parse.urlsplit(self.policy_url)
-        self._path = url.path
-        self._server = KeptConnection(url.hostname or "", url.port, url.scheme == "https")
+        self._server = KeptConnection.for_url(self.policy_url)
         self.containers, self.apply, self.interval = containers, apply, interval
         self.applied: dict[str, str] = {}  # handle -> rules last installed
         self.policies: list[dict[str, Any]] = []
@@ -121,7 +118,7 @@ class PolicyAgent:
         """The policies whose source or destination is one of `app_guids`, on the agent's
         kept connection (a poll a second from each cell; a new one each time cost the CC
         a thread and both sides a TCP handshake). OSError/ValueError when it fails."""
-        path = f"{self._path}/networking/v1/internal/policies?id={','.join(sorted(app_guids))}"
+        path = f"/networking/v1/internal/policies?id={','.join(sorted(app_guids))}"
         try:
             status, raw = self._server.exchange("GET", path, None, {}, timeout=5)
         except http.client.HTTPException as exc:
