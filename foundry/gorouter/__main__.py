@@ -23,6 +23,7 @@ from foundry.gorouter.workers import (
     report_forever,
     stop_on_stdin_eof,
 )
+from foundry.heap import keep_reads_in_heap
 
 DEFAULT_CONFIG = "/var/vcap/jobs/gorouter/config/gorouter.yml"
 DEFAULT_SECRETS = "/var/vcap/jobs/gorouter/secrets"
@@ -33,6 +34,7 @@ async def _main(config_path: str, workers: int, worker: int, report_fd: int) -> 
     logging.getLogger().setLevel(cfg.logging_level.upper()
                                  if cfg.logging_level.upper() in logging._nameToLevel else "INFO")
     tune_gc()
+    keep_reads_in_heap()
     router = Router(cfg, worker=worker > 0, reuse_port=workers > 1)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
