@@ -9,9 +9,9 @@ consistent whatever sequence of registers and unregisters arrives.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
+import msgspec
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -126,8 +126,8 @@ def test_registry_payload_is_accepted_or_invalid(payload: bytes) -> None:
 
 
 def encode(msg) -> bytes:
-    d = dataclasses.asdict(msg)
-    d["options"] = {"loadbalancing": d.pop("load_balancing")}
+    d = msgspec.structs.asdict(msg)
+    d["options"] = msgspec.structs.asdict(msg.options) if msg.options is not None else None
     return json.dumps(d).encode()
 
 

@@ -202,3 +202,24 @@ def test_lookup_with_instance_is_a_throwaway_one_endpoint_pool() -> None:
     assert surgical.is_empty()
     assert len(reg.lookup("app.example.com", "/").endpoints) == 2
     assert reg.num_endpoints() == 2
+
+
+def test_endpoint_takes_each_field_from_its_own_message_field() -> None:
+    """endpoint_for builds the Endpoint positionally (for speed): every field distinct
+    here, so a field out of order shows as a wrong value."""
+    m = parse_registry_message(json.dumps({
+        "host": "10.0.0.9", "port": 8080, "tls_port": 61443, "uris": ["a.example.com"],
+        "app": "app-x", "private_instance_id": "guid-x", "private_instance_index": "7",
+        "server_cert_domain_san": "san-x", "tags": {"component": "c"},
+        "stale_threshold_in_seconds": 30, "route_service_url": "https://rs",
+        "isolation_segment": "seg", "endpoint_updated_at_ns": 42, "protocol": "http2",
+        "availability_zone": "z1", "options": {"loadbalancing": "least-connection"}}).encode())
+    e = Registry(clock=Clock(5.0)).endpoint_for(m)
+    assert (e.host, e.port, e.tls, e.app_id, e.private_instance_id, e.private_instance_index,
+            e.server_cert_domain_san, e.tags, e.protocol, e.stale_threshold,
+            e.route_service_url, e.isolation_segment, e.availability_zone,
+            e.endpoint_updated_at_ns, e.load_balancing_algorithm, e.updated_at, e.failed_at,
+            e.in_flight, e.key) == (
+        "10.0.0.9", 61443, True, "app-x", "guid-x", "7", "san-x", {"component": "c"},
+        "http2", 30.0, "https://rs", "seg", "z1", 42, "least-connection", 5.0, None, 0,
+        "10.0.0.9:61443")
