@@ -1,14 +1,17 @@
 """Benchmark: cflab's gorouter vs nginx doing the same job, plus registry throughput.
 
-    python bench/bench_gorouter.py [--duration 8] [--routes 100000]
+    python bench/bench_gorouter.py [--duration 5] [--rounds 3] [--routes 100000]
 
 Both proxies route by Host over 100,000 registered routes to one TLS backend
 (nginx serving 1 KiB, cert = an instance identity, verified with the
 instance-identity CA and SAN = instance guid), with keep-alive on both sides.
 The same asyncio load generator drives both at concurrency 2 and 50, first
 with one process each, then with one process per core (router `--workers`,
-nginx `worker_processes`). The gate from routing-perf-release is >= 1000 req/s
-with p90 <= 8 ms at c=2.
+nginx `worker_processes`), in rounds that alternate the two (medians printed).
+The gate from routing-perf-release is >= 1000 req/s with p90 <= 8 ms at c=2;
+the floors are issue #14's (0.9x nginx at c=2, 0.44x at c=50, one process each;
+100k registrations/s). They are printed as PASS/FAIL, not an exit code: on a
+shared 2-core machine one run can land on either side of them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,24 +61,31 @@ def host_of(i: int) -> str:
 
 
 # -- registry throughput ---------------------------------------------------------
-def bench_registry(n: int) -> float:
+def bench_registry(n: int, rounds: int = 3) -> float:
+    """New registrations and refreshes per second, each the median of `rounds` passes
+    (a fresh registry each): single passes here move by 10-20% with the machine."""
     payloads = [json.dumps({
         "host": f"10.0.{i % 250}.{i % 200}", "port": 61000 + i % 1000, "tls_port": 61001,
         "uris": [host_of(i)], "app": "app-guid", "private_instance_id": f"guid-{i}",
         "private_instance_index": "0", "server_cert_domain_san": f"guid-{i}",
         "tags": {"component": "route-emitter"}}).encode() for i in range(n)]
     tune_gc()  # as the router process does at start
-    reg = Registry(clock=time.monotonic)
-    t0 = time.perf_counter()
-    for p in payloads:
-        reg.handle("router.register", p)
-    first = n / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for p in payloads:  # heartbeats: the steady state
-        reg.handle("router.register", p)
-    refresh = n / (time.perf_counter() - t0)
+    firsts, refreshes = [], []
+    for _ in range(rounds):
+        reg = Registry(clock=time.monotonic)
+        t0 = time.perf_counter()
+        for p in payloads:
+            reg.handle("router.register", p)
+        firsts.append(n / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for p in payloads:  # heartbeats: the steady state
+            reg.handle("router.register", p)
+        refreshes.append(n / (time.perf_counter() - t0))
+        del reg
+    first, refresh = statistics.median(firsts), statistics.median(refreshes)
     print(f"registry: {first:,.0f} new registrations/s, {refresh:,.0f} refreshes/s "
-          f"({n:,} messages, parse+validate+apply)")
+          f"({n:,} messages, parse+validate+apply; median of {rounds} passes, "
+          f"new {min(firsts):,.0f}-{max(firsts):,.0f})")
     return min(first, refresh)
 
 
@@ -101,6 +112,11 @@ async def _client(port: int, routes: int, deadline: float, lat: list[float],
                 errors.append(status)
     finally:
         writer.close()
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median throughput (its latencies and CPU figure with it)."""
+    return sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
 
 
 def cpu_seconds(pid: int, children: bool = False) -> float:
@@ -168,14 +184,16 @@ http {{
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--routes", type=int, default=100_000)
-    ap.add_argument("--duration", type=float, default=8.0)
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="runs per figure; gorouter and nginx alternate, medians reported")
     ap.add_argument("--no-fast-path", action="store_true",
                     help="every gorouter request on the stream path (CFLAB_GOROUTER_FAST_PATH=0)")
     args = ap.parse_args()
     procs: list[subprocess.Popen] = []
     d = tempfile.mkdtemp(prefix="bench-gorouter-")
     try:
-        bench_registry(args.routes)
+        registrations = bench_registry(args.routes)
 
         guid = new_instance_guid()
         root = new_ca("application_ca")
@@ -291,27 +309,39 @@ def main() -> None:
             wait_for(lambda rp=router_port: all_route(rp, host_of(args.routes - 1)), 120,
                      "every router process has the routes")
 
-        results = {}
+        # Rounds, gorouter and nginx back to back in turn (who goes first alternates):
+        # the machine's drift (steal, neighbours) hits both sides of each paired ratio.
+        runs: dict[tuple[str, int, int], list[dict]] = {}
+        ratios: dict[tuple[int, int], list[float]] = {}
         for n in PROCS:
-            for name, port in (("gorouter", routers[n][0]), ("nginx", nginx_ports[n])):
-                pid = pids.get(n) if name == "gorouter" and n == 1 else None
-                for c in (2, 50):
-                    results[(name, n, c)] = load(port, args.routes, c, args.duration, pid)
+            for c in (2, 50):
+                for r in range(args.rounds):
+                    pair = [("gorouter", routers[n][0]), ("nginx", nginx_ports[n])]
+                    for name, port in pair if r % 2 == 0 else pair[::-1]:
+                        pid = pids.get(n) if name == "gorouter" and n == 1 else None
+                        runs.setdefault((name, n, c), []).append(
+                            load(port, args.routes, c, args.duration, pid))
+                    g, x = runs[("gorouter", n, c)][-1], runs[("nginx", n, c)][-1]
+                    ratios.setdefault((n, c), []).append(g["rps"] / x["rps"])
         if 0 in routers:
             for c in (2, 50):
-                results[("gorouter-stream", 1, c)] = load(routers[0][0], args.routes, c,
-                                                          args.duration, pids[0])
+                runs[("gorouter-stream", 1, c)] = [
+                    load(routers[0][0], args.routes, c, args.duration, pids[0])
+                    for _ in range(args.rounds)]
+        results = {key: median_run(rs) for key, rs in runs.items()}
         print(f"\n{'':16}{'procs':>6}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
-              f"{'p99 ms':>9}{'errors':>8}{'CPU us/req':>11}")
+              f"{'p99 ms':>9}{'errors':>8}{'CPU us/req':>11}   (the median of {args.rounds} "
+              f"runs of {args.duration:g} s)")
         for (name, n, c), r in results.items():
             cpu = f"{r['cpu_us']:>11.0f}" if r["cpu_us"] == r["cpu_us"] else f"{'-':>11}"
             print(f"{name:16}{n:>6}{c:>5}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p90']:>9.2f}"
                   f"{r['p99']:>9.2f}{r['errors']:>8}{cpu}")
-        for n in PROCS:
-            for c in (2, 50):
-                g, x = results[("gorouter", n, c)], results[("nginx", n, c)]
-                print(f"{n} process(es), c={c}: gorouter/nginx throughput ratio "
-                      f"{g['rps'] / x['rps']:.2f}, p90 ratio {g['p90'] / x['p90']:.2f}")
+        ratio = {key: statistics.median(rs) for key, rs in ratios.items()}
+        for (n, c), rs in ratios.items():
+            g, x = results[("gorouter", n, c)], results[("nginx", n, c)]
+            print(f"{n} process(es), c={c}: gorouter/nginx throughput ratio {ratio[(n, c)]:.2f} "
+                  f"(median of the rounds: {', '.join(f'{v:.2f}' for v in rs)}), "
+                  f"p90 ratio {g['p90'] / x['p90']:.2f}")
         if 0 in routers:
             gains = ", ".join(f"{results[('gorouter', 1, c)]['rps'] / results[('gorouter-stream', 1, c)]['rps']:.2f}x at c={c}"
                               for c in (2, 50))
@@ -324,10 +354,17 @@ def main() -> None:
         print(f"routing-perf gate (>=1000 req/s, p90<=8 ms at c=2, one process): "
               f"{'PASS' if ok else 'FAIL'}")
         n = PROCS[-1]
-        half = all(results[("gorouter", n, c)]["rps"] >= 0.5 * results[("nginx", n, c)]["rps"]
-                   for c in (2, 50))
+        half = all(ratio[(n, c)] >= 0.5 for c in (2, 50))
         print(f"half of nginx's throughput with {n} processes each (gorouter, like any Go "
               f"program, uses every core): {'PASS' if half else 'FAIL'}")
+        # issue #14's floors: what a change to the router must not fall below
+        for what, value, floor in (
+                ("one process, c=2: gorouter/nginx", ratio[(1, 2)], 0.9),
+                ("one process, c=50: gorouter/nginx", ratio[(1, 50)], 0.44)):
+            print(f"floor {what} >= {floor:.2f}x: {'PASS' if value >= floor else 'FAIL'} "
+                  f"({value:.2f}x)")
+        print(f"floor registry >= 100,000 registrations/s: "
+              f"{'PASS' if registrations >= 100_000 else 'FAIL'} ({registrations:,.0f}/s)")
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)

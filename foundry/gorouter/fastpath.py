@@ -36,7 +36,7 @@ class FastAttempt:
         self.proxy, self.cp, self.x, self.conn = proxy, cp, x, conn
         x.attempt(ep, time.time())
         conn.protocol.expect(self, x.req.method)
-        conn.writer.write(backend_request_head(x.req, x.ctx, ep))
+        cp.cork.write(conn.writer.transport, backend_request_head(x.req, x.ctx, ep))
 
     # -- ResponseWaiter --------------------------------------------------------------
     def on_response(self, resp: ResponseHead, body: bytes) -> None:
@@ -56,7 +56,7 @@ class FastAttempt:
         head_out = proxy.response_head(x, resp, close_client)
         rec.status = resp.status
         if not cp.closed:
-            cp.transport.write(head_out + body if body else head_out)
+            cp.send(head_out + body if body else head_out)
         rec.bytes_sent = len(body)
         if resp.keep_alive:
             proxy.transport.release(conn)

@@ -7,6 +7,10 @@ heads are framed in `data_received` and bodiless requests are routed there
 (`Proxy.serve_fast`). While a request is in flight, pipelined bytes wait in
 `buf`. A request with a body or an upgrade hands the connection to the stream
 loop (`Proxy.serve_stream`) for the rest of its life.
+
+Answers and backend requests of the callback path go through the loop's Cork
+(cork.py); before anything is written to the client directly, what it corked is
+sent first.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from foundry.gorouter.cork import Cork
 from foundry.gorouter.deadline import CLIENT_IDLE_TIMEOUT, Deadline
 from foundry.gorouter.framing import HeadTooLarge, split_head
 from foundry.gorouter.http11 import HTTPError, RequestHead, parse_request_head
@@ -49,6 +54,8 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
         # armed while waiting for the next request; the stream loop has its own
         self.idle = Deadline(loop, CLIENT_IDLE_TIMEOUT, self._idle_expired)
         self.task: asyncio.Task | None = None
+        self.cork: Cork = proxy.cork_for(loop)
+        self.corked = -1  # the cork's generation at this connection's last corked write
 
     # -- asyncio callbacks -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -96,10 +103,20 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
             self._serve_next()
 
     # -- requests ------------------------------------------------------------------
+    def send(self, data: bytes) -> None:
+        """An answer, sent once the loop is through its ready events (cork.py)."""
+        self.corked = self.cork.write(self.transport, data)
+
+    def _uncork(self) -> None:
+        """Before a direct write: what this connection corked goes out first."""
+        if self.cork.pending_on(self.corked):
+            self.cork.flush()
+
     def _serve_next(self) -> None:
         while not (self.busy or self.stream or self.closed):
             if self.write_paused:  # the client reads slower than we answer: wait for it
                 return
+            self._uncork()  # a pipelined request may be answered at once
             buf = self.buf
             try:
                 n = split_head(buf, self.limit)
@@ -134,9 +151,15 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
                 return
             self.idle.arm()
 
+    def request_begun(self) -> None:
+        """A request is in flight until request_done()."""
+        self.busy = True
+        self.cork.in_flight += 1
+
     def request_done(self, keep: bool) -> None:
         """The request in flight has been answered."""
         self.busy = False
+        self.cork.in_flight -= 1
         if not keep:
             self._close()
             return
@@ -149,6 +172,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
 
     def to_stream(self, req: RequestHead, received_at: float) -> None:
         """Hand the connection, from `req` on, to the stream loop."""
+        self._uncork()
         self.stream = True
         self.idle.cancel()
         if self.buf:
@@ -165,6 +189,7 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
     def _close(self, last: bytes = b"") -> None:
         if self.closed:
             return
+        self._uncork()
         self.closed = True
         if last:
             self.transport.write(last)

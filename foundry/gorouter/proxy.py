@@ -23,6 +23,7 @@ from foundry.gorouter import classifier as cls
 from foundry.gorouter.accesslog import AccessLogRecord, AccessLogWriter
 from foundry.gorouter.classifier import Failure, FailureKind, Phase, classify
 from foundry.gorouter.config import Config
+from foundry.gorouter.cork import Cork
 from foundry.gorouter.deadline import CLIENT_IDLE_TIMEOUT, Deadline
 from foundry.gorouter.exchange import Exchange
 from foundry.gorouter.fastpath import FastAttempt
@@ -92,6 +93,13 @@ class Proxy:
         self.sticky_names = frozenset(cfg.sticky_session_cookie_names)
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
+        self.cork: Cork | None = None
+
+    def cork_for(self, loop: asyncio.AbstractEventLoop) -> Cork:
+        """The callback path's write batch on `loop` (one per loop: tests make several)."""
+        if self.cork is None or self.cork.loop is not loop:
+            self.cork = Cork(loop)
+        return self.cork
 
     async def start(self, host: str = "0.0.0.0", port: int | None = None,
                     reuse_port: bool = False) -> None:
@@ -309,7 +317,7 @@ class Proxy:
                 return keep
             conn = self.transport.get_idle(ep)
             keep = None
-            cp.busy = True
+            cp.request_begun()
             if conn is None:  # dialling (and TLS) is the stream path's job
                 x.ep, x.started = ep, time.time()
                 cp.run(self.resume(cp, x, None))

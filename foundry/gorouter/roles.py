@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from foundry.gorouter.accesslog import AccessLogRecord
 from foundry.gorouter.config import Config
+from foundry.gorouter.cork import Cork
 from foundry.gorouter.exchange import Exchange
 from foundry.gorouter.http11 import HTTPError, RequestHead, ResponseHead
 from foundry.gorouter.transport import Resume, Transport
@@ -25,7 +26,10 @@ class ClientConnection(Protocol):
     closed: bool
     client_addr: str
     transport: asyncio.Transport
+    cork: Cork
 
+    def send(self, data: bytes) -> None: ...
+    def request_begun(self) -> None: ...
     def request_done(self, keep: bool) -> None: ...
     def run(self, coro: Coroutine[Any, Any, None]) -> None: ...
 
@@ -36,6 +40,7 @@ class ProxyCore(Protocol):
     cfg: Config
     transport: Transport
 
+    def cork_for(self, loop: asyncio.AbstractEventLoop) -> Cork: ...
     def head_too_large(self) -> bytes: ...
     def bad_request(self, e: HTTPError, client_addr: str) -> bytes: ...
     def serve_fast(self, cp: Any, req: RequestHead, received_at: float) -> bool | None: ...
