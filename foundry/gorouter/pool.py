@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from enum import Enum
+
+import msgspec
 
 ROUND_ROBIN = "round-robin"
 LEAST_CONNECTION = "least-connection"
 LB_ALGORITHMS = (ROUND_ROBIN, LEAST_CONNECTION)
 
 
-@dataclass(slots=True, eq=False)
-class Endpoint:
-    """One backend address of a route, as registered over NATS."""
+class Endpoint(msgspec.Struct, eq=False, gc=False):
+    """One backend address of a route, as registered over NATS.
+
+    A msgspec Struct that the garbage collector does not track (it refers to no
+    container but its tags, a dict of strings): 100k routes are 100k endpoints, and
+    every collection pass would walk them all.
+    """
 
     host: str
     port: int
@@ -29,7 +34,7 @@ class Endpoint:
     private_instance_id: str = ""
     private_instance_index: str = ""
     server_cert_domain_san: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = {}
     protocol: str = "http1"
     stale_threshold: float = 120.0
     route_service_url: str = ""
