@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import statistics
@@ -25,30 +24,19 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_gorouter import (  # noqa: E402
-    NATS_SERVER,
-    NGINX,
     all_route,
     host_of,
     load,
-    nginx_conf,
-    port_open,
+    metric,
     publish_routes,
     register_frames,
+    start_backend,
+    start_nats,
     wait_for,
+    write_router_config,
 )
 
-from foundry import httpclient  # noqa: E402
-from foundry.pki import issue_instance_identity, new_ca, new_instance_guid  # noqa: E402
 from tests.support import free_port  # noqa: E402
-
-
-def metric(status_port: int, name: str) -> float:
-    with httpclient.session() as http:
-        text = http.get(f"http://127.0.0.1:{status_port}/metrics", timeout=5).text
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
 
 
 def main() -> None:
@@ -65,42 +53,12 @@ def main() -> None:
     d = tempfile.mkdtemp(prefix="ab-gorouter-")
     procs: list[subprocess.Popen] = []
     try:
-        guid = new_instance_guid()
-        root = new_ca("application_ca")
-        inst = issue_instance_identity(new_ca("instanceIdentityCA", issuer=root), guid,
-                                       ["app:bench"], "127.0.0.1")
-        for name, data in {"cert": inst.chain_pem, "key": inst.key_pem}.items():
-            with open(os.path.join(d, name), "wb") as f:
-                f.write(data)
-        backend_port = free_port()
-        conf = nginx_conf(d, f"""
-    server {{
-        listen 127.0.0.1:{backend_port} ssl;
-        ssl_certificate {d}/cert; ssl_certificate_key {d}/key;
-        keepalive_requests 1000000;
-        location / {{ default_type text/plain; return 200 "{'x' * 1024}"; }}
-    }}""")
-        procs.append(subprocess.Popen([NGINX, "-c", conf, "-e", f"{d}/nginx-error.log"],
-                                      stderr=subprocess.DEVNULL))
-        wait_for(lambda: port_open(backend_port), 20, "backend nginx")
-        nats_port = free_port()
-        procs.append(subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(nats_port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_for(lambda: port_open(nats_port), 20, "nats-server")
+        guid, root, backend_port = start_backend(d, procs)
+        nats_port = start_nats(procs)
         routers: list[tuple[int, int, int]] = []  # router port, status port, pid
         for i, checkout in enumerate(args.checkouts):
             port, status = free_port(), free_port()
-            cfg = os.path.join(d, f"gorouter-{i}.yml")
-            with open(cfg, "w") as f:
-                json.dump({
-                    "port": port, "status": {"port": status, "user": "u", "pass": "p",
-                                             "routes": {"port": free_port()}},
-                    "nats": {"hosts": [{"hostname": "127.0.0.1", "port": nats_port}]},
-                    "ca_certs": [root.cert_pem.decode()],
-                    "start_response_delay_interval": "0s",
-                    "access_log": {"file": os.path.join(d, f"access-{i}.log"),
-                                   "enable_streaming": False},
-                    "logging": {"level": "warning"}}, f)
+            cfg = write_router_config(d, "AB"[i], (port, status, free_port()), nats_port, root)
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "foundry.gorouter", "-c", cfg], cwd=checkout,
                 stdout=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=checkout)))

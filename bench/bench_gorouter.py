@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from foundry import httpclient  # noqa: E402
 from foundry.gorouter.registry import Registry  # noqa: E402
 from foundry.gorouter.router import tune_gc  # noqa: E402
-from foundry.pki import issue_instance_identity, new_ca, new_instance_guid  # noqa: E402
+from foundry.pki import Credential, issue_instance_identity, new_ca, new_instance_guid  # noqa: E402
 from orchestrator import waiting  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
@@ -181,6 +181,66 @@ http {{
     return path
 
 
+def metric(status_port: int, name: str) -> float:
+    """One value from a router's /metrics (0 when absent)."""
+    with httpclient.session() as http:
+        text = http.get(f"http://127.0.0.1:{status_port}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def start_backend(d: str, procs: list[subprocess.Popen]) -> tuple[str, Credential, int]:
+    """The TLS backend (nginx answering 1 KiB) with an instance identity: its instance
+    guid, the root CA routers must trust, and its port. Also writes cert, key, ca in d."""
+    guid = new_instance_guid()
+    root = new_ca("application_ca")
+    inst = issue_instance_identity(new_ca("instanceIdentityCA", issuer=root), guid,
+                                   ["app:bench"], "127.0.0.1")
+    for name, data in {"cert": inst.chain_pem, "key": inst.key_pem, "ca": root.cert_pem}.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    port = free_port()
+    conf = nginx_conf(d, f"""
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {d}/cert; ssl_certificate_key {d}/key;
+        keepalive_requests 1000000;
+        location / {{ default_type text/plain; return 200 "{'x' * 1024}"; }}
+    }}""")
+    procs.append(subprocess.Popen([NGINX, "-c", conf, "-e", f"{d}/nginx-error.log"],
+                                  stderr=subprocess.DEVNULL))
+    wait_for(lambda: port_open(port), 20, "backend nginx")
+    return guid, root, port
+
+
+def start_nats(procs: list[subprocess.Popen]) -> int:
+    port = free_port()
+    procs.append(subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_for(lambda: port_open(port), 20, "nats-server")
+    return port
+
+
+def write_router_config(d: str, tag: str, ports: tuple[int, int, int], nats_port: int,
+                        root: Credential) -> str:
+    """A gorouter config (JSON is YAML) for (router, status, routes) ports; its path."""
+    router_port, status_port, routes_port = ports
+    path = os.path.join(d, f"gorouter-{tag}.yml")
+    with open(path, "w") as f:
+        json.dump({
+            "port": router_port,
+            "status": {"port": status_port, "user": "u", "pass": "p",
+                       "routes": {"port": routes_port}},
+            "nats": {"hosts": [{"hostname": "127.0.0.1", "port": nats_port}]},
+            "ca_certs": [root.cert_pem.decode()], "start_response_delay_interval": "0s",
+            "access_log": {"file": os.path.join(d, f"access-{tag}.log"),
+                           "enable_streaming": False},
+            "logging": {"level": "warning"}}, f)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--routes", type=int, default=100_000)
@@ -195,27 +255,7 @@ def main() -> None:
     try:
         registrations = bench_registry(args.routes)
 
-        guid = new_instance_guid()
-        root = new_ca("application_ca")
-        ica = new_ca("instanceIdentityCA", issuer=root)
-        inst = issue_instance_identity(ica, guid, ["app:bench"], "127.0.0.1")
-        files = {"cert": inst.chain_pem, "key": inst.key_pem, "ca": root.cert_pem}
-        for name, data in files.items():
-            with open(os.path.join(d, name), "wb") as f:
-                f.write(data)
-
-        backend_port = free_port()
-        payload = "x" * 1024
-        backend = nginx_conf(d, f"""
-    server {{
-        listen 127.0.0.1:{backend_port} ssl;
-        ssl_certificate {d}/cert; ssl_certificate_key {d}/key;
-        keepalive_requests 1000000;
-        location / {{ default_type text/plain; return 200 "{payload}"; }}
-    }}""")
-        procs.append(subprocess.Popen([NGINX, "-c", backend, "-e", f"{d}/nginx-error.log"],
-                                      stderr=subprocess.DEVNULL))
-        wait_for(lambda: port_open(backend_port), 20, "backend nginx")
+        guid, root, backend_port = start_backend(d, procs)
 
         # nginx as the router: Host → upstream, TLS verify with SAN = instance guid.
         with open(os.path.join(d, "routes.map"), "w") as f:
@@ -247,34 +287,13 @@ def main() -> None:
                                           stderr=subprocess.DEVNULL))
             wait_for(lambda port=port: port_open(port), 30, "proxy nginx")
 
-        nats_port = free_port()
-        procs.append(subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(nats_port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_for(lambda: port_open(nats_port), 20, "nats-server")
+        nats_port = start_nats(procs)
         repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-        def metric(status_port: int, name: str) -> float:
-            url = f"http://127.0.0.1:{status_port}/metrics"
-            with httpclient.session() as http:
-                text = http.get(url, timeout=5).text
-            for line in text.splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-            return 0.0
-
         def start_router(procs_n: int, fast_path: bool) -> tuple[int, int]:
-            router_port, status_port, routes_port = free_port("0.0.0.0"), free_port("0.0.0.0"), free_port()
-            cfg = os.path.join(d, f"gorouter-{procs_n}-{fast_path}.yml")
-            with open(cfg, "w") as f:
-                json.dump({
-                    "port": router_port,
-                    "status": {"port": status_port, "user": "u", "pass": "p",
-                               "routes": {"port": routes_port}},
-                    "nats": {"hosts": [{"hostname": "127.0.0.1", "port": nats_port}]},
-                    "ca_certs": [root.cert_pem.decode()], "start_response_delay_interval": "0s",
-                    "access_log": {"file": os.path.join(d, f"access-{procs_n}-{fast_path}.log"),
-                                   "enable_streaming": False},
-                    "logging": {"level": "warning"}}, f)  # JSON is YAML
+            router_port, status_port = free_port("0.0.0.0"), free_port("0.0.0.0")
+            cfg = write_router_config(d, f"{procs_n}-{fast_path}",
+                                      (router_port, status_port, free_port()), nats_port, root)
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "foundry.gorouter", "-c", cfg, "--workers", str(procs_n)],
                 cwd=repo, stdout=subprocess.DEVNULL,
