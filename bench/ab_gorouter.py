@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from bench_gorouter import (  # noqa: E402
     register_frames,
     start_backend,
     start_nats,
+    stop_all,
     wait_for,
     write_router_config,
 )
@@ -88,13 +88,7 @@ def main() -> None:
         print(f"B/A at {args.conc} clients: throughput {statistics.median(ratios):.2f}x, "
               f"CPU a request {statistics.median(cpu):.2f}x (medians of {args.pairs} pairs)")
     finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs, d)
 
 
 if __name__ == "__main__":

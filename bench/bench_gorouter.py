@@ -241,6 +241,18 @@ def write_router_config(d: str, tag: str, ports: tuple[int, int, int], nats_port
     return path
 
 
+def stop_all(procs: list[subprocess.Popen], d: str) -> None:
+    """SIGTERM in reverse start order, a kill after 10 s; the work folder removed."""
+    for p in reversed(procs):
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--routes", type=int, default=100_000)
@@ -385,14 +397,7 @@ def main() -> None:
         print(f"floor registry >= 100,000 registrations/s: "
               f"{'PASS' if registrations >= 100_000 else 'FAIL'} ({registrations:,.0f}/s)")
     finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(d, ignore_errors=True)
+        stop_all(procs, d)
 
 
 def all_route(port: int, host: str, connections: int = 32) -> bool:
