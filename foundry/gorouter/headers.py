@@ -33,13 +33,30 @@ class RequestContext:
     b3: list[tuple[str, str]]
 
 
+def _new_trace() -> tuple[str, str]:
+    """A 128-bit trace id and a 64-bit span id, in hex. They need uniqueness, not
+    secrecy: no getrandom() syscall per request."""
+    ids = f"{_rand(192):048x}"
+    return ids[:32], ids[32:]
+
+
 def _uuid_from_hex(h: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+# the request headers request_context reads; most requests carry none of them
+_CONTEXT_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-request-start",
+                              "x-b3-traceid", "x-b3-spanid", "b3"})
 
 
 def request_context(req: RequestHead, client_ip: str, proto: str, now: float) -> RequestContext:
     """Header values shared by all attempts of one request (request id, XFF, B3...)."""
     idx = req.index
+    if idx.keys().isdisjoint(_CONTEXT_HEADERS):  # the common case, in one set test
+        trace, span = _new_trace()
+        return RequestContext(_uuid_from_hex(trace), client_ip, proto, str(int(now * 1000)),
+                              [("X-B3-TraceId", trace), ("X-B3-SpanId", span),
+                               ("b3", f"{trace}-{span}")])
     xff = ", ".join(idx.get("x-forwarded-for", ()))
     xfp = (idx.get("x-forwarded-proto") or ("",))[0]
     xrs = (idx.get("x-request-start") or ("",))[0]
@@ -54,11 +71,9 @@ def request_context(req: RequestHead, client_ip: str, proto: str, now: float) ->
         trace, span = parts[0], parts[1]
         b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span)]
     else:
-        # Trace ids need uniqueness, not secrecy: skip a getrandom() syscall per request.
-        ids = f"{_rand(192):048x}"  # a 128-bit trace id and a 64-bit span id
-        trace, span = ids[:32], ids[32:]
+        trace, span = _new_trace()
         b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span), ("b3", f"{trace}-{span}")]
-        return RequestContext(  # the common case: no tracing headers came in
+        return RequestContext(  # no tracing headers came in (XFF or the like did)
             request_id=_uuid_from_hex(trace),
             x_forwarded_for=f"{xff}, {client_ip}" if xff else client_ip,
             x_forwarded_proto=xfp or proto,
@@ -104,10 +119,9 @@ def backend_request_head(req: RequestHead, ctx: RequestContext, endpoint: Endpoi
     return "\r\n".join(out).encode("latin-1")
 
 
-def client_response_head(resp: ResponseHead, request_id: str, *, close: bool,
-                         extra_cookie: str | None) -> bytes:
-    """The head relayed to the client: hop-by-hop dropped, request id and sticky cookie added."""
-    upgrade = resp.status == 101
+def _relayed(resp: ResponseHead, upgrade: bool) -> tuple[str, bool]:
+    """The status line and the backend's headers the client gets, CRLF-joined, and
+    whether they carry an X-Vcap-Request-Id."""
     tokens = resp.connection_tokens
     drop = HOP_BY_HOP if tokens <= HOP_BY_HOP else HOP_BY_HOP | tokens
     out = [status_line(resp.status)]  # Go writes its own reason phrase
@@ -119,6 +133,23 @@ def client_response_head(resp: ResponseHead, request_id: str, *, close: bool,
         if lk == "x-vcap-request-id":
             has_request_id = True
         out.append(f"{k}: {v}")
+    return "\r\n".join(out), has_request_id
+
+
+def client_response_head(resp: ResponseHead, request_id: str, *, close: bool,
+                         extra_cookie: str | None) -> bytes:
+    """The head relayed to the client: hop-by-hop dropped, request id and sticky cookie added.
+
+    The relayed part depends on the response head alone, and framing.parse_response_memo
+    hands out one head per distinct backend head: it is worked out once and kept on it."""
+    upgrade = resp.status == 101
+    if upgrade:
+        kept, has_request_id = _relayed(resp, True)
+    elif (relayed := resp.relayed) is not None:
+        kept, has_request_id = relayed
+    else:
+        kept, has_request_id = resp.relayed = _relayed(resp, False)
+    out = [kept]
     if not has_request_id:
         out.append(f"X-Vcap-Request-Id: {request_id}")
     if extra_cookie:

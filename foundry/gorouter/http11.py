@@ -77,6 +77,8 @@ class RequestHead(Head):
 class ResponseHead(Head):
     status: int = 200
     reason: str = ""
+    # what headers.client_response_head relays of it, worked out on first use
+    relayed: tuple[str, bool] | None = field(default=None, compare=False, repr=False)
 
 
 def _split(data: bytes) -> tuple[bytes, bytes]:
@@ -105,24 +107,39 @@ _CTL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def _parse_fields(block: bytes, head: Head) -> dict[str, list[str]]:
     """Header lines into head.headers and head.index. A well-formed block is taken in
     two regex passes and a split; anything else goes line by line to name the error."""
-    seen = head.index
     if block:
         text = block.decode("latin-1") + "\r\n"
         if _CTL_TEXT.search(text) is None and _FIELDS_TEXT.fullmatch(text):
-            pairs: list[tuple[str, str]] = []
-            for line in text[:-2].split("\r\n"):  # each line is token ":" value
-                name, _, value = line.partition(":")
-                pairs.append((name, value.strip(" \t")))
+            pairs = _pairs(text)
         else:
             pairs = _fields_by_line(block.split(b"\r\n"))
-        head.headers = pairs
-        for n, v in pairs:
-            ln = n.lower()
-            values = seen.get(ln)
-            if values is None:
-                seen[ln] = [v]
-            else:
-                values.append(v)
+        return _index_fields(pairs, head)
+    return _connection_tokens(head, head.index)
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    """(name, value) from field lines that _FIELDS_TEXT matched, each ending CRLF."""
+    pairs: list[tuple[str, str]] = []
+    for line in text[:-2].split("\r\n"):  # each line is token ":" value
+        name, _, value = line.partition(":")
+        pairs.append((name, value.strip(" \t")))
+    return pairs
+
+
+def _index_fields(pairs: list[tuple[str, str]], head: Head) -> dict[str, list[str]]:
+    head.headers = pairs
+    seen = head.index
+    for n, v in pairs:
+        ln = n.lower()
+        values = seen.get(ln)
+        if values is None:
+            seen[ln] = [v]
+        else:
+            values.append(v)
+    return _connection_tokens(head, seen)
+
+
+def _connection_tokens(head: Head, seen: dict[str, list[str]]) -> dict[str, list[str]]:
     conn = seen.get("connection")
     if conn and len(conn) == 1 and "," not in conn[0]:
         token = conn[0].strip().lower()
@@ -170,10 +187,39 @@ def _framing(head: Head, seen: dict[str, list[str]]) -> None:
         head.content_length = int(value)
 
 
+# The common request line, whole: a token method, a target without blanks or controls,
+# HTTP/1.x. Anything else (and every error message) is the line-by-line parser's.
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) HTTP/1\.(\d)")
+_VERSIONS = {b"0": "HTTP/1.0", b"1": "HTTP/1.1"}
+
+
 def parse_request_head(data: bytes, max_header_bytes: int = MAX_HEADER_BYTES) -> RequestHead:
-    """Parse a request head ending in CRLFCRLF; raises HTTPError."""
+    """Parse a request head ending in CRLFCRLF; raises HTTPError.
+
+    A well-formed head is taken by three regexes (request line, controls, field lines),
+    which between them also refuse every bare CR or LF; a head they do not match is
+    parsed again step by step, which names the error (the fuzz tests hold both to the
+    same result)."""
     if len(data) > max_header_bytes:
         raise HTTPError(431, "Request Header Fields Too Large")
+    eol = data.find(b"\r\n")
+    m = _REQUEST_LINE.fullmatch(data, 0, eol) if eol > 0 else None
+    if m is not None and data.endswith(b"\r\n\r\n") and eol + 4 <= len(data):
+        text = data[eol + 2:-2].decode("latin-1")  # the field lines, each ending CRLF
+        if _CTL_TEXT.search(text) is None and _FIELDS_TEXT.fullmatch(text):
+            method, target, minor = m.groups()
+            version = _VERSIONS.get(minor) or f"HTTP/1.{minor.decode()}"
+            head = RequestHead(method=method.decode("ascii"), target=target.decode("latin-1"),
+                               version=version)
+            if text:
+                _index_fields(_pairs(text), head)
+            else:
+                _connection_tokens(head, head.index)
+            return _request_semantics(head, head.index, minor != b"0")
+    return _parse_request_stepwise(data)
+
+
+def _parse_request_stepwise(data: bytes) -> RequestHead:
     start, block = _split(data)
     parts = start.split(b" ")
     if len(parts) != 3:
@@ -190,9 +236,13 @@ def parse_request_head(data: bytes, max_header_bytes: int = MAX_HEADER_BYTES) ->
         raise HTTPError(400, "Bad Request: unsupported protocol version")
     head = RequestHead(method=method.decode("ascii"), target=target.decode("latin-1"),
                        version=version.decode("ascii"))
-    seen = _parse_fields(block, head)
+    return _request_semantics(head, _parse_fields(block, head), m.group(2) != b"0")
+
+
+def _request_semantics(head: RequestHead, seen: dict[str, list[str]],
+                       http11: bool) -> RequestHead:
+    """Host, framing and keep-alive from the parsed fields."""
     hosts = seen.get("host")
-    http11 = m.group(2) != b"0"
     if hosts is None:
         if http11:
             raise HTTPError(400, "Bad Request: missing required Host header")
@@ -203,7 +253,8 @@ def parse_request_head(data: bytes, max_header_bytes: int = MAX_HEADER_BYTES) ->
     if not head.host and "://" in head.target:
         rest = head.target.split("://", 1)[1]
         head.host = rest.split("/", 1)[0]
-    _framing(head, seen)
+    if "transfer-encoding" in seen or "content-length" in seen:
+        _framing(head, seen)
     if head.chunked and not http11:
         head.chunked = False
     tokens = head.connection_tokens

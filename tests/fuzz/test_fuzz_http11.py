@@ -51,6 +51,29 @@ def test_accepted_request_head_reserialises_identically(data: bytes) -> None:
         assert getattr(again, attr) == getattr(head, attr), attr
 
 
+def outcome(parse, data: bytes):
+    """What a parser makes of `data`: the head's fields, or the error's status."""
+    try:
+        head = parse(data)
+    except HTTPError as e:
+        return e.status
+    return (head.method, head.target, head.version, head.host, head.headers, head.index,
+            head.content_length, head.chunked, head.keep_alive, head.connection_tokens)
+
+
+@given(st.one_of(request_heads(), st.binary(max_size=300)))
+@example(b"GET / HTTP/1.0\r\n\r\n")
+@example(b"GET / HTTP/1.1\r\n\r\n")
+@example(b"GET / HTTP/1.1\r\nHost: a\r\n\n\r\n")
+@example(b"GET / HTTP/1.1\rHost: a\r\n\r\n")
+@example(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n")
+@example(b"GET / HTTP/1.1\r\n\r\n\r\n")
+def test_whole_head_and_stepwise_parsers_agree(data: bytes) -> None:
+    """The one-regex request line and field check (parse_request_head) take only what
+    the step-by-step parser takes, with the same result; it names every error."""
+    assert outcome(parse_request_head, data) == outcome(http11._parse_request_stepwise, data)
+
+
 @given(st.lists(st.one_of(header_lines(), st.binary(max_size=20)), min_size=1, max_size=6))
 def test_fast_and_line_by_line_header_paths_agree(lines: list[bytes]) -> None:
     block = b"\r\n".join(lines)
