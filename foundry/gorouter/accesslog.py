@@ -20,6 +20,22 @@ def _q(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_QUOTED: dict[str, str] = {}  # value → _q(value) for the fields that repeat request after request
+_QUOTED_MAX = 4096
+
+
+def _q_memo(value: str) -> str:
+    """_q through the memo (bounded: cleared when full). Hosts, agents, addresses and
+    instance ids repeat, and a dict lookup costs less than the call and the scans."""
+    quoted = _QUOTED.get(value)
+    if quoted is None:
+        quoted = _q(value)
+        if len(_QUOTED) >= _QUOTED_MAX:
+            _QUOTED.clear()
+        _QUOTED[value] = quoted
+    return quoted
+
+
 _last_second: list[tuple[int, str]] = [(-1, "")]  # strftime once per second, not per request
 
 
@@ -66,20 +82,30 @@ class AccessLogRecord:
         self.app_index, self.instance_id = ep.private_instance_index, ep.private_instance_id
 
     def format(self) -> str:
-        response_time = max(0.0, self.finished_at - self.received_at)
-        gorouter_time = max(0.0, response_time - self.backend_time)
+        response_time = self.finished_at - self.received_at
+        if response_time < 0:
+            response_time = 0.0
+        gorouter_time = response_time - self.backend_time
+        if gorouter_time < 0:
+            gorouter_time = 0.0
         status = str(self.status) if self.status is not None else '"-"'
+        q = _QUOTED.get  # a hit costs a C call; a miss (None) goes through _q_memo
         return (
             f"{self.host} - [{format_timestamp(self.received_at)}] "
             f'"{self.method} {self.request_uri} {self.proto}" {status} '
-            f"{self.bytes_received} {self.bytes_sent} {_q(self.referer)} {_q(self.user_agent)} "
-            f"{_q(self.remote_addr)} {_q(self.backend_addr)} "
-            f"x_forwarded_for:{_q(self.x_forwarded_for)} "
-            f"x_forwarded_proto:{_q(self.x_forwarded_proto)} "
+            f"{self.bytes_received} {self.bytes_sent} "
+            f"{q(self.referer) or _q_memo(self.referer)} "
+            f"{q(self.user_agent) or _q_memo(self.user_agent)} "
+            f"{q(self.remote_addr) or _q_memo(self.remote_addr)} "
+            f"{q(self.backend_addr) or _q_memo(self.backend_addr)} "
+            f"x_forwarded_for:{q(self.x_forwarded_for) or _q_memo(self.x_forwarded_for)} "
+            f"x_forwarded_proto:{q(self.x_forwarded_proto) or _q_memo(self.x_forwarded_proto)} "
             f"vcap_request_id:{_q(self.vcap_request_id)} "
             f"response_time:{response_time:.6f} gorouter_time:{gorouter_time:.6f} "
-            f"app_id:{_q(self.app_id)} app_index:{_q(self.app_index)} "
-            f"instance_id:{_q(self.instance_id)} x_cf_routererror:{_q(self.router_error)}"
+            f"app_id:{q(self.app_id) or _q_memo(self.app_id)} "
+            f"app_index:{q(self.app_index) or _q_memo(self.app_index)} "
+            f"instance_id:{q(self.instance_id) or _q_memo(self.instance_id)} "
+            f"x_cf_routererror:{q(self.router_error) or _q_memo(self.router_error)}"
         )
 
 

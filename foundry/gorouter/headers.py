@@ -94,8 +94,11 @@ def request_context(req: RequestHead, client_ip: str, proto: str, now: float) ->
 def backend_request_head(req: RequestHead, ctx: RequestContext, endpoint: Endpoint) -> bytes:
     """The head sent to the endpoint for one attempt."""
     tokens = req.connection_tokens
-    drop = HOP_BY_HOP | (tokens - PROTECTED) if tokens else HOP_BY_HOP
-    upgrade = req.upgrade
+    if tokens:
+        drop = HOP_BY_HOP | (tokens - PROTECTED)
+        upgrade = req.upgrade
+    else:
+        drop, upgrade = HOP_BY_HOP, False
     out = [f"{req.method} {req.path} {req.version}"]
     for k, v in req.headers:
         lk = k.lower()
