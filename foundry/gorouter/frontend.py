@@ -164,7 +164,8 @@ class ClientProtocol(asyncio.StreamReaderProtocol):
             self._close()
             return
         self.idle.arm()
-        self._serve_next()
+        if self.buf or self.eof or self.read_paused:  # else _serve_next has nothing to do
+            self._serve_next()
 
     def run(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run the stream path for one request (the connection stays busy until done)."""

@@ -29,8 +29,9 @@ class RequestContext:
     request_id: str
     x_forwarded_for: str
     x_forwarded_proto: str
-    request_start_ms: str | None  # None when the client sent one
-    b3: list[tuple[str, str]]
+    # the header lines every attempt adds (XFF, X-Request-Start, X-Forwarded-Proto,
+    # X-Vcap-Request-Id, B3), CRLF-joined: built once, not once per attempt
+    added: str
 
 
 def _new_trace() -> tuple[str, str]:
@@ -54,9 +55,14 @@ def request_context(req: RequestHead, client_ip: str, proto: str, now: float) ->
     idx = req.index
     if idx.keys().isdisjoint(_CONTEXT_HEADERS):  # the common case, in one set test
         trace, span = _new_trace()
-        return RequestContext(_uuid_from_hex(trace), client_ip, proto, str(int(now * 1000)),
-                              [("X-B3-TraceId", trace), ("X-B3-SpanId", span),
-                               ("b3", f"{trace}-{span}")])
+        request_id = _uuid_from_hex(trace)
+        return RequestContext(request_id, client_ip, proto,
+                              f"X-Forwarded-For: {client_ip}\r\n"
+                              f"X-Request-Start: {int(now * 1000)}\r\n"
+                              f"X-Forwarded-Proto: {proto}\r\n"
+                              f"X-Vcap-Request-Id: {request_id}\r\n"
+                              f"X-B3-TraceId: {trace}\r\nX-B3-SpanId: {span}\r\n"
+                              f"b3: {trace}-{span}")
     xff = ", ".join(idx.get("x-forwarded-for", ()))
     xfp = (idx.get("x-forwarded-proto") or ("",))[0]
     xrs = (idx.get("x-request-start") or ("",))[0]
@@ -67,28 +73,37 @@ def request_context(req: RequestHead, client_ip: str, proto: str, now: float) ->
     if trace and span:
         if not b3:
             b3_headers.append(("b3", f"{trace}-{span}"))
+        # With tracing on, gorouter builds the request id from a 128-bit trace id.
+        request_id = _uuid_from_hex(trace if _HEX32.match(trace) else f"{_rand(128):032x}")
     elif b3 and len(parts := b3.lower().split("-")) >= 2:
         trace, span = parts[0], parts[1]
         b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span)]
-    else:
+        request_id = _uuid_from_hex(trace if _HEX32.match(trace) else f"{_rand(128):032x}")
+    else:  # no tracing headers came in (XFF or the like did)
         trace, span = _new_trace()
         b3_headers += [("X-B3-TraceId", trace), ("X-B3-SpanId", span), ("b3", f"{trace}-{span}")]
-        return RequestContext(  # no tracing headers came in (XFF or the like did)
-            request_id=_uuid_from_hex(trace),
-            x_forwarded_for=f"{xff}, {client_ip}" if xff else client_ip,
-            x_forwarded_proto=xfp or proto,
-            request_start_ms=None if xrs else str(int(now * 1000)),
-            b3=b3_headers,
-        )
-    # With tracing on, gorouter builds the request id from a 128-bit trace id.
-    request_id = _uuid_from_hex(trace if _HEX32.match(trace) else f"{_rand(128):032x}")
-    return RequestContext(
-        request_id=request_id,
-        x_forwarded_for=f"{xff}, {client_ip}" if xff else client_ip,
-        x_forwarded_proto=xfp or proto,
-        request_start_ms=None if xrs else str(int(now * 1000)),
-        b3=b3_headers,
-    )
+        request_id = _uuid_from_hex(trace)
+    x_forwarded_for = f"{xff}, {client_ip}" if xff else client_ip
+    added = [f"X-Forwarded-For: {x_forwarded_for}"]
+    if not xrs:
+        added.append(f"X-Request-Start: {int(now * 1000)}")
+    if "x-forwarded-proto" not in idx:
+        added.append(f"X-Forwarded-Proto: {proto}")
+    added.append(f"X-Vcap-Request-Id: {request_id}")
+    added += [f"{k}: {v}" for k, v in b3_headers]
+    return RequestContext(request_id, x_forwarded_for, xfp or proto, "\r\n".join(added))
+
+
+def _endpoint_headers(endpoint: Endpoint) -> str:
+    """The X-CF-* lines naming the instance; kept on the endpoint (its fields never
+    change: an update registers a new Endpoint)."""
+    lines = endpoint.backend_headers
+    if not lines:
+        lines = endpoint.backend_headers = (
+            f"X-CF-ApplicationID: {endpoint.app_id}\r\n"
+            f"X-CF-InstanceIndex: {endpoint.private_instance_index}\r\n"
+            f"X-CF-InstanceID: {endpoint.instance_id_header}")
+    return lines
 
 
 def backend_request_head(req: RequestHead, ctx: RequestContext, endpoint: Endpoint) -> bytes:
@@ -105,17 +120,8 @@ def backend_request_head(req: RequestHead, ctx: RequestContext, endpoint: Endpoi
         if lk in REPLACED or (lk in drop and not (upgrade and lk == "upgrade")):
             continue
         out.append(f"{k}: {v}")
-    out.append(f"X-Forwarded-For: {ctx.x_forwarded_for}")
-    if ctx.request_start_ms is not None:
-        out.append(f"X-Request-Start: {ctx.request_start_ms}")
-    if req.get("x-forwarded-proto") is None:
-        out.append(f"X-Forwarded-Proto: {ctx.x_forwarded_proto}")
-    out.append(f"X-Vcap-Request-Id: {ctx.request_id}")
-    for k, v in ctx.b3:
-        out.append(f"{k}: {v}")
-    out.append(f"X-CF-ApplicationID: {endpoint.app_id}\r\n"
-               f"X-CF-InstanceIndex: {endpoint.private_instance_index}\r\n"
-               f"X-CF-InstanceID: {endpoint.instance_id_header}")
+    out.append(ctx.added)
+    out.append(_endpoint_headers(endpoint))
     if upgrade:
         out.append("Connection: Upgrade")
     out.append("\r\n")

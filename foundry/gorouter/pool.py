@@ -46,6 +46,7 @@ class Endpoint(msgspec.Struct, eq=False, gc=False):
     failed_at: float | None = None
     in_flight: int = 0
     key: str = ""  # host:port, the pool key; computed once
+    backend_headers: str = ""  # its X-CF-* request lines (headers.py), built on first use
 
     def __post_init__(self) -> None:
         if not self.key:

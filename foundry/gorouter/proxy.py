@@ -178,10 +178,12 @@ class Proxy:
     def begin(self, req: RequestHead, received_at: float, client_ip: str, client_addr: str,
               has_body: bool) -> Exchange:
         self.metrics.inc("total_requests")
+        idx = req.index
+        referer, agent = idx.get("referer"), idx.get("user-agent")  # Go's Header.Get: the first
         rec = AccessLogRecord(host=req.host, received_at=received_at, method=req.method,
                               request_uri=req.target, proto=req.version,
-                              referer=req.get("referer") or "",
-                              user_agent=req.get("user-agent") or "", remote_addr=client_addr)
+                              referer=referer[0] if referer else "",
+                              user_agent=agent[0] if agent else "", remote_addr=client_addr)
         return Exchange(req, rec, client_ip, has_body)
 
     def finish(self, rec: AccessLogRecord) -> None:
@@ -209,13 +211,13 @@ class Proxy:
             return self._route_instance(x, instance[0], host, path, writer, unread_body)
         pool = self.registry.lookup(host, path)
         # Error bodies quote the Host header as sent (Go's r.Host: case and port kept).
-        if pool is None or (pool.is_empty() and not self.cfg.empty_pool_response_code_503):
+        if pool is not None and pool.endpoints:
+            return self._routed(x, pool, writer, unread_body)
+        if pool is None or not self.cfg.empty_pool_response_code_503:
             return self._reject(writer, x, unread_body, 404, cls.unknown_route_body(req.host),
                                 "unknown_route", cls.NO_CACHE)
-        if pool.is_empty():
-            return self._reject(writer, x, unread_body, 503, cls.no_endpoints_body(req.host),
-                                "no_endpoints", cls.CACHE_2S)
-        return self._routed(x, pool, writer, unread_body)
+        return self._reject(writer, x, unread_body, 503, cls.no_endpoints_body(req.host),
+                            "no_endpoints", cls.CACHE_2S)
 
     def _route_instance(self, x: Exchange, value: str, host: str, path: str,
                         writer: asyncio.StreamWriter, unread_body: bool) -> bool | None:
@@ -245,8 +247,10 @@ class Proxy:
         ctx = x.ctx = request_context(req, x.client_ip, "http", rec.received_at)
         rec.vcap_request_id = ctx.request_id
         rec.x_forwarded_for = ctx.x_forwarded_for
-        rec.x_forwarded_proto = req.get("x-forwarded-proto") or ctx.x_forwarded_proto
-        requested = x.requested = requested_instance(req.get_all("cookie"), self.sticky_names)
+        rec.x_forwarded_proto = ctx.x_forwarded_proto  # the request's first value, or ours
+        cookies = req.index.get("cookie")
+        requested = x.requested = (requested_instance(cookies, self.sticky_names)
+                                   if cookies else "")
         x.pool = pool
         x.it = pool.iterator(self.registry.clock(), requested)
         return None

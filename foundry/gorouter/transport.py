@@ -306,7 +306,8 @@ class Transport:
         idle = self.idle.get((ep.host, ep.port, ep.tls, ep.server_cert_domain_san))
         while idle:
             conn = idle.pop()
-            if conn.usable() and conn.protocol.to_fast():
+            # a connection last used in fast mode never fed its reader: nothing to check there
+            if conn.usable() and (not conn.protocol.stream or conn.protocol.to_fast()):
                 conn.reused = True
                 return conn
             conn.close()
