@@ -228,7 +228,7 @@ class Downstream:
         "ls", "loop", "sock", "fd", "tls", "hs_done", "hs_timer", "up", "up_fd", "pending",
         "out_up", "out_down", "down_eof", "up_eof", "closed", "closing", "cluster", "host",
         "matchers", "reading_down", "reading_up", "down_writer", "up_writer", "poller",
-        "connect_timer", "eof_down_due", "eof_up_due",
+        "connect_timer", "eof_down_due", "eof_up_due", "down_reader",
     )
 
     def __init__(self, ls: ListenerState, conn: socket.socket,
@@ -250,6 +250,9 @@ class Downstream:
         self.hs_timer: asyncio.TimerHandle | None = None
         self.connect_timer: asyncio.TimerHandle | None = None
         self.matchers = ls.san_matchers
+        # what a readable client socket calls: the handshake's step until it is done, then
+        # read_down itself (one call less a request)
+        self.down_reader: Callable[[], None] = self.on_down_readable
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ls.cx_total.value += 1
@@ -266,6 +269,7 @@ class Downstream:
             self.sock = conn
             self.fd = conn.fileno()
             self.hs_done = True
+            self.down_reader = self.read_down
             self.watch_down(True)
             self.connect_upstream()
             return
@@ -287,8 +291,7 @@ class Downstream:
     def watch_down(self, on: bool) -> None:
         if on != self.reading_down and not self.closed:
             self.reading_down = on
-            self.poller.watch(self.fd, self.on_down_readable if on else None,
-                              self.down_writer)
+            self.poller.watch(self.fd, self.down_reader if on else None, self.down_writer)
 
     def watch_up(self, on: bool) -> None:
         if on != self.reading_up and self.up_fd >= 0:
@@ -298,7 +301,7 @@ class Downstream:
     def write_watch_down(self, callback: Callable[[], None] | None) -> None:
         if callback != self.down_writer:
             self.down_writer = callback
-            self.poller.watch(self.fd, self.on_down_readable if self.reading_down else None,
+            self.poller.watch(self.fd, self.down_reader if self.reading_down else None,
                               callback)
 
     def write_watch_up(self, callback: Callable[[], None] | None) -> None:
@@ -401,6 +404,9 @@ class Downstream:
               and not sock.getpeercert()):  # type: ignore[union-attr]
             self.ls.ssl_no_cert_optional.value += 1
         self.hs_done = True
+        self.down_reader = self.read_down
+        if self.reading_down and not self.closed:
+            self.poller.watch(self.fd, self.read_down, self.down_writer)
         if self.hs_timer:
             self.hs_timer.cancel()
             self.hs_timer = None

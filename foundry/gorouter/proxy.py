@@ -565,7 +565,8 @@ class Proxy:
         ep = x.ep
         assert ep is not None
         cookie = None
-        if ep.private_instance_id:
+        # no Set-Cookie to follow and no other instance asked for: vcap_id_cookie says None
+        if ep.private_instance_id and (x.requested or "set-cookie" in resp.index):
             cookie = vcap_id_cookie(resp.get_all("set-cookie"), ep.private_instance_id,
                                     x.requested, x.pool.context_path, self.cfg.secure_cookies,
                                     self.sticky_names)

@@ -348,7 +348,9 @@ class Transport:
         if not conn.usable():
             conn.close()
             return
-        idle = self.idle.setdefault(conn.key, deque())
+        idle = self.idle.get(conn.key)
+        if idle is None:
+            idle = self.idle[conn.key] = deque()
         if len(idle) >= self.max_idle:
             conn.close()
             return
