@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from foundry.gorouter.memo import Memo
+
 if TYPE_CHECKING:
     from foundry.gorouter.pool import Endpoint
 
@@ -20,20 +22,9 @@ def _q(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-_QUOTED: dict[str, str] = {}  # value → _q(value) for the fields that repeat request after request
-_QUOTED_MAX = 4096
-
-
-def _q_memo(value: str) -> str:
-    """_q through the memo (bounded: cleared when full). Hosts, agents, addresses and
-    instance ids repeat, and a dict lookup costs less than the call and the scans."""
-    quoted = _QUOTED.get(value)
-    if quoted is None:
-        quoted = _q(value)
-        if len(_QUOTED) >= _QUOTED_MAX:
-            _QUOTED.clear()
-        _QUOTED[value] = quoted
-    return quoted
+# _q for the fields that repeat request after request (hosts, agents, addresses, app
+# and instance ids): a dict lookup costs less than the call and the scans
+_quoted: Memo[str, str] = Memo(_q, 4096)
 
 
 _last_second: list[tuple[int, str]] = [(-1, "")]  # strftime once per second, not per request
@@ -89,23 +80,23 @@ class AccessLogRecord:
         if gorouter_time < 0:
             gorouter_time = 0.0
         status = str(self.status) if self.status is not None else '"-"'
-        q = _QUOTED.get  # a hit costs a C call; a miss (None) goes through _q_memo
+        q, q_memo = _quoted.get, _quoted  # a hit costs a C call; a miss (None) fills it
         return (
             f"{self.host} - [{format_timestamp(self.received_at)}] "
             f'"{self.method} {self.request_uri} {self.proto}" {status} '
             f"{self.bytes_received} {self.bytes_sent} "
-            f"{q(self.referer) or _q_memo(self.referer)} "
-            f"{q(self.user_agent) or _q_memo(self.user_agent)} "
-            f"{q(self.remote_addr) or _q_memo(self.remote_addr)} "
-            f"{q(self.backend_addr) or _q_memo(self.backend_addr)} "
-            f"x_forwarded_for:{q(self.x_forwarded_for) or _q_memo(self.x_forwarded_for)} "
-            f"x_forwarded_proto:{q(self.x_forwarded_proto) or _q_memo(self.x_forwarded_proto)} "
+            f"{q(self.referer) or q_memo(self.referer)} "
+            f"{q(self.user_agent) or q_memo(self.user_agent)} "
+            f"{q(self.remote_addr) or q_memo(self.remote_addr)} "
+            f"{q(self.backend_addr) or q_memo(self.backend_addr)} "
+            f"x_forwarded_for:{q(self.x_forwarded_for) or q_memo(self.x_forwarded_for)} "
+            f"x_forwarded_proto:{q(self.x_forwarded_proto) or q_memo(self.x_forwarded_proto)} "
             f"vcap_request_id:{_q(self.vcap_request_id)} "
             f"response_time:{response_time:.6f} gorouter_time:{gorouter_time:.6f} "
-            f"app_id:{q(self.app_id) or _q_memo(self.app_id)} "
-            f"app_index:{q(self.app_index) or _q_memo(self.app_index)} "
-            f"instance_id:{q(self.instance_id) or _q_memo(self.instance_id)} "
-            f"x_cf_routererror:{q(self.router_error) or _q_memo(self.router_error)}"
+            f"app_id:{q(self.app_id) or q_memo(self.app_id)} "
+            f"app_index:{q(self.app_index) or q_memo(self.app_index)} "
+            f"instance_id:{q(self.instance_id) or q_memo(self.instance_id)} "
+            f"x_cf_routererror:{q(self.router_error) or q_memo(self.router_error)}"
         )
 
 

@@ -15,29 +15,18 @@ from foundry.gorouter.http11 import (
     parse_response_head,
     response_has_body,
 )
+from foundry.gorouter.memo import Memo
 
 SMALL_BODY = 256 * 1024  # bodies up to this size are relayed with the head in one write
 BACKEND_HEAD_LIMIT = 64 * 1024  # what asyncio's open_connection reader allows for a head
 
 
-_HEADS: dict[bytes, ResponseHead] = {}
-_HEADS_MAX = 256
-
-
-def parse_response_memo(raw: bytes) -> ResponseHead:
-    """parse_response_head, reusing the parse of a head seen byte for byte before.
-
-    An app answers most requests with the same head (its Date changes once a
-    second), so parsing is paid once per distinct head. Heads are never changed
-    after parsing, so sharing one is safe; the memo is bounded and simply cleared.
-    """
-    head = _HEADS.get(raw)
-    if head is None:
-        head = parse_response_head(raw)
-        if len(_HEADS) >= _HEADS_MAX:
-            _HEADS.clear()
-        _HEADS[raw] = head
-    return head
+# parse_response_head, reusing the parse of a head seen byte for byte before. An app
+# answers most requests with the same head (its Date changes once a second), so parsing
+# is paid once per distinct head. Heads are never changed after parsing (what is worked
+# out from one later, like headers.client_response_head's relayed part, is kept on it
+# and depends on the head alone), so sharing one is safe.
+parse_response_memo: Memo[bytes, ResponseHead] = Memo(parse_response_head, 256)
 
 
 class HeadTooLarge(Exception):

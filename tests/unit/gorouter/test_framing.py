@@ -87,4 +87,4 @@ def test_response_heads_are_parsed_once_per_distinct_head() -> None:
     assert a is b and c is not a and (c.content_length, a.content_length) == (2, 5)
     for i in range(600):  # bounded: many distinct heads do not grow it without end
         ResponseFramer("GET").feed(b"HTTP/1.1 200 OK\r\nX-N: %d\r\nContent-Length: 0\r\n\r\n" % i)
-    assert len(framing._HEADS) <= framing._HEADS_MAX
+    assert len(framing.parse_response_memo.table) <= framing.parse_response_memo.max
