@@ -19,20 +19,31 @@ from orchestrator.waiting import wait_for, wait_for_async  # noqa: F401  (re-exp
 REPO = Path(__file__).resolve().parents[1]
 
 
+_handed_out: set[int] = set()  # ports free_port gave this process, not yet bound maybe
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free on `host` now, below Linux's ephemeral range (32768-60999).
 
     A port the kernel hands out for bind(0) comes from the ephemeral range, which outgoing
     connections draw from too: between this check and the job binding it, any connect()
     on the machine may take it (CI once failed so: the CC's "Address already in use").
-    Below that range only listeners compete, and the check skips those."""
+    Below that range only listeners compete, and the check skips those. A port is not
+    handed out twice in one process: two calls before either port is bound (an admin
+    port and a listener) drew the same one once, and real Envoy failed to bind its
+    listener (CI, 2 Dec 2026)."""
+    if len(_handed_out) > 6000:  # half the range: forget the oldest rather than run dry
+        _handed_out.clear()
     for _ in range(200):
         port = random.randint(20000, 32000)
+        if port in _handed_out:
+            continue
         with socket.socket() as s:
             try:
                 s.bind((host, port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     raise RuntimeError("no free port in 20000-32000")
 
