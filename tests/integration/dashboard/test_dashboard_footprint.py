@@ -6,15 +6,11 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from dashboard_harness import Dashboard
 
 
 @pytest.mark.skipif(importlib.util.find_spec("aiohttp") is None,
                     reason="aiohttp is not installed here: nothing could load it")
-def test_nats_does_not_bring_aiohttp_into_the_dashboard(tmp_path: Path) -> None:
-    d = Dashboard(tmp_path)  # returns once the dashboard's NATS subscription is live
-    try:
-        maps = Path(f"/proc/{d.proc.pid}/maps").read_text()
-    finally:
-        d.stop()
+def test_nats_does_not_bring_aiohttp_into_the_dashboard(dashboard) -> None:
+    # the fixture returns once the dashboard's NATS subscription is live (nats-py imported)
+    maps = Path(f"/proc/{dashboard.proc.pid}/maps").read_text()
     assert "aiohttp" not in maps  # its C parsers would be mapped had nats-py imported it
