@@ -228,7 +228,8 @@ class Downstream:
         "ls", "loop", "sock", "fd", "tls", "hs_done", "hs_timer", "up", "up_fd", "pending",
         "out_up", "out_down", "down_eof", "up_eof", "closed", "closing", "cluster", "host",
         "matchers", "reading_down", "reading_up", "down_writer", "up_writer", "poller",
-        "connect_timer", "eof_down_due", "eof_up_due", "down_reader",
+        "connect_timer", "eof_down_due", "eof_up_due", "down_reader", "down_recv",
+        "down_send", "up_recv", "up_send", "up_sink", "rx", "tx", "up_rx", "up_tx",
     )
 
     def __init__(self, ls: ListenerState, conn: socket.socket,
@@ -253,6 +254,11 @@ class Downstream:
         # what a readable client socket calls: the handshake's step until it is done, then
         # read_down itself (one call less a request)
         self.down_reader: Callable[[], None] = self.on_down_readable
+        # what the client's bytes go to: the queue until the app's socket is up
+        self.up_sink: Callable[[bytes], object] = self.pending.append
+        # a listener's counters as they were when the connection came (an update's stat
+        # prefix applies to new connections); the cluster's come with the upstream
+        self.rx, self.tx = ls.tcp_rx, ls.tcp_tx
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ls.cx_total.value += 1
@@ -269,6 +275,7 @@ class Downstream:
             self.sock = conn
             self.fd = conn.fileno()
             self.hs_done = True
+            self.down_recv, self.down_send = conn.recv, conn.send
             self.down_reader = self.read_down
             self.watch_down(True)
             self.connect_upstream()
@@ -322,13 +329,13 @@ class Downstream:
             # One TLS record at most (OpenSSL reads no further ahead), and READ_CHUNK holds
             # a whole record's plaintext: nothing is left pending in OpenSSL after this,
             # and the next record, still in the socket, wakes this reader again.
-            data = self.sock.recv(READ_CHUNK)
+            data = self.down_recv(READ_CHUNK)
         except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
             return
         except ssl.SSLWantWriteError:
             return  # TLS wants to write first (key update); the next readiness resumes it
-        except ssl.SSLZeroReturnError:
-            data = b""
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            data = b""  # close_notify, or a FIN without it (a ragged EOF: still a half-close)
         except (ssl.SSLError, OSError) as exc:
             log.debug("downstream read error: %s", exc)
             self.finish()
@@ -336,7 +343,8 @@ class Downstream:
         if not data:
             self.downstream_eof()
             return
-        self.to_upstream(data)
+        self.rx.value += len(data)
+        self.up_sink(data)
 
     def on_down_writable(self) -> None:
         if not self.hs_done:
@@ -350,17 +358,22 @@ class Downstream:
         if self.out_down:
             self.out_down += data
             return
-        n = try_send(self.sock, data, "downstream")
-        if n < 0:
+        try:
+            n = self.down_send(data)
+        except BLOCKED:
+            n = 0
+        except OSError as exc:  # ssl.SSLError included
+            log.debug("downstream write error: %s", exc)
             self.finish()
-        elif n < len(data):
+            return
+        if n < len(data):
             self.out_down += memoryview(data)[n:]
             self.write_watch_down(self.on_down_writable)
             self.watch_up(False)  # the client cannot take more: stop reading the app
 
     def flush_down(self) -> None:
         out = self.out_down
-        n = try_send(self.sock, out, "downstream")
+        n = try_send(self.down_send, out, "downstream")
         if n < 0:
             self.finish()
             return
@@ -404,6 +417,7 @@ class Downstream:
               and not sock.getpeercert()):  # type: ignore[union-attr]
             self.ls.ssl_no_cert_optional.value += 1
         self.hs_done = True
+        self.down_recv, self.down_send = tls_io(sock)  # type: ignore[arg-type]
         self.down_reader = self.read_down
         if self.reading_down and not self.closed:
             self.poller.watch(self.fd, self.read_down, self.down_writer)
@@ -460,6 +474,8 @@ class Downstream:
             self.connect_failed(ep, exc)
             return
         self.up, self.up_fd = up, up.fileno()
+        self.up_recv, self.up_send = up.recv, up.send
+        self.up_rx, self.up_tx = cluster.rx_bytes, cluster.tx_bytes
         up.setblocking(False)
         try:
             up.connect(addr)
@@ -516,35 +532,34 @@ class Downstream:
         if self.closed:
             return True
         self.watch_up(True)
+        self.up_sink = self.send_up
         if pending:
             self.send_up(b"".join(pending))
         if self.down_eof and not self.out_up:
             self.shutdown_up()
         return True
 
-    def to_upstream(self, data: bytes) -> None:
-        self.ls.tcp_rx.value += len(data)
-        if self.pending is not None:
-            self.pending.append(data)
-            return
-        self.send_up(data)
-
     def send_up(self, data: bytes) -> None:
-        self.cluster.tx_bytes.value += len(data)  # type: ignore[union-attr]
+        self.up_tx.value += len(data)
         if self.out_up:
             self.out_up += data
             return
-        n = try_send(self.up, data, "upstream")  # type: ignore[arg-type]
-        if n < 0:
+        try:
+            n = self.up_send(data)
+        except BLOCKED:
+            n = 0
+        except OSError as exc:
+            log.debug("upstream write error: %s", exc)
             self.upstream_lost()
-        elif n < len(data):
+            return
+        if n < len(data):
             self.out_up += memoryview(data)[n:]
             self.write_watch_up(self.flush_up)
             self.watch_down(False)  # the app cannot take more: stop reading the client
 
     def flush_up(self) -> None:
         out = self.out_up
-        n = try_send(self.up, out, "upstream")  # type: ignore[arg-type]
+        n = try_send(self.up_send, out, "upstream")
         if n < 0:
             self.upstream_lost()
             return
@@ -560,7 +575,7 @@ class Downstream:
 
     def on_up_readable(self) -> None:
         try:
-            data = self.up.recv(UP_CHUNK)  # type: ignore[union-attr]
+            data = self.up_recv(UP_CHUNK)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -571,8 +586,8 @@ class Downstream:
             self.upstream_eof()
             return
         n = len(data)
-        self.cluster.rx_bytes.value += n  # type: ignore[union-attr]
-        self.ls.tcp_tx.value += n
+        self.up_rx.value += n
+        self.tx.value += n
         self.send_down(data)
 
     # -- half-close and close ---------------------------------------------
@@ -689,15 +704,31 @@ class Downstream:
 BLOCKED = (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError, InterruptedError)
 
 
-def try_send(sock: socket.socket, data: bytes | bytearray, side: str) -> int:
-    """How many bytes the socket took: 0 when it would block, -1 after a write error."""
+def try_send(send: Callable[[bytes | bytearray], int], data: bytes | bytearray,
+             side: str) -> int:
+    """How many bytes a socket's send took: 0 when it would block, -1 after a write error."""
     try:
-        return sock.send(data)
+        return send(data)
     except BLOCKED:
         return 0
     except OSError as exc:  # ssl.SSLError included
         log.debug("%s write error: %s", side, exc)
         return -1
+
+
+def tls_io(sock: ssl.SSLSocket) -> tuple[Callable[[int], bytes], Callable[[bytes], int]]:
+    """The read and write of the OpenSSL connection under a handshaken ``SSLSocket``.
+
+    ``SSLSocket.recv`` and ``send`` are Python wrappers around these (recv -> read ->
+    _checkClosed twice, send -> _checkClosed): six Python calls a keep-alive request
+    spends for nothing, since the proxy never reads a closed or unwrapped socket. The C
+    object's read raises ``SSLEOFError`` on a ragged EOF where recv returns b"" (the
+    caller treats both as EOF). Without the attribute (another interpreter) the public
+    methods serve."""
+    obj = getattr(sock, "_sslobj", None)
+    if obj is None or not hasattr(obj, "read") or not hasattr(obj, "write"):
+        return sock.recv, sock.send
+    return obj.read, obj.write
 
 
 def upstream_address(ep: SocketAddress) -> tuple[socket.AddressFamily, tuple]:
