@@ -465,34 +465,43 @@ def memory(s: Setup, pid: int, port: int, n: int) -> tuple[int, float]:
     return idle, (loaded - idle) / n
 
 
-def bench(entries: list[tuple[str, str, object]], s: Setup, args) -> dict[str, dict]:  # noqa: ANN001
-    """Keep-alive and handshake figures for each (label, name, start) proxy, all running at
-    once (idle ones cost nothing) and measured in alternating rounds, the order rotating
-    each round, as bench_gorouter does: this shared VM's speed drifts by 10-20% within
-    minutes, and proxies measured one after the other saw different machines. Each
-    figure is the median over rounds; ``rounds`` keeps each round's per-CPU-second
-    figures so ratios can be taken within a round."""
+Entry = tuple[str, str, object, str]  # label, printed name, start function, what it is
+
+
+def rotated(entries: list[Entry], r: int) -> list[Entry]:
+    """Round ``r``'s order: each round starts one proxy later than the one before."""
+    k = r % len(entries)
+    return entries[k:] + entries[:k]
+
+
+def bench(entries: list[Entry], s: Setup, args) -> dict[str, dict]:  # noqa: ANN001
+    """Keep-alive and handshake figures for each proxy, all running at once (idle ones
+    cost nothing) and measured in alternating rounds, the order rotating each round, as
+    bench_gorouter does: this shared VM's speed drifts by 10-20% within minutes, and
+    proxies measured one after the other saw different machines. Each figure is the
+    median over rounds; ``runs`` keeps each round's figures so ratios can be taken
+    within a round."""
     procs: dict[str, tuple[subprocess.Popen, int, int]] = {}
     out: dict[str, dict] = {}
     try:
-        for label, _, start in entries:
+        for label, _, start, _ in entries:
             ka, mtls = free_port(), free_port()
             procs[label] = (start(s, ka, mtls), ka, mtls)  # type: ignore[operator]
-        for label, _, _ in entries:
+        for label, *_ in entries:
             proc, _, mtls = procs[label]
             out[label] = {"runs": []}
             out[label]["idle_rss_kb"], out[label]["kb_per_conn"] = memory(s, proc.pid, mtls,
                                                                           args.conns)
         keep_alive: dict[str, list[tuple[float, float]]] = {label: [] for label in procs}
         for r in range(args.repeat):  # keep-alive runs back to back, then handshake runs
-            for label, _, _ in entries[r % len(entries):] + entries[:r % len(entries)]:
+            for label, *_ in rotated(entries, r):
                 proc, ka, _ = procs[label]
                 c0 = cpu_seconds(proc.pid)
                 rps = run_wrk(ka, args.seconds, 50)
                 keep_alive[label].append((rps, rps * args.seconds /
                                           max(cpu_seconds(proc.pid) - c0, 0.01)))
         for r in range(args.repeat):
-            for label, _, _ in entries[r % len(entries):] + entries[:r % len(entries)]:
+            for label, *_ in rotated(entries, r):
                 proc, _, mtls = procs[label]
                 c0 = cpu_seconds(proc.pid)
                 hs, hs_failed = handshakes(s, mtls, args.seconds, args.workers)
@@ -502,7 +511,7 @@ def bench(entries: list[tuple[str, str, object]], s: Setup, args) -> dict[str, d
     finally:
         for proc, _, _ in procs.values():
             stop_process(proc, 5)
-    for label, name, _ in entries:
+    for label, name, *_ in entries:
         res = out[label]
         runs = res["runs"]
         res["rps"] = statistics.median(r[0] for r in runs)
@@ -518,11 +527,15 @@ def bench(entries: list[tuple[str, str, object]], s: Setup, args) -> dict[str, d
     return out
 
 
+def round_ratios(a: dict, b: dict, key: int) -> list[float]:
+    """a's figure over b's, round by round (``key``: 1 for keep-alive requests, 4 for
+    handshakes, per CPU-second)."""
+    return [x[key] / max(y[key], 0.01) for x, y in zip(a["runs"], b["runs"], strict=True)]
+
+
 def ratio(a: dict, b: dict, key: int) -> float:
-    """The median over rounds of a's figure over b's in the same round (``key``: 1 for
-    keep-alive requests, 4 for handshakes, per CPU-second)."""
-    return statistics.median(x[key] / max(y[key], 0.01) for x, y in zip(a["runs"], b["runs"],
-                                                                        strict=True))
+    """The median of the per-round ratios."""
+    return statistics.median(round_ratios(a, b, key))
 
 
 def handshakes_only(name: str, start, s: Setup, args) -> dict:  # noqa: ANN001
@@ -570,25 +583,23 @@ def main() -> None:
             if m:
                 print(f"  (openssl speed: {float(m.group(1)):.0f} RSA-2048 signs/s on one core"
                       " = the ceiling for full handshakes/s)")
-            entries: list[tuple[str, str, object]] = [
-                ("haproxy", "haproxy", start_haproxy), ("venv", "envoy", start_envoy)]
+            entries: list[Entry] = [
+                ("haproxy", "haproxy", start_haproxy, "HAProxy"),
+                ("venv", "envoy", start_envoy, f"{sys.executable} {sys.version.split()[0]}"
+                                               f"{', with uvloop' if has_uvloop() else ''}")]
             why = debian_python_ok() if not args.no_debian else "--no-debian"
             if not why:
                 flags = tuple(wrapper_command())
                 entries.append(("debian", "envoy", functools.partial(
-                    start_envoy, python=DEBIAN_PYTHON, flags=flags)))
+                    start_envoy, python=DEBIAN_PYTHON, flags=flags),
+                    f"{DEBIAN_PYTHON} {' '.join(flags)} -m foundry.envoy, Debian's"
+                    " PyYAML/cryptography, no uvloop, as in the app image"))
             real = real_envoy_binary()
             if real:
-                entries.append(("real-envoy", "Envoy", start_real_envoy))
+                entries.append(("real-envoy", "Envoy", start_real_envoy,
+                                f"{real} --concurrency 1"))
             print("  (in order below: " + "; ".join(
-                f"{name}: " + {"haproxy": "HAProxy",
-                               "venv": f"{sys.executable} {sys.version.split()[0]}"
-                                       f"{', with uvloop' if has_uvloop() else ''}",
-                               "debian": f"{DEBIAN_PYTHON} {' '.join(wrapper_command())} -m "
-                                         "foundry.envoy, Debian's PyYAML/cryptography, no"
-                                         " uvloop, as in the app image",
-                               "real-envoy": f"{real} --concurrency 1"}[label]
-                for label, name, _ in entries) + ")")
+                f"{name}: {what}" for _, name, _, what in entries) + ")")
             if why:
                 print(f"  envoy under {DEBIAN_PYTHON} skipped: {why}")
             if not real:
@@ -628,9 +639,8 @@ def main() -> None:
     # issue #14's floor for the proxy, judged on what ships (Debian's python)
     ka = ratio(ours, hap, 1)
     print(f"floor proxy keep-alive per CPU-second >= 0.90x HAProxy: "
-          f"{'PASS' if ka >= 0.9 else 'FAIL'} ({ka:.2f}x; per round: " + ", ".join(
-              f"{x[1] / max(y[1], 0.01):.2f}" for x, y in zip(ours["runs"], hap["runs"],
-                                                             strict=True)) + ")")
+          f"{'PASS' if ka >= 0.9 else 'FAIL'} ({ka:.2f}x; per round: "
+          + ", ".join(f"{x:.2f}" for x in round_ratios(ours, hap, 1)) + ")")
     if real_env:
         print(f"[real Envoy] Envoy/haproxy: keep-alive {ratio(real_env, hap, 1):.2f}, "
               f"handshakes {ratio(real_env, hap, 4):.2f} (per CPU-second)")

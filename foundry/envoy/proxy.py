@@ -358,7 +358,7 @@ class Downstream:
         if self.out_down:
             self.out_down += data
             return
-        try:
+        try:  # try_send inlined: this and send_up run once a request each
             n = self.down_send(data)
         except BLOCKED:
             n = 0
