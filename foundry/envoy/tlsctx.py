@@ -63,6 +63,10 @@ def build_server_context(tls: ResolvedTls, path: str = "tls") -> ssl.SSLContext:
     if not tls.params.server_preference:
         ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     ctx.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
+    # A FIN without close_notify ends the client's stream, as in Envoy (ssl_socket.cc:
+    # SSL_ERROR_SYSCALL with no errno is end_stream); OpenSSL 3 on its own makes it a
+    # fatal error, after which the app's answer cannot be written back.
+    ctx.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
     for curve in tls.params.ecdh_curves[:1]:
         try:
             ctx.set_ecdh_curve(curve)

@@ -51,8 +51,12 @@ def test_tls12_with_fixture_ciphers(proxy, helpers):
         proxy.connect(ctx=ctx)
 
 
-def test_half_close_is_honoured(proxy, helpers):
-    """Client sends close_notify + FIN after its data; the response still arrives."""
+@pytest.mark.parametrize("close_notify", [True, False], ids=["close-notify", "ragged-eof"])
+def test_half_close_is_honoured(proxy, helpers, close_notify):
+    """The client sends its data, then FIN, with or without close_notify first; the
+    response still arrives. Envoy reads a FIN without close_notify (a ragged EOF) as
+    end of stream too (ssl_socket.cc, SSL_ERROR_SYSCALL with no errno), where OpenSSL 3
+    on its own makes it a fatal error and nothing more can be written back."""
     proxy.write_config()
     proxy.start()
     ctx = proxy.client_context()
@@ -77,10 +81,11 @@ def test_half_close_is_honoured(proxy, helpers):
             pump()
     raw.sendall(out.read())
     obj.write(b"ECHO hello")
-    try:
-        obj.unwrap()
-    except ssl.SSLWantReadError:
-        pass
+    if close_notify:
+        try:
+            obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass
     raw.sendall(out.read())
     raw.shutdown(socket.SHUT_WR)
     got = b""
