@@ -36,9 +36,9 @@ import sys
 import tempfile
 import time
 import zipfile
-from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
 
 from foundry import httpclient  # noqa: E402
 from foundry.gorouter.registry import Registry  # noqa: E402
@@ -56,34 +56,32 @@ PROCS = sorted({1, max(1, min(os.cpu_count() or 1, 4))})
 
 
 DEBIAN_PYTHON = "/usr/bin/python3"
-# what the platform image's python3 has beside its own packages (images/platform)
-PLATFORM_REQUIREMENTS = images.IMAGES / "platform" / "requirements.txt"
+PLATFORM = images.IMAGES / "platform"  # the image the gorouter runs in
 
 
 def shipped_python(d: str) -> tuple[str, dict[str, str], str]:
-    """The interpreter and PYTHONPATH the gorouter runs with in the platform image:
-    Debian's python3 with the image's wheels unpacked beside it (as its Dockerfile
-    does), and a description. This interpreter when that cannot be had (the reason said)."""
-    repo = str(Path(__file__).resolve().parent.parent)
-    fallback = (sys.executable, {"PYTHONPATH": repo})
+    """The interpreter, the environment beside os.environ and a description for the
+    gorouter as the platform image runs it: Debian's python3 with the image's wheels
+    unpacked on its path (as its Dockerfile does). This interpreter when that cannot be
+    had, the reason in the description. Routers start with `-m` from the repository,
+    which puts it on their path (and their workers')."""
     if not os.path.exists(DEBIAN_PYTHON):
-        return (*fallback, f"this interpreter ({DEBIAN_PYTHON} is missing)")
-    wheels = images.IMAGES / "platform" / "wheels"
+        return sys.executable, {}, f"this interpreter ({DEBIAN_PYTHON} is missing)"
     try:
-        images.fetch_wheels(wheels, PLATFORM_REQUIREMENTS)
+        images.fetch_wheels(PLATFORM / "wheels", PLATFORM / "requirements.txt")
     except PhaseError as exc:
-        return (*fallback, f"this interpreter (the platform wheels: {exc})")
+        return sys.executable, {}, f"this interpreter (the platform wheels: {exc})"
     site = os.path.join(d, "platform-site")
-    for wheel in sorted(wheels.glob("*.whl")):
+    for wheel in sorted((PLATFORM / "wheels").glob("*.whl")):
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(site)
-    env = {"PYTHONPATH": f"{site}:{repo}"}
+    env = {"PYTHONPATH": site}
     probe = subprocess.run([DEBIAN_PYTHON, "-c", "import foundry.gorouter.router, uvloop"],
-                           env=dict(os.environ, **env), capture_output=True, text=True)
+                           cwd=REPO, env=dict(os.environ, **env), capture_output=True, text=True)
     if probe.returncode != 0:
         why = (probe.stderr.strip().splitlines() or ["?"])[-1]
-        return (*fallback, f"this interpreter ({DEBIAN_PYTHON} cannot run the router: {why}; "
-                           f"the image has python3-yaml and python3-cryptography)")
+        return sys.executable, {}, (f"this interpreter ({DEBIAN_PYTHON} cannot run the router: "
+                                    f"{why}; the image has python3-yaml and python3-cryptography)")
     return DEBIAN_PYTHON, env, f"{DEBIAN_PYTHON} with the platform image's wheels, as shipped"
 
 
@@ -349,7 +347,6 @@ def main() -> None:
             wait_for(lambda port=port: port_open(port), 30, "proxy nginx")
 
         nats_port = start_nats(procs)
-        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
         def start_router(procs_n: int, fast_path: bool) -> tuple[int, int]:
             router_port, status_port = free_port("0.0.0.0"), free_port("0.0.0.0")
@@ -357,7 +354,7 @@ def main() -> None:
                                       (router_port, status_port, free_port()), nats_port, root)
             procs.append(subprocess.Popen(
                 [router_python, "-m", "foundry.gorouter", "-c", cfg, "--workers", str(procs_n)],
-                cwd=repo, stdout=subprocess.DEVNULL,
+                cwd=REPO, stdout=subprocess.DEVNULL,
                 env=dict(os.environ, **router_env,
                          CFLAB_GOROUTER_FAST_PATH="1" if fast_path else "0")))
             wait_for(lambda: metric(status_port, "nats_connected") == 1, 30,
