@@ -7,7 +7,11 @@ Both proxies route by Host over 100,000 registered routes to one TLS backend
 instance-identity CA and SAN = instance guid), with keep-alive on both sides.
 The same asyncio load generator drives both at concurrency 2 and 50, first
 with one process each, then with one process per core (router `--workers`,
-nginx `worker_processes`), in rounds that alternate the two (medians printed).
+nginx `worker_processes`). In each round both sides' connections stay open and
+the two take turns of `--slice` seconds (0.5) until each has had `--duration` (5);
+ratios are per round, medians printed. Runs of 5 s one after the other gave
+ratios from 0.44 to 1.21 within one bench on 3 Dec 2026 (up to 20% of this VM's
+time stolen by neighbours); turns of 1 s gave 0.87-0.95.
 The routers run as the platform image runs them: under Debian's /usr/bin/python3
 with the image's wheels (uvloop, msgspec, ...) on its path. `--python venv` runs them
 under this interpreter instead: on this machine a pyenv build, whose interpreter is in
@@ -129,26 +133,32 @@ def bench_registry(n: int, rounds: int = 3) -> float:
 
 
 # -- load generator ----------------------------------------------------------------
+async def _drive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, routes: int,
+                 deadline: float, lat: list[float], errors: list[int]) -> None:
+    """Requests on one keep-alive connection, one at a time, until `deadline`."""
+    rnd = random.Random()
+    while time.perf_counter() < deadline:
+        host = host_of(rnd.randrange(routes))
+        t0 = time.perf_counter()
+        writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        cl = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                cl = int(line[15:])
+        if cl:
+            await reader.readexactly(cl)
+        lat.append(time.perf_counter() - t0)
+        if status != 200:
+            errors.append(status)
+
+
 async def _client(port: int, routes: int, deadline: float, lat: list[float],
                   errors: list[int]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    rnd = random.Random()
     try:
-        while time.perf_counter() < deadline:
-            host = host_of(rnd.randrange(routes))
-            t0 = time.perf_counter()
-            writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\n\r\n".encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            cl = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    cl = int(line[15:])
-            if cl:
-                await reader.readexactly(cl)
-            lat.append(time.perf_counter() - t0)
-            if status != 200:
-                errors.append(status)
+        await _drive(reader, writer, routes, deadline, lat, errors)
     finally:
         writer.close()
 
@@ -198,6 +208,61 @@ def load(port: int, routes: int, concurrency: int, duration: float,
         return uvloop.run(_load(port, routes, concurrency, duration, pid))
     except ImportError:
         return asyncio.run(_load(port, routes, concurrency, duration, pid))
+
+
+async def _paired(ports: dict[str, int], routes: int, concurrency: int, duration: float,
+                  slice_s: float, pids: dict[str, int]) -> dict[str, dict]:
+    """One round of a pairing: each side's `concurrency` connections stay open while
+    the sides take turns of `slice_s` seconds (who goes first alternates) until each
+    has had `duration`. On this shared VM throughput moves by 2x within seconds (steal
+    from neighbours), so turns this short put both sides under the same conditions."""
+    conns = {name: [await asyncio.open_connection("127.0.0.1", port)
+                    for _ in range(concurrency)] for name, port in ports.items()}
+    try:
+        for cs in conns.values():  # warm: connections to the backend pooled
+            end = time.perf_counter() + 1.0
+            await asyncio.gather(*(_drive(r, w, routes, end, [], []) for r, w in cs))
+        lat: dict[str, list[float]] = {name: [] for name in ports}
+        errors: dict[str, list[int]] = {name: [] for name in ports}
+        elapsed = dict.fromkeys(ports, 0.0)
+        cpu = dict.fromkeys(ports, 0.0)
+        order = list(ports)
+        for turn in range(max(1, round(duration / slice_s))):
+            for name in order if turn % 2 == 0 else order[::-1]:
+                pid = pids.get(name)
+                cpu0 = cpu_seconds(pid) if pid else 0.0
+                t0 = time.perf_counter()
+                await asyncio.gather(*(_drive(r, w, routes, t0 + slice_s, lat[name],
+                                              errors[name]) for r, w in conns[name]))
+                elapsed[name] += time.perf_counter() - t0
+                if pid:
+                    cpu[name] += cpu_seconds(pid) - cpu0
+    finally:
+        for cs in conns.values():
+            for _, w in cs:
+                w.close()
+    out = {}
+    for name in ports:
+        ls = sorted(lat[name])
+
+        def pct(p: float, ls: list[float] = ls) -> float:
+            return ls[min(len(ls) - 1, int(p * len(ls)))] * 1000 if ls else float("nan")
+
+        n = len(ls)
+        out[name] = {"rps": n / elapsed[name], "p50": pct(0.50), "p90": pct(0.90),
+                     "p99": pct(0.99), "errors": len(errors[name]), "n": n,
+                     "cpu_us": cpu[name] / n * 1e6 if name in pids and n else float("nan")}
+    return out
+
+
+def paired(ports: dict[str, int], routes: int, concurrency: int, duration: float,
+           slice_s: float, pids: dict[str, int]) -> dict[str, dict]:
+    """`_paired` on a fresh event loop (uvloop's where it is installed)."""
+    try:
+        import uvloop
+        return uvloop.run(_paired(ports, routes, concurrency, duration, slice_s, pids))
+    except ImportError:
+        return asyncio.run(_paired(ports, routes, concurrency, duration, slice_s, pids))
 
 
 # -- setup ---------------------------------------------------------------------------
@@ -295,9 +360,12 @@ def stop_all(procs: list[subprocess.Popen], d: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--routes", type=int, default=100_000)
-    ap.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    ap.add_argument("--duration", type=float, default=5.0,
+                    help="seconds of load per side in a round")
+    ap.add_argument("--slice", type=float, default=0.5,
+                    help="seconds per turn: in a round the two sides take turns this long")
     ap.add_argument("--rounds", type=int, default=5,
-                    help="runs per figure; gorouter and nginx alternate, medians reported")
+                    help="rounds per figure, medians reported")
     ap.add_argument("--python", choices=("debian", "venv"), default="debian",
                     help="run the routers under Debian's python3 with the platform image's "
                          "wheels, as shipped (default), or under this interpreter")
@@ -387,20 +455,20 @@ def main() -> None:
             wait_for(lambda rp=router_port: all_route(rp, host_of(args.routes - 1)), 120,
                      "every router process has the routes")
 
-        # Rounds, gorouter and nginx back to back in turn (who goes first alternates):
-        # the machine's drift (steal, neighbours) hits both sides of each paired ratio.
+        # Rounds; in each the two take turns of --slice seconds on connections kept open
+        # (paired), so the machine's drift (steal, neighbours) hits both sides of a ratio.
         runs: dict[tuple[str, int, int], list[dict]] = {}
         ratios: dict[tuple[int, int], list[float]] = {}
         for n in PROCS:
             for c in (2, 50):
-                for r in range(args.rounds):
-                    pair = [("gorouter", routers[n][0]), ("nginx", nginx_ports[n])]
-                    for name, port in pair if r % 2 == 0 else pair[::-1]:
-                        pid = pids.get(n) if name == "gorouter" and n == 1 else None
-                        runs.setdefault((name, n, c), []).append(
-                            load(port, args.routes, c, args.duration, pid))
-                    g, x = runs[("gorouter", n, c)][-1], runs[("nginx", n, c)][-1]
-                    ratios.setdefault((n, c), []).append(g["rps"] / x["rps"])
+                for _ in range(args.rounds):
+                    pids_n = {"gorouter": pids[n]} if n == 1 else {}
+                    got = paired({"gorouter": routers[n][0], "nginx": nginx_ports[n]},
+                                 args.routes, c, args.duration, args.slice, pids_n)
+                    for name, r in got.items():
+                        runs.setdefault((name, n, c), []).append(r)
+                    ratios.setdefault((n, c), []).append(
+                        got["gorouter"]["rps"] / got["nginx"]["rps"])
         if 0 in routers:
             for c in (2, 50):
                 runs[("gorouter-stream", 1, c)] = [
@@ -409,7 +477,7 @@ def main() -> None:
         results = {key: median_run(rs) for key, rs in runs.items()}
         print(f"\n{'':16}{'procs':>6}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
               f"{'p99 ms':>9}{'errors':>8}{'CPU us/req':>11}   (the median of {args.rounds} "
-              f"runs of {args.duration:g} s)")
+              f"rounds of {args.duration:g} s a side, in turns of {args.slice:g} s)")
         for (name, n, c), r in results.items():
             cpu = f"{r['cpu_us']:>11.0f}" if r["cpu_us"] == r["cpu_us"] else f"{'-':>11}"
             print(f"{name:16}{n:>6}{c:>5}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p90']:>9.2f}"
