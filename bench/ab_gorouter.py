@@ -5,7 +5,8 @@
 On a shared two-core VM one run of the same code can land 2x from the last, so a
 change is judged here rather than by two `bench_gorouter.py` runs: both routers
 start from one NATS server with the same routes and the same TLS backend, then
-take turns (who goes first alternates) and the script prints each pair's ratio,
+take turns of --slice seconds on connections kept open (who goes first alternates)
+until each has had --seconds, and the script prints each pair's ratio,
 the medians, and each router's CPU per request (steadier than req/s).
 `git worktree add /tmp/old <rev>` gives the old checkout.
 """
@@ -25,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_gorouter import (  # noqa: E402
     all_route,
     host_of,
-    load,
     metric,
+    paired,
     publish_routes,
     register_frames,
     start_backend,
@@ -44,7 +45,9 @@ def main() -> None:
     ap.add_argument("checkouts", nargs=2, metavar="CHECKOUT", help="A (old), then B (new)")
     ap.add_argument("--routes", type=int, default=20_000)
     ap.add_argument("--conc", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=4.0, help="per run")
+    ap.add_argument("--seconds", type=float, default=4.0, help="of load per router in a pair")
+    ap.add_argument("--slice", type=float, default=0.5,
+                    help="seconds per turn: in a pair the two take turns this long")
     ap.add_argument("--pairs", type=int, default=6)
     args = ap.parse_args()
     for checkout in args.checkouts:
@@ -72,10 +75,11 @@ def main() -> None:
             wait_for(lambda p=port: all_route(p, host_of(args.routes - 1)), 60, "routable")
         runs: list[list[dict]] = [[], []]
         for k in range(args.pairs):
-            for i in (0, 1) if k % 2 == 0 else (1, 0):
-                port, _, pid = routers[i]
-                runs[i].append(load(port, args.routes, args.conc, args.seconds, pid))
-            a, b = runs[0][-1], runs[1][-1]
+            got = paired({"A": routers[0][0], "B": routers[1][0]}, args.routes, args.conc,
+                         args.seconds, args.slice, {"A": routers[0][2], "B": routers[1][2]})
+            a, b = got["A"], got["B"]
+            runs[0].append(a)
+            runs[1].append(b)
             print(f"pair {k + 1}: A {a['rps']:,.0f} req/s ({a['cpu_us']:.0f} us/req)  "
                   f"B {b['rps']:,.0f} ({b['cpu_us']:.0f} us/req)  B/A {b['rps'] / a['rps']:.2f}",
                   flush=True)
