@@ -71,3 +71,43 @@ def test_the_lab_switch_is_cflab_mode(monkeypatch, tmp_path):
     running.clear()
     with pytest.raises(cli.PhaseError, match="'cflab-labt' is not running"):
         switch("before-envoy")
+
+
+def test_down_removes_an_app_container_a_dying_cell_made_after_the_listing(tmp_path, monkeypatch):
+    """A rep killed by `docker rm -f` while it creates an app container leaves one the
+    first listing did not show; down lists again and removes it, and then the network
+    it held, instead of leaving both behind."""
+    from orchestrator import config, foundation, render
+
+    monkeypatch.setattr(render, "state_dir", lambda project: tmp_path / project)
+    app, jobs = "cflab.foundation=cflab-t", "com.docker.compose.project=cflab-t"
+    live = {"container": {"cell-1": {app, jobs}, "app-1": {app}},
+            "network": {"cell-1-containers": {app, jobs}}, "volume": {}}
+    late = {"app-2": {app}}  # what the cell is creating as it dies
+    rm_calls: list[list[str]] = []
+
+    def ids(kind: str, label: str) -> list[str]:
+        return sorted(k for k, labels in live[kind].items() if label in labels)
+
+    def run(argv: list[str], check: bool = True):
+        assert argv[:4] == ["docker", "rm", "-f", "-v"], argv
+        rm_calls.append(sorted(argv[4:]))
+        for c in argv[4:]:
+            live["container"].pop(c)
+            if c == "cell-1":
+                live["container"].update(late)
+
+    def remove_network(net: str) -> bool:
+        if live["container"]:
+            return False
+        del live["network"][net]
+        return True
+
+    monkeypatch.setattr(foundation, "ids", ids)
+    monkeypatch.setattr(foundation, "run", run)
+    monkeypatch.setattr(foundation, "remove_network", remove_network)
+    monkeypatch.setattr(foundation.swarm, "in_swarm", lambda: False)
+    counts = foundation.Foundation(config.load(None, {"project": "cflab-t"})).down()
+    assert live == {"container": {}, "network": {}, "volume": {}}
+    assert rm_calls == [["cell-1"], ["app-1", "app-2"]]  # the cells first, then the rest
+    assert counts["containers"] == 3 and counts["networks"] == 1
