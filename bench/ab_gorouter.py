@@ -50,6 +50,10 @@ def main() -> None:
                     help="seconds per turn: in a pair the two take turns this long")
     ap.add_argument("--pairs", type=int, default=6)
     args = ap.parse_args()
+    if args.seconds <= 0 or args.slice <= 0 or args.slice > args.seconds:
+        ap.error("--seconds and --slice must be above 0, --slice at most --seconds")
+    if args.pairs < 1 or args.routes < 1 or args.conc < 1:
+        ap.error("--pairs, --routes and --conc must be at least 1")
     for checkout in args.checkouts:
         if not os.path.isfile(os.path.join(checkout, "foundry", "gorouter", "__main__.py")):
             ap.error(f"{checkout}: not a cflab checkout (no foundry/gorouter)")

@@ -372,6 +372,10 @@ def main() -> None:
     ap.add_argument("--no-fast-path", action="store_true",
                     help="every gorouter request on the stream path (CFLAB_GOROUTER_FAST_PATH=0)")
     args = ap.parse_args()
+    if args.duration <= 0 or args.slice <= 0 or args.slice > args.duration:
+        ap.error("--duration and --slice must be above 0, --slice at most --duration")
+    if args.rounds < 1 or args.routes < 1:
+        ap.error("--rounds and --routes must be at least 1")
     procs: list[subprocess.Popen] = []
     d = tempfile.mkdtemp(prefix="bench-gorouter-")
     try:
