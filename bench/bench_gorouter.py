@@ -154,15 +154,6 @@ async def _drive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rou
             errors.append(status)
 
 
-async def _client(port: int, routes: int, deadline: float, lat: list[float],
-                  errors: list[int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        await _drive(reader, writer, routes, deadline, lat, errors)
-    finally:
-        writer.close()
-
-
 def median_run(runs: list[dict]) -> dict:
     """The run with the median throughput (its latencies and CPU figure with it)."""
     return sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
@@ -174,40 +165,6 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
-
-
-async def _load(port: int, routes: int, concurrency: int, duration: float,
-                pid: int | None = None) -> dict:
-    warm: list[float] = []
-    await asyncio.gather(*(_client(port, routes, time.perf_counter() + 1.0, warm, [])
-                           for _ in range(concurrency)))
-    lat: list[float] = []
-    errors: list[int] = []
-    cpu0 = cpu_seconds(pid) if pid else 0.0
-    t0 = time.perf_counter()
-    await asyncio.gather(*(_client(port, routes, t0 + duration, lat, errors)
-                           for _ in range(concurrency)))
-    elapsed = time.perf_counter() - t0
-    # The server's CPU per request: on a shared, busy machine a steadier figure than req/s.
-    cpu_us = (cpu_seconds(pid) - cpu0) / len(lat) * 1e6 if pid and lat else float("nan")
-    lat.sort()
-
-    def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
-
-    return {"rps": len(lat) / elapsed, "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
-            "errors": len(errors), "n": len(lat), "cpu_us": cpu_us}
-
-
-def load(port: int, routes: int, concurrency: int, duration: float,
-         pid: int | None = None) -> dict:
-    """Requests from `concurrency` keep-alive clients for `duration` seconds; with `pid`
-    (a one-process server), that process's CPU microseconds per request too."""
-    try:
-        import uvloop
-        return uvloop.run(_load(port, routes, concurrency, duration, pid))
-    except ImportError:
-        return asyncio.run(_load(port, routes, concurrency, duration, pid))
 
 
 async def _paired(ports: dict[str, int], routes: int, concurrency: int, duration: float,
@@ -475,8 +432,9 @@ def main() -> None:
                         got["gorouter"]["rps"] / got["nginx"]["rps"])
         if 0 in routers:
             for c in (2, 50):
-                runs[("gorouter-stream", 1, c)] = [
-                    load(routers[0][0], args.routes, c, args.duration, pids[0])
+                runs[("gorouter-stream", 1, c)] = [  # one side: a single turn
+                    paired({"s": routers[0][0]}, args.routes, c, args.duration,
+                           args.duration, {"s": pids[0]})["s"]
                     for _ in range(args.rounds)]
         results = {key: median_run(rs) for key, rs in runs.items()}
         print(f"\n{'':16}{'procs':>6}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
@@ -531,15 +489,20 @@ def all_route(port: int, host: str, connections: int = 32) -> bool:
     return True
 
 
+def route_registration(i: int, guid: str, backend_port: int) -> bytes:
+    """The route emitter's router.register message for host_of(i) at the TLS backend."""
+    return json.dumps({
+        "host": "127.0.0.1", "port": 0, "tls_port": backend_port, "uris": [host_of(i)],
+        "app": "bench-app", "private_instance_id": guid, "private_instance_index": "0",
+        "server_cert_domain_san": guid, "tags": {"component": "route-emitter"}}).encode()
+
+
 def register_frames(n: int, guid: str, backend_port: int) -> list[bytes]:
     """PUB frames for n routes in batches of 1000, built before the clock starts."""
     frames: list[bytes] = []
     batch: list[bytes] = []
     for i in range(n):
-        payload = json.dumps({
-            "host": "127.0.0.1", "port": 0, "tls_port": backend_port, "uris": [host_of(i)],
-            "app": "bench-app", "private_instance_id": guid, "private_instance_index": "0",
-            "server_cert_domain_san": guid, "tags": {"component": "route-emitter"}}).encode()
+        payload = route_registration(i, guid, backend_port)
         batch.append(b"PUB router.register %d\r\n%s\r\n" % (len(payload), payload))
         if len(batch) == 1000:
             frames.append(b"".join(batch))

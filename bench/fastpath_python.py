@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import os
 import pstats
 import random
@@ -30,6 +29,8 @@ from collections import deque
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench_gorouter import host_of, route_registration  # noqa: E402
+
 from foundry.gorouter.accesslog import AccessLogWriter  # noqa: E402
 from foundry.gorouter.config import from_dict  # noqa: E402
 from foundry.gorouter.frontend import ClientProtocol  # noqa: E402
@@ -40,7 +41,7 @@ from foundry.gorouter.router import tune_gc  # noqa: E402
 from foundry.gorouter.transport import BackendProtocol, BackendReader, Connection  # noqa: E402
 
 GUID = "5f0c3e52-3f6b-4d4e-9a57-2c1d0b8e7a61"
-BACKEND = ("127.0.0.1", 61001)
+BACKEND_PORT = 61001  # the route's tls_port
 RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
             b"Date: Thu, 03 Dec 2026 14:00:00 GMT\r\nContent-Type: text/plain\r\n"
             b"Content-Length: 1024\r\nConnection: keep-alive\r\n\r\n" + b"x" * 1024)
@@ -75,13 +76,6 @@ class CountingTransport(asyncio.Transport):
         return 0
 
 
-def registration(i: int) -> bytes:
-    return json.dumps({
-        "host": BACKEND[0], "port": 0, "tls_port": BACKEND[1], "uris": [f"app-{i}.example.com"],
-        "app": "bench-app", "private_instance_id": GUID, "private_instance_index": "0",
-        "server_cert_domain_san": GUID, "tags": {"component": "route-emitter"}}).encode()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=20_000, help="requests per pass")
@@ -91,19 +85,18 @@ def main() -> None:
     if args.requests < 1 or args.routes < 1:
         ap.error("--requests and --routes must be at least 1")
 
-    loop = asyncio.new_event_loop()
     try:
         import uvloop
         loop = uvloop.new_event_loop()
     except ImportError:
-        pass
+        loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     work = tempfile.mkdtemp(prefix="fastpath-python-")
     cfg = from_dict({"access_log": {"file": os.path.join(work, "access.log"),
                                     "enable_streaming": False}})
     registry = Registry(clock=time.monotonic)
     for i in range(args.routes):
-        registry.handle("router.register", registration(i))
+        registry.handle("router.register", route_registration(i, GUID, BACKEND_PORT))
     tune_gc()  # as the router process does once its table is loaded
     proxy = Proxy(cfg, registry, Metrics(), AccessLogWriter(cfg.access_log_file, stdout=False))
 
@@ -115,11 +108,11 @@ def main() -> None:
     to_backend = CountingTransport()
     backend.connection_made(to_backend)
     backend.writer = asyncio.StreamWriter(to_backend, backend, reader, loop)
-    key = (BACKEND[0], BACKEND[1], True, GUID)
+    key = ("127.0.0.1", BACKEND_PORT, True, GUID)
     proxy.transport.idle[key] = deque([Connection(reader, backend.writer, key, backend)])
 
     rnd = random.Random(1)
-    requests = [(f"GET / HTTP/1.1\r\nHost: app-{rnd.randrange(args.routes)}.example.com\r\n"
+    requests = [(f"GET / HTTP/1.1\r\nHost: {host_of(rnd.randrange(args.routes))}\r\n"
                  f"User-Agent: bench\r\n\r\n").encode() for _ in range(5000)]
 
     def run(n: int) -> None:
