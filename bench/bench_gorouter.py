@@ -333,6 +333,10 @@ def main() -> None:
         ap.error("--duration and --slice must be above 0, --slice at most --duration")
     if args.rounds < 1 or args.routes < 1:
         ap.error("--rounds and --routes must be at least 1")
+    missing = [tool for tool in (NGINX, NATS_SERVER) if not os.access(tool, os.X_OK)]
+    if missing:
+        sys.exit(f"bench_gorouter: {', '.join(missing)} missing: `make bench-tools` "
+                 "installs nginx and nats-server")
     procs: list[subprocess.Popen] = []
     d = tempfile.mkdtemp(prefix="bench-gorouter-")
     try:
