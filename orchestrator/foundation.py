@@ -21,6 +21,7 @@ from orchestrator.docker_cli import (
     ids,
     inspect,
     networks,
+    remove_containers,
     remove_network,
     run,
     socket_path,
@@ -406,24 +407,6 @@ class Foundation:
                 "bbs": self.bbs_url,
                 "cfdot": f"source {self.cfdot_setup_shown}; cfdot cells"
                 if setup.exists() else ""}
-
-
-DOWN_PASSES = 5
-
-
-def remove_containers(labels: tuple[str, ...]) -> set[str]:
-    """Remove every container carrying one of `labels`; their ids. A rep killed while
-    it creates an app container leaves one the listing before did not show (bench_scale
-    left two, and the networks they held, on 3 Dec 2026), so the listing is taken again
-    until it comes back empty (at most DOWN_PASSES times)."""
-    removed: set[str] = set()
-    for _ in range(DOWN_PASSES):
-        found = {c for label in labels for c in ids("container", label)}
-        if not found:
-            break
-        run(["docker", "rm", "-f", "-v", *found], check=False)
-        removed |= found
-    return removed
 
 
 def login(cf_home: Path, api: str, uaa: str, ca: str, username: str, password: str,

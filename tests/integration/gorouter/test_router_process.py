@@ -144,8 +144,8 @@ def test_workers_share_the_port_and_report_their_counters(nats_server: NatsServe
         served = wait_until(lambda: metric(status, "total_requests") >= 56 and
                             metric(status, "total_requests"), what="summed counters")
         log_lines = wait_until(
-            lambda: (lines := (tmp_path / "access.log").read_text().splitlines())
-            and len(lines) == served and lines,
+            lambda: len(lines := (tmp_path / "access.log").read_text().splitlines()) == served
+            and lines,
             what="one access log line per request, from both processes")
         # A process that had not yet got the registration answered both_route's first tries
         # with unknown_route's 404 (and logged it); every request after that was a 200.

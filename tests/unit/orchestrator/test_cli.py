@@ -39,14 +39,15 @@ def test_up_says_where_its_mode_comes_from():
 def test_down_removes_the_saved_config_so_up_starts_fresh(tmp_path, monkeypatch):
     """`make down` deletes the state folder holding foundation.json (the mode set with
     `cflab mode`), so the next `make up` is a fresh foundation in the configured mode."""
-    from orchestrator import config, foundation, render
+    from orchestrator import config, docker_cli, foundation, render
 
     monkeypatch.setattr(render, "state_dir", lambda project: tmp_path / project)
     saved = tmp_path / "cflab-t" / "foundation.json"
     saved.parent.mkdir()
     saved.write_text('{"mode": "strict"}')
     assert foundation.saved_config_path("cflab-t") == saved
-    monkeypatch.setattr(foundation, "ids", lambda kind, label: [])
+    for module in (foundation, docker_cli):  # down lists networks, remove_containers the rest
+        monkeypatch.setattr(module, "ids", lambda kind, label: [])
     foundation.Foundation(config.load(None, {"project": "cflab-t"})).down()
     assert foundation.saved_config_path("cflab-t") is None
 
@@ -77,7 +78,7 @@ def test_down_removes_an_app_container_a_dying_cell_made_after_the_listing(tmp_p
     """A rep killed by `docker rm -f` while it creates an app container leaves one the
     first listing did not show; down lists again and removes it, and then the network
     it held, instead of leaving both behind."""
-    from orchestrator import config, foundation, render
+    from orchestrator import config, docker_cli, foundation, render
 
     monkeypatch.setattr(render, "state_dir", lambda project: tmp_path / project)
     app, jobs = "cflab.foundation=cflab-t", "com.docker.compose.project=cflab-t"
@@ -103,8 +104,9 @@ def test_down_removes_an_app_container_a_dying_cell_made_after_the_listing(tmp_p
         del live["network"][net]
         return True
 
-    monkeypatch.setattr(foundation, "ids", ids)
-    monkeypatch.setattr(foundation, "run", run)
+    for module in (foundation, docker_cli):  # down lists networks, remove_containers the rest
+        monkeypatch.setattr(module, "ids", ids)
+        monkeypatch.setattr(module, "run", run)
     monkeypatch.setattr(foundation, "remove_network", remove_network)
     monkeypatch.setattr(foundation.swarm, "in_swarm", lambda: False)
     counts = foundation.Foundation(config.load(None, {"project": "cflab-t"})).down()
